@@ -1,0 +1,232 @@
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import type { Static, TSchema } from '@sinclair/typebox';
+import {
+  StrataError,
+  check,
+  type EventDef,
+  type EventOf,
+  type Reply,
+  type RequestOf,
+  type ResponseOf,
+  type RpcDef,
+} from '@strata/protocol';
+import type { Logger } from '@strata/telemetry';
+import { ErrorCode as NatsErrorCode, connect, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { decode, encode } from './codec.js';
+import { TypedKv } from './kv.js';
+import { extractTrace, injectTrace } from './trace.js';
+
+export interface BusOptions {
+  servers: string | string[];
+  /** Shown in `nats server report connections`; use `<kind>-<nodeId>`. */
+  name: string;
+  logger: Logger;
+  requestTimeoutMs?: number;
+  /** Keep retrying the first connection (services starting before nats-server in `npm run dev`). */
+  waitOnFirstConnect?: boolean;
+}
+
+export interface HandlerContext {
+  subject: string;
+  headers: MsgHdrs | undefined;
+}
+
+export interface ServeOptions {
+  queue?: string;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+}
+
+const tracer = trace.getTracer('@strata/bus');
+
+/**
+ * Typed NATS: every message that leaves is checked against its schema, every message that
+ * arrives is checked before a handler sees it. A bad message is answered with an error
+ * envelope (requests) or dropped and logged (events); it never throws out of a callback.
+ */
+export class Bus {
+  /** Handlers still running: drain() waits for them so their replies are not lost. */
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly subs = new Set<Subscription>();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly log: Logger,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  static async connect(opts: BusOptions): Promise<Bus> {
+    const nc = await connect({
+      servers: opts.servers,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+    });
+    const bus = new Bus(nc, opts.logger, opts.requestTimeoutMs ?? 5000);
+    void bus.watchStatus();
+    opts.logger.info({ server: nc.getServer() }, 'connected to NATS');
+    return bus;
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'pingTimer') continue;
+      this.log.info({ natsStatus: s.type, data: String(s.data) }, 'NATS connection status');
+    }
+  }
+
+  /** Sends a request and returns the responder's data; a remote error is thrown as StrataError. */
+  async request<D extends RpcDef>(def: D, subject: string, req: RequestOf<D>, opts: RequestOptions = {}): Promise<ResponseOf<D>> {
+    const valid = check(def.request, req);
+    if (!valid.ok) throw new StrataError('INVALID_MESSAGE', `${def.name} request: ${valid.errors.join('; ')}`);
+    return tracer.startActiveSpan(`${def.name} send`, { kind: SpanKind.CLIENT, attributes: { 'messaging.destination.name': subject } }, async (span) => {
+      try {
+        const msg = await this.nc
+          .request(subject, encode(req), { timeout: opts.timeoutMs ?? this.requestTimeoutMs, headers: injectTrace() })
+          .catch((err: unknown) => {
+            throw natsToStrata(err, subject);
+          });
+        const reply = decode(msg.data);
+        const checked = check(def.reply, reply);
+        if (!checked.ok) throw new StrataError('INTERNAL', `${def.name} reply from ${subject} is invalid: ${checked.errors.join('; ')}`);
+        const r = checked.value as Reply<ResponseOf<D>>;
+        if (!r.ok) throw new StrataError(r.error.code, r.error.message);
+        return r.data;
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Answers requests on `subject` (wildcards allowed) with `handler`. */
+  serve<D extends RpcDef>(
+    def: D,
+    subject: string,
+    handler: (req: RequestOf<D>, ctx: HandlerContext) => Promise<ResponseOf<D>> | ResponseOf<D>,
+    opts: ServeOptions = {},
+  ): Subscription {
+    return this.keep(this.nc.subscribe(subject, {
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      callback: (err, msg) => {
+        if (err) {
+          this.log.error({ err, subject }, 'subscription error');
+          return;
+        }
+        const respond = (reply: Reply<ResponseOf<D>>): void => {
+          if (!msg.reply) return;
+          try {
+            msg.respond(encode(reply));
+          } catch (e) {
+            this.log.warn({ err: e, subject: msg.subject }, 'could not send reply');
+          }
+        };
+        const parent = extractTrace(msg.headers);
+        const span = tracer.startSpan(`${def.name} process`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination.name': msg.subject } }, parent);
+        this.track(context.with(trace.setSpan(parent, span), async () => {
+          try {
+            if (!msg.reply) throw new StrataError('BAD_REQUEST', 'request has no reply subject');
+            const checked = check(def.request, decode(msg.data));
+            if (!checked.ok) throw new StrataError('INVALID_MESSAGE', `${def.name}: ${checked.errors.join('; ')}`);
+            const data = await handler(checked.value as RequestOf<D>, { subject: msg.subject, headers: msg.headers });
+            const out = check(def.response, data);
+            if (!out.ok) {
+              this.log.error({ subject: msg.subject, errors: out.errors }, `${def.name}: handler produced an invalid response`);
+              throw new StrataError('INTERNAL', `${def.name}: invalid response`);
+            }
+            respond({ ok: true, data: out.value as ResponseOf<D> });
+          } catch (e) {
+            const se = StrataError.from(e);
+            const level = se.code === 'INTERNAL' ? 'error' : 'warn';
+            this.log[level]({ subject: msg.subject, code: se.code, err: se.code === 'INTERNAL' ? e : undefined }, `${def.name} failed: ${se.message}`);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: se.message });
+            respond({ ok: false, error: se.toBody() });
+          } finally {
+            span.end();
+          }
+        }));
+      },
+    }));
+  }
+
+  publish<D extends EventDef>(def: D, subject: string, event: EventOf<D>): void {
+    const valid = check(def.schema, event);
+    if (!valid.ok) throw new StrataError('INVALID_MESSAGE', `${def.name} event: ${valid.errors.join('; ')}`);
+    this.nc.publish(subject, encode(event), { headers: injectTrace() });
+  }
+
+  /** Invalid events are dropped and logged; a throwing handler is logged, never fatal. */
+  subscribe<D extends EventDef>(
+    def: D,
+    subject: string,
+    handler: (event: EventOf<D>, ctx: HandlerContext) => void | Promise<void>,
+    opts: ServeOptions = {},
+  ): Subscription {
+    return this.keep(this.nc.subscribe(subject, {
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      callback: (err, msg) => {
+        if (err) {
+          this.log.error({ err, subject }, 'subscription error');
+          return;
+        }
+        this.track(context.with(extractTrace(msg.headers), async () => {
+          try {
+            const checked = check(def.schema, decode(msg.data));
+            if (!checked.ok) {
+              this.log.warn({ subject: msg.subject, errors: checked.errors }, `dropped invalid ${def.name} event`);
+              return;
+            }
+            await handler(checked.value as EventOf<D>, { subject: msg.subject, headers: msg.headers });
+          } catch (e) {
+            this.log.error({ err: e, subject: msg.subject }, `${def.name} handler failed`);
+          }
+        }));
+      },
+    }));
+  }
+
+  private keep(sub: Subscription): Subscription {
+    this.subs.add(sub);
+    void sub.closed.finally(() => this.subs.delete(sub));
+    return sub;
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** A JetStream KV bucket whose values are validated against `schema`. Created if missing. */
+  async kv<S extends TSchema>(bucket: string, schema: S, opts: { ttlMs?: number; history?: number } = {}): Promise<TypedKv<Static<S>>> {
+    const kv = await this.nc.jetstream().views.kv(bucket, {
+      history: opts.history ?? 1,
+      ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
+    });
+    return new TypedKv<Static<S>>(kv, bucket, schema, this.log);
+  }
+
+  /** Stops taking messages, lets running handlers reply, then closes. Safe to call twice. */
+  async drain(): Promise<void> {
+    if (this.nc.isClosed() || this.nc.isDraining()) return this.nc.closed().then(() => undefined);
+    await Promise.all([...this.subs].map((s) => s.drain().catch(() => undefined)));
+    await Promise.allSettled([...this.inflight]);
+    if (!this.nc.isClosed() && !this.nc.isDraining()) await this.nc.drain();
+  }
+
+  closed(): Promise<void | Error> {
+    return this.nc.closed();
+  }
+}
+
+function natsToStrata(err: unknown, subject: string): StrataError {
+  const code = (err as { code?: string } | null)?.code;
+  if (code === NatsErrorCode.NoResponders) return new StrataError('UNAVAILABLE', `no responder on ${subject}`);
+  if (code === NatsErrorCode.Timeout) return new StrataError('TIMEOUT', `no reply on ${subject} in time`);
+  if (code === NatsErrorCode.MaxPayloadExceeded) return new StrataError('TOO_LARGE', `request on ${subject} exceeds the server's max payload`);
+  return new StrataError('UNAVAILABLE', `request on ${subject} failed: ${err instanceof Error ? err.message : String(err)}`);
+}

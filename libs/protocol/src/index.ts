@@ -1,0 +1,10 @@
+export * from './ids.js';
+export * from './errors.js';
+export * from './validate.js';
+export * from './define.js';
+export * as subjects from './subjects.js';
+export * from './messages/service.js';
+export * from './messages/media.js';
+export * from './messages/turn.js';
+export * from './messages/geo.js';
+export * from './kv.js';

@@ -1,0 +1,29 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { NodeId, RegionId, RoomId } from './ids.js';
+
+/** JetStream KV buckets. Keys are `<region>.<id>` so one bucket serves every region. */
+export const buckets = {
+  rooms: 'strata-rooms',
+} as const;
+
+export function roomKey(region: string, roomId: string): string {
+  return `${region}.${roomId}`;
+}
+
+/**
+ * Where a room's media lives. A list of nodes, not one: a cascaded room spans several
+ * (the first is where the room was opened).
+ */
+export const RoomPlacement = Type.Object(
+  {
+    roomId: RoomId,
+    region: RegionId,
+    nodes: Type.Array(Type.Object({ nodeId: NodeId, region: RegionId, since: Type.Integer() }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: 64,
+    }),
+    createdAt: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+export type RoomPlacement = Static<typeof RoomPlacement>;

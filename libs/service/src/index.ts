@@ -1,0 +1,6 @@
+export { baseConfigSpec } from './base-config.js';
+export type { BaseConfig } from './base-config.js';
+export { startService, runService } from './service.js';
+export type { ServiceDefinition, ServiceContext, ServiceHandle, RunningService, HealthReport } from './service.js';
+export { ProcessLoad } from './load.js';
+export { startHealthHttp } from './health-http.js';

@@ -1,0 +1,1 @@
+/* empty: the real library comes from Debian through dependency() */

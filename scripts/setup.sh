@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One-step install for a Debian 12 machine with Node 20: apt packages, npm workspaces and a
+# mediasoup worker built from npm + Debian parts only. Idempotent: a second run checks and exits.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+log() { echo "[setup] $*"; }
+t0=$(date +%s)
+
+apt_packages=(
+  nats-server ffmpeg chromium coturn iproute2
+  # mediasoup worker build (see scripts/build-mediasoup-worker.sh)
+  build-essential pkg-config python3 ninja-build dpkg-dev
+  libssl-dev libuv1-dev libabsl-dev libsrtp2-dev flatbuffers-compiler libflatbuffers-dev
+)
+
+meson_ok() { meson --version 2>/dev/null | awk -F. '{ exit !($1 > 1 || ($1 == 1 && $2 >= 1)) }'; }
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || ! meson_ok; then
+  [ "$(id -u)" = 0 ] || { echo "setup needs root for apt-get (missing: ${missing[*]} meson>=1.1)" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  mirror="$(sed -n 's/^URIs: //p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
+  mirror="${mirror:-http://deb.debian.org/debian}"
+  # meson >= 1.1 (mediasoup's minimum) is in bookworm-backports; bookworm has 1.0.1.
+  if [ ! -e /etc/apt/sources.list.d/strata-backports.sources ]; then
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" > /etc/apt/sources.list.d/strata-backports.sources
+  fi
+  # Source packages, to rebuild libsrtp2 on OpenSSL.
+  if [ ! -e /etc/apt/sources.list.d/strata-src.sources ]; then
+    printf 'Types: deb-src\nURIs: %s\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" > /etc/apt/sources.list.d/strata-src.sources
+  fi
+  log "apt-get install ${missing[*]} meson(backports)"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${apt_packages[@]}"
+  apt-get install -y -q --no-install-recommends -t bookworm-backports meson
+fi
+# coturn's Debian service is not ours to run: tests start their own instances.
+if systemctl is-enabled coturn >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+
+worker_bin="$("$root/scripts/build-mediasoup-worker.sh" | tail -1)"
+log "mediasoup worker: $worker_bin"
+
+# npm install only when the lock file changed since the last successful one.
+stamp="node_modules/.strata-setup"
+want="$(cat package-lock.json package.json | sha256sum | cut -c1-16)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "npm ci"
+  MEDIASOUP_WORKER_BIN="$worker_bin" npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
+# mediasoup looks here when MEDIASOUP_WORKER_BIN is unset; npm ci wipes it, hence every run.
+dest="node_modules/mediasoup/worker/out/Release/mediasoup-worker"
+if ! cmp -s "$worker_bin" "$dest"; then
+  mkdir -p "$(dirname "$dest")" && install -m 0755 "$worker_bin" "$dest"
+fi
+node -e "import('mediasoup').then(async (m) => { const w = await m.createWorker(); w.close(); console.log('[setup] mediasoup ' + m.version + ' worker OK') })"
+log "done in $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,4 @@
+import { runService } from '@strata/service';
+import { geoRouterService } from './service.js';
+
+await runService(geoRouterService);

@@ -1,0 +1,4 @@
+import { runService } from '@strata/service';
+import { mediaService } from './service.js';
+
+await runService(mediaService);

@@ -1,0 +1,35 @@
+/**
+ * `npm run dev`'s NATS: a real nats-server with JetStream, its data under <repo>/.data/nats.
+ * The port is STRATA_DEV_NATS_PORT (default 4222); the services of the dev region find it at
+ * their default NATS_URL. Ctrl-C (or SIGTERM from turbo) stops the server with us.
+ */
+import { startNatsServer } from '@strata/nats-server';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('../../..', import.meta.url));
+const raw = process.env['STRATA_DEV_NATS_PORT'] ?? '4222';
+const port = Number(raw);
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  process.stderr.write(`dev-nats: STRATA_DEV_NATS_PORT: "${raw}" is not a port\n`);
+  process.exit(78);
+}
+
+const server = await startNatsServer({
+  port,
+  storeDir: `${repo}.data/nats`,
+  onLog: (line) => process.stdout.write(`${line}\n`),
+}).catch((err: unknown) => {
+  process.stderr.write(`dev-nats: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`dev-nats: is port ${port} taken? set STRATA_DEV_NATS_PORT and NATS_URL=nats://127.0.0.1:<port>\n`);
+  process.exit(1);
+});
+process.stdout.write(`dev-nats: nats-server with JetStream at ${server.url}\n`);
+const stop = (): void => {
+  void server.stop().then(() => process.exit(0));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+server.process.once('exit', (code) => {
+  process.stderr.write(`dev-nats: nats-server exited (${code})\n`);
+  process.exit(1);
+});
