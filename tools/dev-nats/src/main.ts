@@ -29,7 +29,9 @@ const stop = (): void => {
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
-server.process.once('exit', (code) => {
+// Ctrl-C reaches nats-server directly too (same process group): a clean exit is not an error.
+server.process.once('exit', (code, signal) => {
+  if (code === 0 || signal) process.exit(0);
   process.stderr.write(`dev-nats: nats-server exited (${code})\n`);
   process.exit(1);
 });

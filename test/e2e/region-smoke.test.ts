@@ -1,0 +1,149 @@
+/**
+ * The local region as `npm run dev` runs it: a real nats-server and the five services as
+ * separate processes. Each must announce itself, answer health over NATS and HTTP, survive
+ * malformed and schema-violating messages on its subjects, and stop cleanly on SIGTERM.
+ */
+import { Bus } from '@strata/bus';
+import { startNatsServer, type NatsServer } from '@strata/nats-server';
+import { GeoRoute, Health, Heartbeat, MediaRoomOpen, SERVICE_KINDS, StrataError, TurnCredentials, subjects, type EventOf, type ServiceKind } from '@strata/protocol';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { memoryLogger } from '../helpers/logger.js';
+import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
+
+const REGION = 'smoke';
+type Beat = EventOf<typeof Heartbeat>;
+
+async function rawRequest(bus: Bus, subject: string, payload: string): Promise<{ ok: boolean; error?: { code: string; message: string } }> {
+  const msg = await bus.nc.request(subject, new TextEncoder().encode(payload), { timeout: 5000 });
+  return JSON.parse(new TextDecoder().decode(msg.data)) as { ok: boolean; error?: { code: string; message: string } };
+}
+
+describe('local region smoke test', { timeout: 120_000 }, () => {
+  let nats: NatsServer;
+  let bus: Bus;
+  let recordings: string;
+  const procs = new Map<ServiceKind, ServiceProcess>();
+  const beats = new Map<ServiceKind, Beat>();
+  const draining = new Set<ServiceKind>();
+
+  before(async () => {
+    nats = await startNatsServer();
+    bus = await Bus.connect({ servers: nats.url, name: 'smoke-test', logger: memoryLogger().log });
+    bus.subscribe(Heartbeat, subjects.heartbeats(REGION), (b) => {
+      if (b.draining) draining.add(b.kind);
+      else beats.set(b.kind, b);
+    });
+    recordings = mkdtempSync(join(tmpdir(), 'strata-rec-'));
+    const common = { NATS_URL: nats.url, STRATA_REGION: REGION, HTTP_PORT: '0', HEARTBEAT_INTERVAL: '500ms' };
+    const extra: Record<ServiceKind, Record<string, string>> = {
+      signaling: {},
+      media: { MEDIA_NUM_WORKERS: '1' },
+      turn: { TURN_PORT: '0', TURN_SECRET: 'smoke-secret' },
+      'geo-router': {},
+      recorder: { RECORDER_DIR: recordings },
+    };
+    for (const kind of SERVICE_KINDS) procs.set(kind, spawnService(kind, { ...common, STRATA_NODE_ID: `${kind}-1`, ...extra[kind] }));
+  });
+
+  after(async () => {
+    await Promise.all([...procs.values()].map((p) => p.stop(3000)));
+    await bus?.drain();
+    await nats?.stop();
+    rmSync(recordings, { recursive: true, force: true });
+  });
+
+  it('every service announces itself with a heartbeat carrying its load', async () => {
+    await waitFor(
+      `heartbeats from all of ${SERVICE_KINDS.join(', ')}`,
+      () => {
+        for (const [kind, p] of procs) if (p.child.exitCode !== null) throw new Error(`${kind} exited early:\n${p.output()}`);
+        return SERVICE_KINDS.every((k) => beats.has(k)) ? true : undefined;
+      },
+      60_000,
+    );
+    for (const kind of SERVICE_KINDS) {
+      const b = beats.get(kind)!;
+      assert.equal(b.region, REGION);
+      assert.equal(b.id, `${kind}-1`);
+      assert.ok(b.load.rssBytes > 0);
+      assert.ok(b.endpoints['http'], `${kind} advertises its HTTP endpoint`);
+    }
+    assert.ok(Number(beats.get('media')!.load.details['workers']) >= 1);
+  });
+
+  it('answers health over NATS and GET /healthz over HTTP', async () => {
+    for (const kind of SERVICE_KINDS) {
+      const h = await bus.request(Health, subjects.health(REGION, kind, `${kind}-1`), {});
+      assert.equal(h.status, 'ok', `${kind}: ${JSON.stringify(h)}`);
+      assert.equal(h.kind, kind);
+      const res = await fetch(`${beats.get(kind)!.endpoints['http']}/healthz`);
+      assert.equal(res.status, 200, kind);
+      const body = (await res.json()) as { kind: string; status: string };
+      assert.equal(body.kind, kind);
+      assert.equal(body.status, 'ok');
+    }
+    const media = await bus.request(Health, subjects.health(REGION, 'media', 'media-1'), {});
+    assert.equal(media.checks['workers'], 1, 'mediasoup.createWorker() worked inside the media service');
+    const rec = await bus.request(Health, subjects.health(REGION, 'recorder', 'recorder-1'), {});
+    assert.match(String(rec.checks['ffmpeg']), /ffmpeg version/);
+  });
+
+  it('does the real work of each service subject', async () => {
+    const room = await bus.request(MediaRoomOpen, subjects.media(REGION, 'media-1', 'room.open'), { roomId: 'smoke-room' });
+    assert.ok(room.rtpCapabilities.codecs?.some((c) => c['mimeType'] === 'video/VP8'));
+    const creds = await bus.request(TurnCredentials, subjects.turnCredentials(REGION), { identity: 'alice', ttlSeconds: 600 });
+    assert.match(creds.username, /^\d+:alice$/);
+    assert.ok(creds.urls[0]?.startsWith('turn:'));
+    const route = await bus.request(GeoRoute, subjects.geoRoute(REGION), { probes: [{ region: REGION, rttMs: 12 }] });
+    assert.equal(route.region, REGION);
+    assert.equal(route.reason, 'rtt');
+  });
+
+  it('answers malformed and schema-violating messages with error codes and keeps serving', async () => {
+    const targets: { kind: ServiceKind; subject: string; invalid: string }[] = [
+      ...SERVICE_KINDS.map((kind) => ({ kind, subject: subjects.health(REGION, kind, `${kind}-1`), invalid: '{"unexpected":true}' })),
+      { kind: 'media', subject: subjects.media(REGION, 'media-1', 'room.open'), invalid: '{"roomId":"no spaces or dots."}' },
+      { kind: 'turn', subject: subjects.turnCredentials(REGION), invalid: '{"identity":"a:b","ttlSeconds":5}' },
+      { kind: 'geo-router', subject: subjects.geoRoute(REGION), invalid: '{"probes":[{"region":"x","rttMs":-1}]}' },
+    ];
+    for (const t of targets) {
+      const junk = await rawRequest(bus, t.subject, '{"broken json');
+      assert.equal(junk.ok, false);
+      assert.equal(junk.error?.code, 'BAD_REQUEST', `${t.subject}: ${JSON.stringify(junk)}`);
+      const invalid = await rawRequest(bus, t.subject, t.invalid);
+      assert.equal(invalid.error?.code, 'INVALID_MESSAGE', `${t.subject}: ${JSON.stringify(invalid)}`);
+      assert.ok(invalid.error?.message.length, 'the error says what is wrong');
+    }
+    // A flood of garbage on the media node's subjects does not take it down either.
+    for (let i = 0; i < 500; i++) bus.nc.publish(subjects.media(REGION, 'media-1', 'room.open'), new TextEncoder().encode(i % 2 ? 'x'.repeat(i) : '[]'));
+    await bus.nc.flush();
+    for (const kind of SERVICE_KINDS) {
+      assert.equal(procs.get(kind)!.child.exitCode, null, `${kind} is still running`);
+      const h = await bus.request(Health, subjects.health(REGION, kind, `${kind}-1`), {});
+      assert.equal(h.status, 'ok');
+    }
+    const room = await bus.request(MediaRoomOpen, subjects.media(REGION, 'media-1', 'room.open'), { roomId: 'smoke-room' });
+    assert.ok(room.routerId, 'the room opened before the garbage is still there');
+    assert.match(procs.get('media')!.output(), /INVALID_MESSAGE/, 'the bad input was logged');
+  });
+
+  it('stops cleanly on SIGTERM, announcing that it drains', async () => {
+    const results = await Promise.all(SERVICE_KINDS.map(async (kind) => [kind, await procs.get(kind)!.stop(15_000)] as const));
+    for (const [kind, r] of results) assert.deepEqual(r, { code: 0, signal: null }, `${kind} exit:\n${procs.get(kind)!.output().slice(-2000)}`);
+    await waitFor('draining heartbeats', () => (SERVICE_KINDS.every((k) => draining.has(k)) ? true : undefined), 5000);
+    await assert.rejects(bus.request(Health, subjects.health(REGION, 'media', 'media-1'), {}, { timeoutMs: 500 }), (e: StrataError) => e.code === 'UNAVAILABLE');
+  });
+});
+
+describe('a bad configuration stops a service with a message naming the variable', () => {
+  it('exits 78 on an invalid HTTP_PORT', async () => {
+    const p = spawnService('geo-router', { HTTP_PORT: 'eighty', NATS_URL: 'nats://127.0.0.1:1' });
+    const r = await p.exited;
+    assert.equal(r.code, 78);
+    assert.match(p.output(), /HTTP_PORT: "eighty" is not an integer/);
+  });
+});
