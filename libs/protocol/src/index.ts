@@ -8,3 +8,5 @@ export * from './messages/media.js';
 export * from './messages/turn.js';
 export * from './messages/geo.js';
 export * from './kv.js';
+export * from './messages/room.js';
+export * from './ws.js';

@@ -4,10 +4,21 @@ import { NodeId, RegionId, RoomId } from './ids.js';
 /** JetStream KV buckets. Keys are `<region>.<id>` so one bucket serves every region. */
 export const buckets = {
   rooms: 'strata-rooms',
+  peers: 'strata-peers',
+  sessions: 'strata-sessions',
 } as const;
 
 export function roomKey(region: string, roomId: string): string {
   return `${region}.${roomId}`;
+}
+
+export function peerKey(region: string, roomId: string, peerId: string): string {
+  return `${region}.${roomId}.${peerId}`;
+}
+
+/** KV key filter for every peer of a room. */
+export function roomPeersFilter(region: string, roomId: string): string {
+  return `${region}.${roomId}.*`;
 }
 
 /**

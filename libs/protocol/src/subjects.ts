@@ -8,6 +8,7 @@
  *   strata.<region>.media.<nodeId>.<op>             request/reply  media node operations (op may be dotted)
  *   strata.<region>.room.<roomId>.events            publish        room notifications fanned out to gateways
  *   strata.<region>.room.<roomId>.speaker           publish        active-speaker changes from media nodes
+ *   strata.<region>.room.<roomId>.media             publish        consumer/producer events for one peer, from media nodes
  *   strata.<region>.turn.credentials                request/reply  ephemeral TURN credentials (queue group)
  *   strata.<region>.geo.route                       request/reply  which region for this client (queue group)
  */
@@ -48,6 +49,15 @@ export function roomEvents(region: string, roomId: string): string {
 
 export function activeSpeaker(region: string, roomId: string): string {
   return `${r(region)}.room.${assertId(roomId, 'room')}.speaker`;
+}
+
+export function roomMedia(region: string, roomId: string): string {
+  return `${r(region)}.room.${assertId(roomId, 'room')}.media`;
+}
+
+/** Everything about one room: `strata.<region>.room.<roomId>.>` */
+export function roomAll(region: string, roomId: string): string {
+  return `${r(region)}.room.${assertId(roomId, 'room')}.>`;
 }
 
 export function turnCredentials(region: string): string {

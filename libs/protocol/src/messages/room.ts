@@ -1,0 +1,73 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { defineEvent } from '../define.js';
+import { EntityId, NodeId, PeerId, RegionId, RoomId } from '../ids.js';
+import { MediaKind, TrackSource } from './media.js';
+
+const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
+
+export const ProducerSummary = strict({ producerId: EntityId, kind: MediaKind, source: Type.Optional(TrackSource), paused: Type.Boolean() });
+export type ProducerSummary = Static<typeof ProducerSummary>;
+
+/**
+ * What gateways tell each other about a room, on `strata.<region>.room.<roomId>.events`.
+ * Every gateway with peers in the room forwards these to its sockets (except to `peerId` itself).
+ */
+export const RoomEvent = defineEvent(
+  'room.event',
+  Type.Union([
+    strict({ type: Type.Literal('peerJoined'), roomId: RoomId, peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()) }),
+    strict({ type: Type.Literal('peerLeft'), roomId: RoomId, peerId: PeerId, reason: Type.Union([Type.Literal('leave'), Type.Literal('timeout'), Type.Literal('kicked')]) }),
+    strict({ type: Type.Literal('newProducer'), roomId: RoomId, peerId: PeerId, producer: ProducerSummary }),
+    strict({ type: Type.Literal('producerClosed'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),
+    strict({ type: Type.Literal('producerPaused'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),
+    strict({ type: Type.Literal('producerResumed'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),
+  ]),
+);
+export type RoomEvent = Static<typeof RoomEvent.schema>;
+
+/**
+ * One peer's session, in the `strata-peers` KV bucket under `<region>.<roomId>.<peerId>`.
+ * It is what lets any gateway list a room's peers and resume a session another gateway held.
+ */
+export const PeerRecord = strict({
+  peerId: PeerId,
+  roomId: RoomId,
+  region: RegionId,
+  identity: Type.String({ maxLength: 128 }),
+  name: Type.Optional(Type.String({ maxLength: 128 })),
+  grants: strict({ publish: Type.Boolean(), subscribe: Type.Boolean(), record: Type.Boolean(), admin: Type.Boolean() }),
+  /** The media node holding this peer's transports. */
+  nodeId: NodeId,
+  gatewayId: NodeId,
+  /** sha256 of the current resume token; the token itself never leaves the client and this record. */
+  resumeHash: Type.String({ maxLength: 64 }),
+  transports: Type.Array(strict({ transportId: EntityId, direction: Type.Union([Type.Literal('send'), Type.Literal('recv')]) }), { maxItems: 8 }),
+  producers: Type.Array(ProducerSummary, { maxItems: 16 }),
+  consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId }), { maxItems: 1024 }),
+  connected: Type.Boolean(),
+  /** When the socket dropped (ms); the peer is removed `grace` ms later unless it resumes. */
+  disconnectedAt: Type.Optional(Type.Integer()),
+  joinedAt: Type.Integer(),
+});
+export type PeerRecord = Static<typeof PeerRecord>;
+
+/** Resume token index, in the `strata-sessions` KV bucket under the token's sha256. */
+export const SessionRecord = strict({ region: RegionId, roomId: RoomId, peerId: PeerId });
+export type SessionRecord = Static<typeof SessionRecord>;
+
+/** Claims of a join token (JWT, HS256). */
+export const JoinClaims = Type.Object({
+  sub: Type.String({ minLength: 1, maxLength: 128, description: 'identity' }),
+  room: RoomId,
+  name: Type.Optional(Type.String({ maxLength: 128 })),
+  grants: Type.Optional(
+    Type.Object({
+      publish: Type.Optional(Type.Boolean()),
+      subscribe: Type.Optional(Type.Boolean()),
+      record: Type.Optional(Type.Boolean()),
+      admin: Type.Optional(Type.Boolean()),
+    }),
+  ),
+  exp: Type.Integer(),
+});
+export type JoinClaims = Static<typeof JoinClaims>;

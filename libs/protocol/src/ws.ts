@@ -1,0 +1,125 @@
+/**
+ * The signaling WebSocket protocol (client ↔ gateway), JSON text frames:
+ *
+ *   request       {"id": 7, "method": "produce", "data": {...}}
+ *   response      {"id": 7, "ok": true, "data": {...}}
+ *                 {"id": 7, "ok": false, "error": {"code": "FORBIDDEN", "message": "..."}}
+ *                 (id is null when the frame could not be read far enough to find it)
+ *   notification  {"notification": "newProducer", "data": {...}}    (gateway → client only)
+ *
+ * The first request on a socket is `join` (with a token) or `resume` (with a resume token).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ErrorBody } from './errors.js';
+import { EntityId, PeerId, RegionId, RoomId } from './ids.js';
+import {
+  ConsumerInfo,
+  Direction,
+  DtlsParameters,
+  IceParameters,
+  MediaKind,
+  RtpCapabilities,
+  RtpParameters,
+  TrackSource,
+  TransportInfo,
+} from './messages/media.js';
+import { ProducerSummary } from './messages/room.js';
+
+const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
+const Empty = strict({});
+
+/** Frame limits. Larger frames get TOO_LARGE (or, past MAX_FRAME_HARD_BYTES, a 1009 close). */
+export const MAX_FRAME_BYTES = 64 * 1024;
+export const MAX_FRAME_HARD_BYTES = 1024 * 1024;
+
+export const RequestFrame = strict({
+  id: Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1 }),
+  method: Type.String({ minLength: 1, maxLength: 64 }),
+  data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type RequestFrame = Static<typeof RequestFrame>;
+
+export type ResponseFrame = { id: number | null; ok: true; data: unknown } | { id: number | null; ok: false; error: Static<typeof ErrorBody> };
+export type NotificationFrame = { notification: string; data: unknown };
+
+export const IceServer = strict({ urls: Type.Array(Type.String()), username: Type.Optional(Type.String()), credential: Type.Optional(Type.String()) });
+
+export const PeerSummary = strict({ peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()), producers: Type.Array(ProducerSummary) });
+export type PeerSummary = Static<typeof PeerSummary>;
+
+const Joined = strict({
+  peerId: PeerId,
+  roomId: RoomId,
+  region: RegionId,
+  /** Present a resume token on a new socket within the grace period to get this session back. */
+  resumeToken: Type.String(),
+  resumeGraceMs: Type.Integer(),
+  rtpCapabilities: RtpCapabilities,
+  peers: Type.Array(PeerSummary),
+  iceServers: Type.Array(IceServer),
+  grants: strict({ publish: Type.Boolean(), subscribe: Type.Boolean(), record: Type.Boolean(), admin: Type.Boolean() }),
+});
+
+function method<Req extends TSchema, Res extends TSchema>(request: Req, response: Res) {
+  return { request, response };
+}
+
+export const wsMethods = {
+  join: method(strict({ token: Type.String({ minLength: 1, maxLength: 4096 }), name: Type.Optional(Type.String({ maxLength: 128 })) }), Joined),
+  resume: method(
+    strict({ resumeToken: Type.String({ minLength: 1, maxLength: 256 }) }),
+    Type.Intersect([
+      Joined,
+      strict({
+        /** New ICE parameters per transport: call transport.restartIce() with them. */
+        transports: Type.Array(strict({ transportId: EntityId, direction: Direction, iceParameters: IceParameters })),
+        producers: Type.Array(ProducerSummary),
+        consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId })),
+      }),
+    ]),
+  ),
+  getRouterRtpCapabilities: method(Empty, strict({ rtpCapabilities: RtpCapabilities })),
+  createWebRtcTransport: method(strict({ direction: Direction, forceTcp: Type.Optional(Type.Boolean()) }), TransportInfo),
+  connectWebRtcTransport: method(strict({ transportId: EntityId, dtlsParameters: DtlsParameters }), Empty),
+  restartIce: method(strict({ transportId: EntityId }), strict({ iceParameters: IceParameters })),
+  getTransportStats: method(strict({ transportId: EntityId }), strict({ stats: Type.Array(Type.Record(Type.String(), Type.Unknown())) })),
+  produce: method(
+    strict({ transportId: EntityId, kind: MediaKind, rtpParameters: RtpParameters, paused: Type.Optional(Type.Boolean()), source: Type.Optional(TrackSource) }),
+    strict({ producerId: EntityId }),
+  ),
+  pauseProducer: method(strict({ producerId: EntityId }), Empty),
+  resumeProducer: method(strict({ producerId: EntityId }), Empty),
+  closeProducer: method(strict({ producerId: EntityId }), Empty),
+  /** Consumers start paused: resumeConsumer once the client-side consumer exists. */
+  consume: method(strict({ transportId: EntityId, producerId: EntityId, rtpCapabilities: RtpCapabilities }), ConsumerInfo),
+  pauseConsumer: method(strict({ consumerId: EntityId }), Empty),
+  resumeConsumer: method(strict({ consumerId: EntityId }), Empty),
+  closeConsumer: method(strict({ consumerId: EntityId }), Empty),
+  setConsumerPreferredLayers: method(
+    strict({ consumerId: EntityId, spatialLayer: Type.Integer({ minimum: 0, maximum: 2 }), temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })) }),
+    Empty,
+  ),
+  leave: method(Empty, Empty),
+} as const;
+
+export type WsMethod = keyof typeof wsMethods;
+export type WsRequest<M extends WsMethod> = Static<(typeof wsMethods)[M]['request']>;
+export type WsResponse<M extends WsMethod> = Static<(typeof wsMethods)[M]['response']>;
+
+export const wsNotifications = {
+  peerJoined: strict({ peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()) }),
+  peerLeft: strict({ peerId: PeerId, reason: Type.String() }),
+  newProducer: strict({ peerId: PeerId, producer: ProducerSummary }),
+  producerClosed: strict({ peerId: PeerId, producerId: EntityId }),
+  producerPaused: strict({ peerId: PeerId, producerId: EntityId }),
+  producerResumed: strict({ peerId: PeerId, producerId: EntityId }),
+  consumerClosed: strict({ consumerId: EntityId, producerId: EntityId }),
+  consumerPaused: strict({ consumerId: EntityId, producerId: EntityId }),
+  consumerResumed: strict({ consumerId: EntityId, producerId: EntityId }),
+  consumerLayersChanged: strict({ consumerId: EntityId, spatialLayer: Type.Union([Type.Integer(), Type.Null()]), temporalLayer: Type.Union([Type.Integer(), Type.Null()]) }),
+  activeSpeaker: strict({ peerId: PeerId, producerId: EntityId }),
+  transportClosed: strict({ transportId: EntityId }),
+} as const;
+
+export type WsNotification = keyof typeof wsNotifications;
+export type WsNotificationData<N extends WsNotification> = Static<(typeof wsNotifications)[N]>;
