@@ -1,7 +1,7 @@
-import { int, oneOf, port, str } from '@strata/config';
+import { duration, int, oneOf, port, str } from '@strata/config';
 import { cpus } from 'node:os';
 
-export const mediaConfig = {
+const nodeConfig = {
   MEDIA_NUM_WORKERS: int({ description: 'mediasoup workers (one per core is the norm)', default: cpus().length, min: 1, max: 256 }),
   MEDIA_LISTEN_IP: str({ description: 'IP the WebRtcServers bind to', default: '127.0.0.1' }),
   MEDIA_ANNOUNCED_ADDRESS: str({ description: 'IP or hostname given to clients in ICE candidates (behind NAT: the public one); empty: MEDIA_LISTEN_IP', default: '' }),
@@ -11,3 +11,11 @@ export const mediaConfig = {
   MEDIA_MAX_CONSUMERS: int({ description: 'consumers this node accepts before refusing new ones with CAPACITY', default: 500 * cpus().length, min: 1 }),
   MEDIA_WORKER_LOG_LEVEL: oneOf(['debug', 'warn', 'error', 'none'] as const, { description: 'mediasoup worker log level', default: 'warn' }),
 };
+
+const roomConfig = {
+  MEDIA_ROOM_IDLE_TIMEOUT: duration({ description: 'a room with no transport on this node for this long is closed', default: 30_000, min: 1000 }),
+  MEDIA_ACTIVE_SPEAKER_INTERVAL: duration({ description: 'how often the active-speaker observer re-evaluates', default: 300, min: 100, max: 5000 }),
+  MEDIA_INITIAL_OUTGOING_BITRATE: int({ description: 'initial send bitrate estimate per WebRTC transport (bps)', default: 1_000_000, min: 100_000 }),
+};
+
+export const mediaConfig = { ...nodeConfig, ...roomConfig };

@@ -1,7 +1,7 @@
-import { MediaRoomClose, MediaRoomOpen, subjects } from '@strata/protocol';
 import type { ServiceDefinition } from '@strata/service';
 import { mediaConfig } from './config.js';
-import { RoomRegistry } from './rooms.js';
+import { mediaEventPublisher, serveMediaApi } from './handlers.js';
+import { RoomRegistry } from './room-registry.js';
 import { WorkerPool } from './worker-pool.js';
 
 export const mediaService: ServiceDefinition<typeof mediaConfig> = {
@@ -22,35 +22,43 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
       log,
       (worker, err) => log.error({ err, pid: worker.pid }, 'mediasoup worker died; its rooms are gone'),
     );
-    const rooms = new RoomRegistry(pool, log);
+    const publish = mediaEventPublisher(bus, region, nodeId);
+    const rooms = new RoomRegistry(
+      pool,
+      {
+        nodeId,
+        idleTimeoutMs: config.MEDIA_ROOM_IDLE_TIMEOUT,
+        speakerIntervalMs: config.MEDIA_ACTIVE_SPEAKER_INTERVAL,
+        maxConsumers: config.MEDIA_MAX_CONSUMERS,
+        initialOutgoingBitrate: config.MEDIA_INITIAL_OUTGOING_BITRATE,
+        listenIp: config.MEDIA_LISTEN_IP,
+        announcedAddress: config.MEDIA_ANNOUNCED_ADDRESS || undefined,
+      },
+      (room) => publish(room.roomId),
+      log,
+    );
     let workerCpuMicros = 0;
     const cpuTimer = setInterval(() => {
       void pool.cpuMicrosSinceLastSample().then((us) => (workerCpuMicros += us));
     }, config.HEARTBEAT_INTERVAL);
     cpuTimer.unref();
 
-    // Handlers
-    const subs = [
-      bus.serve(MediaRoomOpen, subjects.media(region, nodeId, 'room.open'), async ({ roomId }) => {
-        const room = await rooms.open(roomId);
-        return { routerId: room.router.id, rtpCapabilities: room.router.rtpCapabilities as Record<string, unknown> };
-      }),
-      bus.serve(MediaRoomClose, subjects.media(region, nodeId, 'room.close'), ({ roomId }) => ({ closed: rooms.close(roomId) })),
-    ];
+    const subs = serveMediaApi(bus, region, nodeId, rooms);
 
     return {
       health: () => ({ workers: pool.alive().length, workersOk: pool.alive().length === config.MEDIA_NUM_WORKERS, rooms: rooms.size }),
       load: () => {
         const extraCpuMicros = workerCpuMicros;
         workerCpuMicros = 0;
-        return { score: rooms.size === 0 ? 0 : Math.min(1, rooms.size / (config.MEDIA_NUM_WORKERS * 100)), extraCpuMicros, details: { workers: pool.alive().length, routers: rooms.size } };
+        const t = rooms.totals();
+        return { score: Math.min(1, t.consumers / config.MEDIA_MAX_CONSUMERS), extraCpuMicros, details: { workers: pool.alive().length, ...t, maxConsumers: config.MEDIA_MAX_CONSUMERS } };
       },
       async close() {
         clearInterval(cpuTimer);
         for (const s of subs) s.unsubscribe();
+        rooms.closeAll();
         pool.close();
       },
     };
   },
 };
-

@@ -1,0 +1,98 @@
+import type { Bus } from '@strata/bus';
+import {
+  ActiveSpeakerEvent,
+  MediaConsume,
+  MediaConsumerAction,
+  MediaConsumerLayers,
+  MediaEvent,
+  MediaPeerClose,
+  MediaPlainTransportConnect,
+  MediaPlainTransportCreate,
+  MediaProduce,
+  MediaProducerAction,
+  MediaRoomClose,
+  MediaRoomOpen,
+  MediaTransportClose,
+  MediaTransportConnect,
+  MediaTransportCreate,
+  MediaTransportRestartIce,
+  MediaTransportStats,
+  subjects,
+  type RpcDef,
+} from '@strata/protocol';
+import type { types } from 'mediasoup';
+import type { Subscription } from 'nats';
+import type { RoomRegistry } from './room-registry.js';
+
+// mediasoup checks these structures in depth; the schemas only bound their shape.
+const rtpCaps = (x: unknown) => x as types.RtpCapabilities;
+const rtpParams = (x: unknown) => x as types.RtpParameters;
+const dtls = (x: unknown) => x as types.DtlsParameters;
+
+/** The media node's NATS API: `strata.<region>.media.<nodeId>.<op>`, one subscription per op. */
+export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: RoomRegistry): Subscription[] {
+  const subject = (def: RpcDef) => subjects.media(region, nodeId, def.name);
+  return [
+    bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId }) => {
+      const room = await rooms.open(roomId);
+      return { routerId: room.router.id, rtpCapabilities: JSON.parse(JSON.stringify(room.router.rtpCapabilities)) as Record<string, unknown> };
+    }),
+    bus.serve(MediaRoomClose, subject(MediaRoomClose), ({ roomId }) => ({ closed: rooms.close(roomId) })),
+    bus.serve(MediaTransportCreate, subject(MediaTransportCreate), async ({ roomId, peerId, direction, forceTcp }) =>
+      (await rooms.open(roomId)).createWebRtcTransport(peerId, direction, forceTcp ?? false),
+    ),
+    bus.serve(MediaTransportConnect, subject(MediaTransportConnect), async ({ roomId, transportId, dtlsParameters }) => {
+      await rooms.get(roomId).connectWebRtcTransport(transportId, dtls(dtlsParameters));
+      return {};
+    }),
+    bus.serve(MediaTransportRestartIce, subject(MediaTransportRestartIce), async ({ roomId, transportId }) => ({
+      iceParameters: await rooms.get(roomId).restartIce(transportId),
+    })),
+    bus.serve(MediaTransportClose, subject(MediaTransportClose), ({ roomId, transportId }) => {
+      rooms.get(roomId).closeTransport(transportId);
+      return {};
+    }),
+    bus.serve(MediaTransportStats, subject(MediaTransportStats), async ({ roomId, transportId }) => ({ stats: await rooms.get(roomId).transportStats(transportId) })),
+    bus.serve(MediaPlainTransportCreate, subject(MediaPlainTransportCreate), async ({ roomId, peerId, comedia, rtcpMux }) =>
+      (await rooms.open(roomId)).createPlainTransport(peerId, comedia ?? false, rtcpMux ?? true),
+    ),
+    bus.serve(MediaPlainTransportConnect, subject(MediaPlainTransportConnect), async ({ roomId, transportId, ip, port, rtcpPort }) => {
+      await rooms.get(roomId).connectPlainTransport(transportId, ip, port, rtcpPort);
+      return {};
+    }),
+    bus.serve(MediaProduce, subject(MediaProduce), async ({ roomId, peerId, transportId, kind, rtpParameters, paused, source }) => ({
+      producerId: await rooms.get(roomId).produce(peerId, transportId, kind, rtpParams(rtpParameters), paused ?? false, source),
+    })),
+    bus.serve(MediaProducerAction, subject(MediaProducerAction), async ({ roomId, producerId, action }) => {
+      await rooms.get(roomId).producerAction(producerId, action);
+      return {};
+    }),
+    bus.serve(MediaConsume, subject(MediaConsume), ({ roomId, peerId, transportId, producerId, rtpCapabilities }) =>
+      rooms.get(roomId).consume(peerId, transportId, producerId, rtpCaps(rtpCapabilities)),
+    ),
+    bus.serve(MediaConsumerAction, subject(MediaConsumerAction), async ({ roomId, consumerId, action }) => {
+      await rooms.get(roomId).consumerAction(consumerId, action);
+      return {};
+    }),
+    bus.serve(MediaConsumerLayers, subject(MediaConsumerLayers), async ({ roomId, consumerId, spatialLayer, temporalLayer }) => {
+      await rooms.get(roomId).setPreferredLayers(consumerId, spatialLayer, temporalLayer);
+      return {};
+    }),
+    bus.serve(MediaPeerClose, subject(MediaPeerClose), ({ roomId, peerId }) => {
+      try {
+        return { closedTransports: rooms.get(roomId).closePeer(peerId) };
+      } catch {
+        return { closedTransports: 0 }; // room already gone: nothing left to close
+      }
+    }),
+  ];
+}
+
+/** Room events a media node publishes for gateways. */
+export function mediaEventPublisher(bus: Bus, region: string, nodeId: string) {
+  return (roomId: string) => ({
+    media: (e: MediaEvent) => bus.publish(MediaEvent, subjects.roomMedia(region, roomId), e),
+    activeSpeaker: (peerId: string, producerId: string) =>
+      bus.publish(ActiveSpeakerEvent, subjects.activeSpeaker(region, roomId), { roomId, nodeId, peerId, producerId, ts: Date.now() }),
+  });
+}

@@ -1,0 +1,267 @@
+import { StrataError, type ConsumerInfo, type MediaEvent } from '@strata/protocol';
+import type { Logger } from '@strata/telemetry';
+import type { types } from 'mediasoup';
+import { mediasoupCall } from './media-error.js';
+import type { PooledWorker } from './worker-pool.js';
+
+type AnyTransport = types.WebRtcTransport | types.PlainTransport;
+type Direction = 'send' | 'recv';
+type Source = 'camera' | 'microphone' | 'screen' | 'bot';
+type Action = 'pause' | 'resume' | 'close';
+
+export interface MediaRoomEvents {
+  /** A peer's consumer or transport changed on its own (producer closed, layers...). */
+  media(event: MediaEvent): void;
+  activeSpeaker(peerId: string, producerId: string): void;
+  /** Transports went from some to none, or back. */
+  idle(idle: boolean): void;
+}
+
+export interface RoomLimits {
+  /** Returns false when the node cannot take one more consumer. */
+  admitConsumer(): boolean;
+  initialOutgoingBitrate: number;
+  listenIp: string;
+  announcedAddress: string | undefined;
+}
+
+/**
+ * This node's share of one room: a router, its active-speaker observer, and every peer's
+ * transports, producers and consumers, indexed by id and tagged with the owning peer.
+ */
+export class MediaRoom {
+  private readonly transports = new Map<string, { peerId: string; transport: AnyTransport }>();
+  private readonly producers = new Map<string, { peerId: string; producer: types.Producer }>();
+  private readonly consumers = new Map<string, { peerId: string; consumer: types.Consumer }>();
+
+  private constructor(
+    readonly roomId: string,
+    readonly nodeId: string,
+    readonly router: types.Router,
+    readonly worker: PooledWorker,
+    private readonly speaker: types.ActiveSpeakerObserver,
+    private readonly limits: RoomLimits,
+    private readonly events: MediaRoomEvents,
+    private readonly log: Logger,
+  ) {
+    speaker.on('dominantspeaker', ({ producer }) => {
+      const owner = this.producers.get(producer.id);
+      if (owner) this.events.activeSpeaker(owner.peerId, producer.id);
+    });
+  }
+
+  static async create(
+    roomId: string,
+    nodeId: string,
+    worker: PooledWorker,
+    codecs: types.RouterRtpCodecCapability[],
+    speakerIntervalMs: number,
+    limits: RoomLimits,
+    events: MediaRoomEvents,
+    log: Logger,
+  ): Promise<MediaRoom> {
+    const router = await worker.worker.createRouter({ mediaCodecs: codecs, appData: { roomId } });
+    const speaker = await router.createActiveSpeakerObserver({ interval: speakerIntervalMs });
+    return new MediaRoom(roomId, nodeId, router, worker, speaker, limits, events, log.child({ roomId, routerId: router.id }));
+  }
+
+  get counts(): { transports: number; producers: number; consumers: number } {
+    return { transports: this.transports.size, producers: this.producers.size, consumers: this.consumers.size };
+  }
+
+  get closed(): boolean {
+    return this.router.closed;
+  }
+
+  private addTransport(peerId: string, transport: AnyTransport): void {
+    const wasIdle = this.transports.size === 0;
+    this.transports.set(transport.id, { peerId, transport });
+    (transport as types.Transport).observer.once('close', () => {
+      this.transports.delete(transport.id);
+      if (this.transports.size === 0 && !this.router.closed) this.events.idle(true);
+    });
+    if (wasIdle) this.events.idle(false);
+  }
+
+  async createWebRtcTransport(peerId: string, direction: Direction, forceTcp: boolean) {
+    const transport = await mediasoupCall(() =>
+      this.router.createWebRtcTransport({
+        webRtcServer: this.worker.webRtcServer,
+        enableUdp: !forceTcp,
+        enableTcp: true,
+        preferUdp: !forceTcp,
+        initialAvailableOutgoingBitrate: this.limits.initialOutgoingBitrate,
+        appData: { peerId, direction },
+      }),
+    );
+    this.addTransport(peerId, transport);
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') this.log.warn({ peerId, transportId: transport.id, state }, 'DTLS state');
+    });
+    transport.on('icestatechange', (state) => this.log.debug({ peerId, transportId: transport.id, state }, 'ICE state'));
+    return {
+      transportId: transport.id,
+      iceParameters: { ...transport.iceParameters },
+      iceCandidates: transport.iceCandidates.map((c) => ({ ...c })),
+      dtlsParameters: { ...transport.dtlsParameters, fingerprints: transport.dtlsParameters.fingerprints.map((f) => ({ ...f })) },
+    };
+  }
+
+  async createPlainTransport(peerId: string, comedia: boolean, rtcpMux: boolean) {
+    const transport = await mediasoupCall(() =>
+      this.router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: this.limits.listenIp, ...(this.limits.announcedAddress ? { announcedAddress: this.limits.announcedAddress } : {}) },
+        comedia,
+        rtcpMux,
+        appData: { peerId },
+      }),
+    );
+    this.addTransport(peerId, transport);
+    return {
+      transportId: transport.id,
+      ip: this.limits.announcedAddress ?? transport.tuple.localAddress,
+      port: transport.tuple.localPort,
+      ...(transport.rtcpTuple ? { rtcpPort: transport.rtcpTuple.localPort } : {}),
+    };
+  }
+
+  private transport(transportId: string): AnyTransport {
+    const t = this.transports.get(transportId);
+    if (!t) throw new StrataError('NOT_FOUND', `no transport ${transportId} in room ${this.roomId}`);
+    return t.transport;
+  }
+
+  private webRtcTransport(transportId: string): types.WebRtcTransport {
+    const t = this.transport(transportId);
+    if (t.type !== 'webrtc') throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a WebRTC transport`);
+    return t as types.WebRtcTransport;
+  }
+
+  private plainTransport(transportId: string): types.PlainTransport {
+    const t = this.transport(transportId);
+    if (t.type !== 'plain') throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a plain transport`);
+    return t as types.PlainTransport;
+  }
+
+  connectWebRtcTransport(transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const t = this.webRtcTransport(transportId);
+    return mediasoupCall(() => t.connect({ dtlsParameters }));
+  }
+
+  connectPlainTransport(transportId: string, ip: string, port: number, rtcpPort: number | undefined): Promise<void> {
+    const t = this.plainTransport(transportId);
+    return mediasoupCall(() => t.connect({ ip, port, ...(rtcpPort ? { rtcpPort } : {}) }));
+  }
+
+  async restartIce(transportId: string) {
+    const t = this.webRtcTransport(transportId);
+    const iceParameters = await mediasoupCall(() => t.restartIce());
+    return { ...iceParameters };
+  }
+
+  closeTransport(transportId: string): void {
+    this.transport(transportId).close();
+  }
+
+  async transportStats(transportId: string): Promise<Record<string, unknown>[]> {
+    const t = this.transport(transportId);
+    const stats: object[] = await mediasoupCall<object[]>(() => t.getStats());
+    return stats.map((s) => ({ ...s }) as Record<string, unknown>);
+  }
+
+  async produce(peerId: string, transportId: string, kind: types.MediaKind, rtpParameters: types.RtpParameters, paused: boolean, source: Source | undefined): Promise<string> {
+    const transport = this.transport(transportId);
+    if (transport.type === 'webrtc' && (transport.appData as { direction?: string }).direction !== 'send') {
+      throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a send transport`);
+    }
+    const producer = await mediasoupCall(() => transport.produce({ kind, rtpParameters, paused, appData: { peerId, source } }));
+    this.producers.set(producer.id, { peerId, producer });
+    producer.observer.once('close', () => this.producers.delete(producer.id));
+    if (kind === 'audio') {
+      await this.speaker.addProducer({ producerId: producer.id }).catch((err: unknown) => this.log.warn({ err, producerId: producer.id }, 'not observed for active speaker'));
+    }
+    this.log.info({ peerId, producerId: producer.id, kind, source }, 'producer created');
+    return producer.id;
+  }
+
+  async producerAction(producerId: string, action: Action): Promise<void> {
+    const p = this.producers.get(producerId);
+    if (!p) throw new StrataError('NOT_FOUND', `no producer ${producerId} in room ${this.roomId}`);
+    if (action === 'close') p.producer.close();
+    else await mediasoupCall(() => (action === 'pause' ? p.producer.pause() : p.producer.resume()));
+  }
+
+  async consume(peerId: string, transportId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo> {
+    const transport = this.transport(transportId);
+    if (transport.type === 'webrtc' && (transport.appData as { direction?: string }).direction !== 'recv') {
+      throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a receive transport`);
+    }
+    const source = this.producers.get(producerId);
+    if (!source) throw new StrataError('NOT_FOUND', `no producer ${producerId} in room ${this.roomId}`);
+    if (!this.router.canConsume({ producerId, rtpCapabilities })) {
+      throw new StrataError('INVALID_MESSAGE', `these RTP capabilities cannot consume producer ${producerId}`);
+    }
+    if (!this.limits.admitConsumer()) throw new StrataError('CAPACITY', 'this media node is at its consumer capacity');
+    // Paused until the client has its side ready; resuming asks the sender for a key frame.
+    const consumer = await mediasoupCall(() => transport.consume({ producerId, rtpCapabilities, paused: true, appData: { peerId } }));
+    this.consumers.set(consumer.id, { peerId, consumer });
+    const base = { roomId: this.roomId, nodeId: this.nodeId, peerId, consumerId: consumer.id, producerId };
+    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+    consumer.on('producerclose', () => this.events.media({ type: 'consumerClosed', ...base }));
+    consumer.on('producerpause', () => this.events.media({ type: 'consumerPaused', ...base }));
+    consumer.on('producerresume', () => this.events.media({ type: 'consumerResumed', ...base }));
+    consumer.on('layerschange', (layers) =>
+      this.events.media({
+        type: 'consumerLayersChanged',
+        roomId: this.roomId,
+        nodeId: this.nodeId,
+        peerId,
+        consumerId: consumer.id,
+        spatialLayer: layers?.spatialLayer ?? null,
+        temporalLayer: layers?.temporalLayer ?? null,
+      }),
+    );
+    return {
+      consumerId: consumer.id,
+      producerId,
+      peerId: source.peerId,
+      kind: consumer.kind,
+      rtpParameters: JSON.parse(JSON.stringify(consumer.rtpParameters)) as ConsumerInfo['rtpParameters'],
+      type: consumer.type,
+      producerPaused: consumer.producerPaused,
+    };
+  }
+
+  async consumerAction(consumerId: string, action: Action): Promise<void> {
+    const c = this.consumers.get(consumerId);
+    if (!c) throw new StrataError('NOT_FOUND', `no consumer ${consumerId} in room ${this.roomId}`);
+    if (action === 'close') c.consumer.close();
+    else if (action === 'pause') await mediasoupCall(() => c.consumer.pause());
+    else {
+      await mediasoupCall(() => c.consumer.resume());
+      if (c.consumer.kind === 'video') await c.consumer.requestKeyFrame().catch(() => undefined);
+    }
+  }
+
+  async setPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer: number | undefined): Promise<void> {
+    const c = this.consumers.get(consumerId);
+    if (!c) throw new StrataError('NOT_FOUND', `no consumer ${consumerId} in room ${this.roomId}`);
+    await mediasoupCall(() => c.consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
+  }
+
+  /** Closes every transport of `peerId` (its producers and consumers go with them). */
+  closePeer(peerId: string): number {
+    let n = 0;
+    for (const { peerId: owner, transport } of [...this.transports.values()]) {
+      if (owner === peerId) {
+        transport.close();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    this.router.close();
+  }
+}

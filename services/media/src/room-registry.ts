@@ -1,0 +1,125 @@
+import { StrataError } from '@strata/protocol';
+import type { Logger } from '@strata/telemetry';
+import { MEDIA_CODECS } from './codecs.js';
+import { MediaRoom, type MediaRoomEvents, type RoomLimits } from './media-room.js';
+import type { WorkerPool } from './worker-pool.js';
+
+export interface RegistryOptions {
+  nodeId: string;
+  idleTimeoutMs: number;
+  speakerIntervalMs: number;
+  maxConsumers: number;
+  initialOutgoingBitrate: number;
+  listenIp: string;
+  announcedAddress: string | undefined;
+}
+
+/**
+ * The rooms this node holds. A room opens on first use (any operation naming it) on the
+ * least-loaded worker, and closes once it has had no transport for `idleTimeoutMs`.
+ */
+export class RoomRegistry {
+  private readonly rooms = new Map<string, MediaRoom>();
+  private readonly opening = new Map<string, Promise<MediaRoom>>();
+  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly opts: RegistryOptions,
+    private readonly events: (room: MediaRoom) => Omit<MediaRoomEvents, 'idle'>,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  totals(): { routers: number; transports: number; producers: number; consumers: number } {
+    const t = { routers: this.rooms.size, transports: 0, producers: 0, consumers: 0 };
+    for (const r of this.rooms.values()) {
+      const c = r.counts;
+      t.transports += c.transports;
+      t.producers += c.producers;
+      t.consumers += c.consumers;
+    }
+    return t;
+  }
+
+  get(roomId: string): MediaRoom {
+    const room = this.rooms.get(roomId);
+    if (!room || room.closed) throw new StrataError('NOT_FOUND', `room ${roomId} is not open on this node`);
+    return room;
+  }
+
+  /** Idempotent: concurrent opens of one room share one router. */
+  open(roomId: string): Promise<MediaRoom> {
+    const existing = this.rooms.get(roomId);
+    if (existing && !existing.closed) return Promise.resolve(existing);
+    let p = this.opening.get(roomId);
+    if (!p) {
+      p = this.create(roomId).finally(() => this.opening.delete(roomId));
+      this.opening.set(roomId, p);
+    }
+    return p;
+  }
+
+  private async create(roomId: string): Promise<MediaRoom> {
+    const worker = this.pool.leastLoaded();
+    if (!worker) throw new StrataError('UNAVAILABLE', 'no live mediasoup worker on this node');
+    const limits: RoomLimits = {
+      admitConsumer: () => this.totals().consumers < this.opts.maxConsumers,
+      initialOutgoingBitrate: this.opts.initialOutgoingBitrate,
+      listenIp: this.opts.listenIp,
+      announcedAddress: this.opts.announcedAddress,
+    };
+    let room: MediaRoom | undefined;
+    const events: MediaRoomEvents = {
+      media: (e) => room && this.events(room).media(e),
+      activeSpeaker: (peerId, producerId) => room && this.events(room).activeSpeaker(peerId, producerId),
+      idle: (idle) => (idle ? this.armIdle(roomId) : this.disarmIdle(roomId)),
+    };
+    room = await MediaRoom.create(roomId, this.opts.nodeId, worker, MEDIA_CODECS, this.opts.speakerIntervalMs, limits, events, this.log);
+    worker.routers++;
+    room.router.observer.once('close', () => {
+      worker.routers--;
+      this.disarmIdle(roomId);
+      if (this.rooms.get(roomId) === room) this.rooms.delete(roomId);
+    });
+    this.rooms.set(roomId, room);
+    this.armIdle(roomId); // a room nobody uses after opening it must not live forever
+    this.log.info({ roomId, routerId: room.router.id, workerPid: worker.worker.pid }, 'room opened');
+    return room;
+  }
+
+  private armIdle(roomId: string): void {
+    this.disarmIdle(roomId);
+    const t = setTimeout(() => {
+      this.idleTimers.delete(roomId);
+      const room = this.rooms.get(roomId);
+      if (room && room.counts.transports === 0) {
+        this.log.info({ roomId }, 'room idle; closing');
+        room.close();
+      }
+    }, this.opts.idleTimeoutMs);
+    t.unref();
+    this.idleTimers.set(roomId, t);
+  }
+
+  private disarmIdle(roomId: string): void {
+    const t = this.idleTimers.get(roomId);
+    if (t) clearTimeout(t);
+    this.idleTimers.delete(roomId);
+  }
+
+  close(roomId: string): boolean {
+    const room = this.rooms.get(roomId);
+    if (!room) return false;
+    room.close();
+    this.log.info({ roomId }, 'room closed');
+    return true;
+  }
+
+  closeAll(): void {
+    for (const r of [...this.rooms.values()]) r.close();
+  }
+}
