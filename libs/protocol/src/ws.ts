@@ -68,15 +68,14 @@ export const wsMethods = {
   join: method(strict({ token: Type.String({ minLength: 1, maxLength: 4096 }), name: Type.Optional(Type.String({ maxLength: 128 })) }), Joined),
   resume: method(
     strict({ resumeToken: Type.String({ minLength: 1, maxLength: 256 }) }),
-    Type.Intersect([
-      Joined,
-      strict({
-        /** New ICE parameters per transport: call transport.restartIce() with them. */
-        transports: Type.Array(strict({ transportId: EntityId, direction: Direction, iceParameters: IceParameters })),
-        producers: Type.Array(ProducerSummary),
-        consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId })),
-      }),
-    ]),
+    strict({
+      ...Joined.properties,
+      /** New ICE parameters per transport: call transport.restartIce() with them. */
+      transports: Type.Array(strict({ transportId: EntityId, direction: Direction, iceParameters: IceParameters })),
+      producers: Type.Array(ProducerSummary),
+      /** What the gateway last knew; consumers whose producer is gone should be closed by the client. */
+      consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId })),
+    }),
   ),
   getRouterRtpCapabilities: method(Empty, strict({ rtpCapabilities: RtpCapabilities })),
   createWebRtcTransport: method(strict({ direction: Direction, forceTcp: Type.Optional(Type.Boolean()) }), TransportInfo),

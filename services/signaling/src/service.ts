@@ -1,10 +1,17 @@
-import { Heartbeat, subjects } from '@strata/protocol';
+import { Heartbeat, PeerRecord, RoomPlacement, SessionRecord, buckets, subjects } from '@strata/protocol';
 import type { ServiceDefinition } from '@strata/service';
 import { fileURLToPath } from 'node:url';
 import { signalingConfig } from './config.js';
+import { mountHttpRoutes } from './http-routes.js';
+import { MediaDirectory } from './media-directory.js';
+import { PeerStore } from './peer-store.js';
+import { RoomPlacer } from './placement.js';
 import { RegionStatus } from './region-status.js';
+import { RoomHub } from './room-hub.js';
+import { SessionManager } from './session-manager.js';
 import { loadStaticFiles } from './static-files.js';
 import { loadNativeUws } from './uws.js';
+import { WsGateway } from './ws-gateway.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -13,53 +20,72 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
   version: '0.1.0',
   config: signalingConfig,
   ownsHttp: true,
-  async start({ config, log, bus, region, report }) {
+  async start({ config, log, bus, region, nodeId, report }) {
     const uws = loadNativeUws();
-    const status = new RegionStatus();
-    const files = loadStaticFiles(PUBLIC_DIR, ['index.html']);
+    if (config.SIGNALING_JWT_SECRET === 'strata-dev-secret-change-me') log.warn('SIGNALING_JWT_SECRET is the development default: set a real secret outside local development');
 
+    // Wiring: shared state lives in JetStream KV, room traffic on NATS subjects.
+    const [roomsKv, peersKv, sessionsKv] = await Promise.all([
+      bus.kv(buckets.rooms, RoomPlacement),
+      bus.kv(buckets.peers, PeerRecord),
+      bus.kv(buckets.sessions, SessionRecord),
+    ]);
+    const status = new RegionStatus();
+    const directory = new MediaDirectory();
+    const hub = new RoomHub(bus, region);
+    const placer = new RoomPlacer(bus, roomsKv, directory, region, config.SIGNALING_REQUEST_TIMEOUT, log);
+    const sessions = new SessionManager(
+      bus,
+      new PeerStore(peersKv, sessionsKv),
+      placer,
+      hub,
+      {
+        region,
+        gatewayId: nodeId,
+        jwtSecret: config.SIGNALING_JWT_SECRET,
+        graceMs: config.SIGNALING_RESUME_GRACE,
+        mediaTimeoutMs: config.SIGNALING_REQUEST_TIMEOUT,
+        turn: config.SIGNALING_TURN,
+      },
+      log,
+    );
+    const gateway = new WsGateway(sessions, { maxFrameBytes: config.SIGNALING_MAX_FRAME_BYTES, ratePerSec: config.SIGNALING_RATE_LIMIT, burst: config.SIGNALING_RATE_BURST }, log);
+    const subs = [
+      bus.subscribe(Heartbeat, subjects.heartbeats(region), (beat) => {
+        status.observe(beat);
+        if (beat.kind === 'media') directory.observe(beat);
+      }),
+    ];
+
+    const { files, missing } = loadStaticFiles(PUBLIC_DIR, ['index.html', 'demo.js']);
+    if (missing.length) log.warn({ missing }, 'demo page files missing: run `npm run build:web -w @strata/signaling`');
+    let publicUrl = '';
     const app = uws.App();
-    // Handlers
-    app.get('/healthz', (res) => {
-      let aborted = false;
-      res.onAborted(() => (aborted = true));
-      void report().then((r) => {
-        if (aborted) return;
-        res.cork(() => {
-          res.writeStatus(r.status === 'ok' ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(r));
-        });
-      });
-    });
-    app.get('/api/region', (res) => {
-      res.writeHeader('content-type', 'application/json').end(JSON.stringify({ region, services: status.live() }));
-    });
-    app.get('/*', (res, req) => {
-      const path = req.getUrl() === '/' ? '/index.html' : req.getUrl();
-      const file = files.get(path);
-      if (!file) {
-        res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `no ${path} here` } }));
-        return;
-      }
-      res.writeHeader('content-type', file.type).end(file.body);
-    });
-    app.any('/*', (res) => {
-      res.writeStatus('405 Method Not Allowed').end();
+    gateway.mount(app);
+    mountHttpRoutes(app, {
+      region,
+      report,
+      status,
+      files,
+      devTokens: config.SIGNALING_DEV_TOKENS ? { secret: config.SIGNALING_JWT_SECRET, wsUrl: () => `${publicUrl.replace(/^http/, 'ws')}/rtc` } : undefined,
     });
 
     const listenSocket = await new Promise<unknown>((resolve, reject) => {
       app.listen(config.HTTP_HOST, config.HTTP_PORT, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT}`))));
     });
     const port = uws.us_socket_local_port(listenSocket as Parameters<typeof uws.us_socket_local_port>[0]);
-    const publicUrl = config.SIGNALING_PUBLIC_URL || `http://${config.HTTP_HOST === '0.0.0.0' ? '127.0.0.1' : config.HTTP_HOST}:${port}`;
-    const subs = [bus.subscribe(Heartbeat, subjects.heartbeats(region), (beat) => status.observe(beat))];
-    log.info({ url: publicUrl }, `Strata ${region}: open ${publicUrl}/`);
+    publicUrl = config.SIGNALING_PUBLIC_URL || `http://${config.HTTP_HOST === '0.0.0.0' ? '127.0.0.1' : config.HTTP_HOST}:${port}`;
+    log.info({ url: publicUrl }, `Strata ${region}: open ${publicUrl}/?room=demo`);
 
     return {
       endpoints: () => ({ http: publicUrl, ws: `${publicUrl.replace(/^http/, 'ws')}/rtc` }),
-      load: () => ({ score: 0, details: {} }),
+      load: () => ({ score: 0, details: { sockets: gateway.socketCount, sessions: sessions.size, connected: sessions.connected, rooms: hub.roomCount } }),
+      health: () => ({ mediaNodes: directory.size }),
       async close() {
         for (const s of subs) s.unsubscribe();
         uws.us_listen_socket_close(listenSocket as Parameters<typeof uws.us_listen_socket_close>[0]);
+        gateway.closeAll();
+        sessions.detachAll();
       },
     };
   },

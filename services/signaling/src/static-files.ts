@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 
 const TYPES: Record<string, string> = {
@@ -6,6 +6,7 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.map': 'application/json',
+  '.png': 'image/png',
 };
 
 export interface StaticFile {
@@ -13,11 +14,17 @@ export interface StaticFile {
   type: string;
 }
 
-/** Loads the demo page's files once at start-up: the set is small and fixed. */
-export function loadStaticFiles(dir: string, names: readonly string[]): Map<string, StaticFile> {
+/** Loads the demo page's files once at start-up (a small fixed set); returns which were missing. */
+export function loadStaticFiles(dir: string, names: readonly string[]): { files: Map<string, StaticFile>; missing: string[] } {
   const files = new Map<string, StaticFile>();
+  const missing: string[] = [];
   for (const name of names) {
-    files.set(`/${name}`, { body: readFileSync(join(dir, name)), type: TYPES[extname(name)] ?? 'application/octet-stream' });
+    const path = join(dir, name);
+    if (!existsSync(path)) {
+      missing.push(name);
+      continue;
+    }
+    files.set(`/${name}`, { body: readFileSync(path), type: TYPES[extname(name)] ?? 'application/octet-stream' });
   }
-  return files;
+  return { files, missing };
 }

@@ -1,0 +1,274 @@
+import type { Bus } from '@strata/bus';
+import {
+  MediaConsume,
+  MediaConsumerAction,
+  MediaConsumerLayers,
+  MediaProduce,
+  MediaProducerAction,
+  MediaTransportConnect,
+  MediaTransportCreate,
+  MediaTransportRestartIce,
+  MediaTransportStats,
+  StrataError,
+  subjects,
+  type MediaEvent,
+  type PeerRecord,
+  type RequestOf,
+  type ResponseOf,
+  type RoomEvent,
+  type RpcDef,
+  type WsMethod,
+  type WsNotification,
+  type WsNotificationData,
+  type WsRequest,
+  type WsResponse,
+} from '@strata/protocol';
+import type { Logger } from '@strata/telemetry';
+import type { PlacedRoom } from './placement.js';
+import type { RoomHub, RoomMember } from './room-hub.js';
+import type { PeerStore } from './peer-store.js';
+
+/** How a session talks to its socket; absent while the peer is disconnected (resume grace). */
+export interface SocketLink {
+  notify<N extends WsNotification>(name: N, data: WsNotificationData<N>): void;
+  close(code: number, reason: string): void;
+}
+
+export interface SessionDeps {
+  bus: Bus;
+  region: string;
+  store: PeerStore;
+  hub: RoomHub;
+  log: Logger;
+  mediaTimeoutMs: number;
+}
+
+const LIMITS = { transports: 4, producers: 16, consumers: 1000 };
+
+type SessionMethod = Exclude<WsMethod, 'join' | 'resume' | 'leave'>;
+type Handlers = { [M in SessionMethod]: (req: WsRequest<M>) => Promise<WsResponse<M>> };
+
+/**
+ * One peer in one room, as held by this gateway: checks that every id a client names is its
+ * own, forwards the operation to the peer's media node, and keeps the peer's KV record current.
+ */
+export class PeerSession implements RoomMember {
+  socket: SocketLink | null = null;
+  graceTimer: NodeJS.Timeout | undefined;
+  readonly log: Logger;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    public record: PeerRecord,
+    readonly placed: PlacedRoom,
+  ) {
+    this.log = deps.log.child({ roomId: record.roomId, peerId: record.peerId, nodeId: record.nodeId });
+  }
+
+  get peerId(): string {
+    return this.record.peerId;
+  }
+
+  get roomId(): string {
+    return this.record.roomId;
+  }
+
+  /** Writes the record, but only while this gateway holds the socket: a detached session may have been resumed elsewhere. */
+  async persist(): Promise<void> {
+    if (this.socket) await this.deps.store.save(this.record);
+  }
+
+  private media<D extends RpcDef>(def: D, req: RequestOf<D>): Promise<ResponseOf<D>> {
+    return this.deps.bus.request(def, subjects.media(this.deps.region, this.record.nodeId, def.name), req, { timeoutMs: this.deps.mediaTimeoutMs });
+  }
+
+  private ownTransport(transportId: string, direction?: 'send' | 'recv') {
+    const t = this.record.transports.find((x) => x.transportId === transportId);
+    if (!t) throw new StrataError('NOT_FOUND', `no transport ${transportId} of yours`);
+    if (direction && t.direction !== direction) throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is a ${t.direction} transport`);
+    return t;
+  }
+
+  private ownProducer(producerId: string) {
+    const p = this.record.producers.find((x) => x.producerId === producerId);
+    if (!p) throw new StrataError('NOT_FOUND', `no producer ${producerId} of yours`);
+    return p;
+  }
+
+  private ownConsumer(consumerId: string) {
+    const c = this.record.consumers.find((x) => x.consumerId === consumerId);
+    if (!c) throw new StrataError('NOT_FOUND', `no consumer ${consumerId} of yours`);
+    return c;
+  }
+
+  private grant(name: 'publish' | 'subscribe'): void {
+    if (!this.record.grants[name]) throw new StrataError('FORBIDDEN', `your token does not grant ${name}`);
+  }
+
+  private publishRoom(e: RoomEvent): void {
+    this.deps.hub.publish(e);
+  }
+
+  private readonly handlers: Handlers = {
+    getRouterRtpCapabilities: async () => ({ rtpCapabilities: this.placed.routerRtpCapabilities }),
+
+    createWebRtcTransport: async ({ direction, forceTcp }) => {
+      this.grant(direction === 'send' ? 'publish' : 'subscribe');
+      if (this.record.transports.length >= LIMITS.transports) throw new StrataError('CAPACITY', `at most ${LIMITS.transports} transports per peer`);
+      const info = await this.media(MediaTransportCreate, { roomId: this.roomId, peerId: this.peerId, direction, ...(forceTcp ? { forceTcp } : {}) });
+      this.record.transports.push({ transportId: info.transportId, direction });
+      await this.persist();
+      return info;
+    },
+
+    connectWebRtcTransport: async ({ transportId, dtlsParameters }) => {
+      this.ownTransport(transportId);
+      return this.media(MediaTransportConnect, { roomId: this.roomId, transportId, dtlsParameters });
+    },
+
+    restartIce: async ({ transportId }) => {
+      this.ownTransport(transportId);
+      return this.media(MediaTransportRestartIce, { roomId: this.roomId, transportId });
+    },
+
+    getTransportStats: async ({ transportId }) => {
+      this.ownTransport(transportId);
+      return this.media(MediaTransportStats, { roomId: this.roomId, transportId });
+    },
+
+    produce: async ({ transportId, kind, rtpParameters, paused, source }) => {
+      this.grant('publish');
+      this.ownTransport(transportId, 'send');
+      if (this.record.producers.length >= LIMITS.producers) throw new StrataError('CAPACITY', `at most ${LIMITS.producers} producers per peer`);
+      const { producerId } = await this.media(MediaProduce, {
+        roomId: this.roomId,
+        peerId: this.peerId,
+        transportId,
+        kind,
+        rtpParameters,
+        ...(paused !== undefined ? { paused } : {}),
+        ...(source ? { source } : {}),
+      });
+      const producer = { producerId, kind, paused: paused ?? false, ...(source ? { source } : {}) };
+      this.record.producers.push(producer);
+      await this.persist();
+      this.publishRoom({ type: 'newProducer', roomId: this.roomId, peerId: this.peerId, producer });
+      return { producerId };
+    },
+
+    pauseProducer: async ({ producerId }) => {
+      const p = this.ownProducer(producerId);
+      await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: 'pause' });
+      p.paused = true;
+      await this.persist();
+      this.publishRoom({ type: 'producerPaused', roomId: this.roomId, peerId: this.peerId, producerId });
+      return {};
+    },
+
+    resumeProducer: async ({ producerId }) => {
+      const p = this.ownProducer(producerId);
+      await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: 'resume' });
+      p.paused = false;
+      await this.persist();
+      this.publishRoom({ type: 'producerResumed', roomId: this.roomId, peerId: this.peerId, producerId });
+      return {};
+    },
+
+    closeProducer: async ({ producerId }) => {
+      this.ownProducer(producerId);
+      await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: 'close' });
+      this.record.producers = this.record.producers.filter((x) => x.producerId !== producerId);
+      await this.persist();
+      this.publishRoom({ type: 'producerClosed', roomId: this.roomId, peerId: this.peerId, producerId });
+      return {};
+    },
+
+    consume: async ({ transportId, producerId, rtpCapabilities }) => {
+      this.grant('subscribe');
+      this.ownTransport(transportId, 'recv');
+      if (this.record.consumers.length >= LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${LIMITS.consumers} consumers per peer`);
+      if (this.record.producers.some((p) => p.producerId === producerId)) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
+      const info = await this.media(MediaConsume, { roomId: this.roomId, peerId: this.peerId, transportId, producerId, rtpCapabilities });
+      this.record.consumers.push({ consumerId: info.consumerId, producerId });
+      await this.persist();
+      return info;
+    },
+
+    pauseConsumer: async ({ consumerId }) => {
+      this.ownConsumer(consumerId);
+      return this.media(MediaConsumerAction, { roomId: this.roomId, consumerId, action: 'pause' });
+    },
+
+    resumeConsumer: async ({ consumerId }) => {
+      this.ownConsumer(consumerId);
+      return this.media(MediaConsumerAction, { roomId: this.roomId, consumerId, action: 'resume' });
+    },
+
+    closeConsumer: async ({ consumerId }) => {
+      this.ownConsumer(consumerId);
+      await this.media(MediaConsumerAction, { roomId: this.roomId, consumerId, action: 'close' });
+      this.record.consumers = this.record.consumers.filter((x) => x.consumerId !== consumerId);
+      await this.persist();
+      return {};
+    },
+
+    setConsumerPreferredLayers: async ({ consumerId, spatialLayer, temporalLayer }) => {
+      this.ownConsumer(consumerId);
+      return this.media(MediaConsumerLayers, { roomId: this.roomId, consumerId, spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
+    },
+  };
+
+  handle<M extends SessionMethod>(method: M, data: WsRequest<M>): Promise<WsResponse<M>> {
+    const h = this.handlers[method] as (req: WsRequest<M>) => Promise<WsResponse<M>>;
+    return h(data);
+  }
+
+  static isSessionMethod(method: WsMethod): method is SessionMethod {
+    return method !== 'join' && method !== 'resume' && method !== 'leave';
+  }
+
+  // Room traffic from NATS (RoomMember)
+
+  onRoomEvent(e: RoomEvent): void {
+    const s = this.socket;
+    if (!s) return;
+    switch (e.type) {
+      case 'peerJoined':
+        return s.notify('peerJoined', { peerId: e.peerId, identity: e.identity, ...(e.name ? { name: e.name } : {}) });
+      case 'peerLeft':
+        return s.notify('peerLeft', { peerId: e.peerId, reason: e.reason });
+      case 'newProducer':
+        return s.notify('newProducer', { peerId: e.peerId, producer: e.producer });
+      case 'producerClosed':
+      case 'producerPaused':
+      case 'producerResumed':
+        return s.notify(e.type, { peerId: e.peerId, producerId: e.producerId });
+    }
+  }
+
+  onMediaEvent(e: MediaEvent): void {
+    switch (e.type) {
+      case 'consumerClosed':
+        this.record.consumers = this.record.consumers.filter((c) => c.consumerId !== e.consumerId);
+        void this.persist().catch((err: unknown) => this.log.warn({ err }, 'record not saved'));
+        this.socket?.notify('consumerClosed', { consumerId: e.consumerId, producerId: e.producerId });
+        return;
+      case 'consumerPaused':
+      case 'consumerResumed':
+        this.socket?.notify(e.type, { consumerId: e.consumerId, producerId: e.producerId });
+        return;
+      case 'consumerLayersChanged':
+        this.socket?.notify('consumerLayersChanged', { consumerId: e.consumerId, spatialLayer: e.spatialLayer, temporalLayer: e.temporalLayer });
+        return;
+      case 'transportClosed':
+        this.record.transports = this.record.transports.filter((t) => t.transportId !== e.transportId);
+        void this.persist().catch((err: unknown) => this.log.warn({ err }, 'record not saved'));
+        this.socket?.notify('transportClosed', { transportId: e.transportId });
+        return;
+    }
+  }
+
+  onActiveSpeaker(peerId: string, producerId: string): void {
+    this.socket?.notify('activeSpeaker', { peerId, producerId });
+  }
+}
