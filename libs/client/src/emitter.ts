@@ -1,0 +1,52 @@
+/**
+ * A minimal typed event emitter. Node's EventEmitter is not in browsers and this package must
+ * bundle for both without polyfills.
+ */
+export type EventMap = { [event: string]: unknown[] };
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+export class Emitter<E extends EventMap> {
+  // Listeners of different events have different signatures; emit() restores each one's type.
+  readonly #listeners = new Map<keyof E, Set<unknown>>();
+
+  /** Returns a function that removes the listener. */
+  on<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener);
+    return () => this.off(event, listener);
+  }
+
+  once<K extends keyof E>(event: K, listener: Listener<E[K]>): () => void {
+    const off = this.on(event, (...args) => {
+      off();
+      listener(...args);
+    });
+    return off;
+  }
+
+  off<K extends keyof E>(event: K, listener: Listener<E[K]>): void {
+    this.#listeners.get(event)?.delete(listener);
+  }
+
+  /** Resolves with the arguments of the next `event`. */
+  next<K extends keyof E>(event: K): Promise<E[K]> {
+    return new Promise((resolve) => this.once(event, (...args) => resolve(args)));
+  }
+
+  listenerCount(event: keyof E): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
+  removeAllListeners(): void {
+    this.#listeners.clear();
+  }
+
+  /** Like Node's EventEmitter, a throwing listener throws out of emit(). */
+  protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    // Copy: a listener may remove itself (once) while we iterate.
+    for (const listener of [...set]) (listener as Listener<E[K]>)(...args);
+  }
+}

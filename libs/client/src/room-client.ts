@@ -1,0 +1,482 @@
+import type { WsNotificationData } from '@strata/protocol';
+import type {
+  ConsumerLike,
+  DeviceLike,
+  EncodingLike,
+  MediaKind,
+  ProducerLike,
+  TrackSource,
+  TransportConnectionState,
+  TransportDirection,
+  TransportLike,
+  TransportOptionsLike,
+} from './device.js';
+import { Emitter } from './emitter.js';
+import { SignalingError } from './errors.js';
+import type { ConnectionState, JoinResult, ResumeResult, SignalingClient } from './signaling-client.js';
+
+type ProducerSummary = JoinResult['peers'][number]['producers'][number];
+
+export interface RemotePeer {
+  readonly peerId: string;
+  readonly identity: string;
+  readonly name: string | undefined;
+  /** The peer's producers as the room announced them, by producerId. */
+  readonly producers: Map<string, ProducerSummary>;
+}
+
+export interface Layers {
+  spatialLayer: number | null;
+  temporalLayer: number | null;
+}
+
+export interface RemoteConsumer<TTrack> {
+  readonly consumerId: string;
+  readonly producerId: string;
+  readonly peerId: string;
+  readonly kind: MediaKind;
+  readonly source: TrackSource | undefined;
+  /** 'simple' | 'simulcast' | 'svc' as the media node chose it. */
+  readonly type: string;
+  readonly consumer: ConsumerLike<TTrack>;
+  readonly track: TTrack;
+  /** Paused by the node (ours or the producer's pause). */
+  paused: boolean;
+  producerPaused: boolean;
+  /** What the node currently forwards (simulcast/SVC only). */
+  layers: Layers | undefined;
+}
+
+export interface LocalProducer {
+  readonly producerId: string;
+  readonly kind: MediaKind;
+  readonly source: TrackSource | undefined;
+  readonly producer: ProducerLike;
+}
+
+export type RoomClientEvents<TTrack> = {
+  joined: [result: JoinResult];
+  peerJoined: [peer: RemotePeer];
+  peerLeft: [peer: RemotePeer, reason: string];
+  /** A producer of a peer was added, closed, paused or resumed. */
+  peerUpdated: [peer: RemotePeer];
+  /** A remote track is ready to play (consumed and resumed). */
+  consumer: [consumer: RemoteConsumer<TTrack>];
+  consumerClosed: [consumer: RemoteConsumer<TTrack>, reason: string];
+  /** Paused/resumed or layers changed. */
+  consumerUpdated: [consumer: RemoteConsumer<TTrack>];
+  activeSpeaker: [peerId: string, producerId: string];
+  transportState: [direction: TransportDirection, state: TransportConnectionState];
+  connectionState: [state: ConnectionState];
+  resumed: [result: ResumeResult];
+  closed: [reason: string, error: Error | undefined];
+  /** Something failed in the background (an automatic consume, an ICE restart). */
+  error: [error: Error];
+};
+
+export interface RoomClientOptions<TTrack> {
+  signaling: SignalingClient;
+  device: DeviceLike<TTrack>;
+  token: string;
+  /** Display name; overrides the token's `name` claim. */
+  name?: string;
+  /** Consume every producer of the other peers as it appears. Default true. */
+  autoConsume?: boolean;
+  /** Pass the gateway's ICE servers (TURN) to the transports. Default true. */
+  useIceServers?: boolean;
+  /** Ask the gateway for new ICE parameters when a transport's connection fails. Default true. */
+  restartIceOnFailure?: boolean;
+}
+
+export interface PublishOptions {
+  source?: TrackSource;
+  /** Simulcast layers (e.g. VP8_SIMULCAST_ENCODINGS); omit for a single encoding. */
+  encodings?: readonly EncodingLike[];
+  codecOptions?: Record<string, unknown>;
+}
+
+const TRACK_SOURCES: ReadonlySet<string> = new Set<TrackSource>(['camera', 'microphone', 'screen', 'bot']);
+
+/**
+ * A participant in one room: joins over signaling, loads the device, opens one send and one
+ * receive transport, publishes local tracks and consumes everyone else's, and keeps that
+ * state across a signaling resume.
+ */
+export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
+  readonly signaling: SignalingClient;
+  readonly device: DeviceLike<TTrack>;
+  readonly #opts: RoomClientOptions<TTrack>;
+  readonly #autoConsume: boolean;
+
+  #joined: JoinResult | undefined;
+  #ready = false;
+  #closed = false;
+  #send: TransportLike<TTrack> | undefined;
+  #recv: TransportLike<TTrack> | undefined;
+  readonly #peers = new Map<string, RemotePeer>();
+  readonly #consumers = new Map<string, RemoteConsumer<TTrack>>();
+  /** producerIds being consumed right now, so two triggers do not consume one producer twice. */
+  readonly #consuming = new Set<string>();
+  readonly #producers = new Map<string, LocalProducer>();
+  readonly #transportStates = new Map<TransportDirection, TransportConnectionState>();
+  #activeSpeaker: { peerId: string; producerId: string } | undefined;
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor(opts: RoomClientOptions<TTrack>) {
+    super();
+    this.#opts = opts;
+    this.signaling = opts.signaling;
+    this.device = opts.device;
+    this.#autoConsume = opts.autoConsume ?? true;
+    this.#listen();
+  }
+
+  get peerId(): string | undefined {
+    return this.#joined?.peerId;
+  }
+  get roomId(): string | undefined {
+    return this.#joined?.roomId;
+  }
+  get joinResult(): JoinResult | undefined {
+    return this.#joined;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  get peers(): ReadonlyMap<string, RemotePeer> {
+    return this.#peers;
+  }
+  get consumers(): ReadonlyMap<string, RemoteConsumer<TTrack>> {
+    return this.#consumers;
+  }
+  get producers(): ReadonlyMap<string, LocalProducer> {
+    return this.#producers;
+  }
+  get activeSpeaker(): { peerId: string; producerId: string } | undefined {
+    return this.#activeSpeaker;
+  }
+  get sendTransport(): TransportLike<TTrack> | undefined {
+    return this.#send;
+  }
+  get recvTransport(): TransportLike<TTrack> | undefined {
+    return this.#recv;
+  }
+  transportState(direction: TransportDirection): TransportConnectionState | undefined {
+    return this.#transportStates.get(direction);
+  }
+
+  async join(): Promise<JoinResult> {
+    if (this.#joined) throw new SignalingError('CONFLICT', 'already joined');
+    if (this.signaling.state === 'new') await this.signaling.connect();
+    const joined = await this.signaling.join({ token: this.#opts.token, ...(this.#opts.name ? { name: this.#opts.name } : {}) });
+    this.#joined = joined;
+    for (const p of joined.peers) this.#upsertPeer(p.peerId, p.identity, p.name, p.producers);
+    try {
+      if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
+      if (joined.grants.publish) this.#send = await this.#createTransport('send');
+      if (joined.grants.subscribe) this.#recv = await this.#createTransport('recv');
+    } catch (err) {
+      await this.leave();
+      throw err;
+    }
+    this.#ready = true;
+    this.emit('joined', joined);
+    this.#consumeMissing();
+    return joined;
+  }
+
+  async publish(track: TTrack, opts: PublishOptions = {}): Promise<LocalProducer> {
+    const transport = this.#send;
+    if (!transport) throw new SignalingError('FORBIDDEN', this.#joined ? 'no publish grant' : 'not joined', 'produce');
+    // Copies: handlers write rids into the encodings they are given.
+    const producer = await transport.produce({
+      track,
+      ...(opts.encodings ? { encodings: opts.encodings.map((e) => ({ ...e })) } : {}),
+      ...(opts.codecOptions ? { codecOptions: opts.codecOptions } : {}),
+      appData: opts.source ? { source: opts.source } : {},
+    });
+    const local: LocalProducer = { producerId: producer.id, kind: producer.kind === 'audio' ? 'audio' : 'video', source: opts.source, producer };
+    this.#producers.set(producer.id, local);
+    return local;
+  }
+
+  async unpublish(producerId: string): Promise<void> {
+    const local = this.#producers.get(producerId);
+    this.#producers.delete(producerId);
+    local?.producer.close();
+    await this.signaling.request('closeProducer', { producerId });
+  }
+
+  async pauseProducer(producerId: string): Promise<void> {
+    this.#producers.get(producerId)?.producer.pause();
+    await this.signaling.request('pauseProducer', { producerId });
+  }
+
+  async resumeProducer(producerId: string): Promise<void> {
+    this.#producers.get(producerId)?.producer.resume();
+    await this.signaling.request('resumeProducer', { producerId });
+  }
+
+  /** Consumes one producer of another peer (autoConsume does this for all of them). */
+  async consume(producerId: string): Promise<RemoteConsumer<TTrack> | undefined> {
+    const existing = [...this.#consumers.values()].find((c) => c.producerId === producerId);
+    if (existing) return existing;
+    const recv = this.#recv;
+    if (!recv) throw new SignalingError('FORBIDDEN', this.#joined ? 'no subscribe grant' : 'not joined', 'consume');
+    if (this.#consuming.has(producerId)) return undefined;
+    this.#consuming.add(producerId);
+    try {
+      const info = await this.signaling.request('consume', { transportId: recv.id, producerId, rtpCapabilities: this.device.rtpCapabilities });
+      const consumer = await recv.consume({
+        id: info.consumerId,
+        producerId: info.producerId,
+        kind: info.kind,
+        rtpParameters: info.rtpParameters,
+        appData: { peerId: info.peerId },
+      });
+      const summary = this.#peers.get(info.peerId)?.producers.get(producerId);
+      // The producer (or its peer, or we) may have gone while the consume was in flight.
+      if (!summary || this.#closed) {
+        consumer.close();
+        void this.signaling.request('closeConsumer', { consumerId: info.consumerId }).catch(() => undefined);
+        return undefined;
+      }
+      const remote: RemoteConsumer<TTrack> = {
+        consumerId: info.consumerId,
+        producerId: info.producerId,
+        peerId: info.peerId,
+        kind: info.kind,
+        source: summary.source,
+        type: info.type,
+        consumer,
+        track: consumer.track,
+        paused: true,
+        producerPaused: info.producerPaused,
+        layers: undefined,
+      };
+      this.#consumers.set(remote.consumerId, remote);
+      // Consumers start paused on the node so no RTP arrives before the client consumer exists.
+      await this.signaling.request('resumeConsumer', { consumerId: remote.consumerId });
+      remote.paused = false;
+      this.emit('consumer', remote);
+      return remote;
+    } finally {
+      this.#consuming.delete(producerId);
+    }
+  }
+
+  async setPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    await this.signaling.request('setConsumerPreferredLayers', {
+      consumerId,
+      spatialLayer,
+      ...(temporalLayer === undefined ? {} : { temporalLayer }),
+    });
+  }
+
+  async pauseConsumer(consumerId: string): Promise<void> {
+    await this.signaling.request('pauseConsumer', { consumerId });
+  }
+
+  async resumeConsumer(consumerId: string): Promise<void> {
+    await this.signaling.request('resumeConsumer', { consumerId });
+  }
+
+  /** Asks the gateway for new ICE parameters and restarts ICE on one transport. */
+  async restartIce(direction: TransportDirection): Promise<void> {
+    const transport = direction === 'send' ? this.#send : this.#recv;
+    if (!transport || transport.closed) return;
+    const { iceParameters } = await this.signaling.request('restartIce', { transportId: transport.id });
+    await transport.restartIce({ iceParameters });
+  }
+
+  /** Leaves the room (the gateway closes our media at once) and closes the signaling client. */
+  async leave(): Promise<void> {
+    if (this.#closed) return;
+    if (this.signaling.state === 'connected') await this.signaling.request('leave', {}, { timeoutMs: 3000 }).catch(() => undefined);
+    this.#teardown('leave', undefined);
+  }
+
+  #listen(): void {
+    const s = this.signaling;
+    this.#unsubscribe.push(
+      s.on('state', (state) => this.emit('connectionState', state)),
+      s.on('resumed', (res) => void this.#onResumed(res).catch((err: unknown) => this.#fail(err))),
+      s.on('closed', (error) => this.#teardown(error ? 'connection lost' : 'closed', error)),
+      s.onNotification('peerJoined', (d) => this.#upsertPeer(d.peerId, d.identity, d.name, [])),
+      s.onNotification('peerLeft', (d) => this.#removePeer(d.peerId, d.reason)),
+      s.onNotification('newProducer', (d) => this.#onNewProducer(d)),
+      s.onNotification('producerClosed', (d) => this.#onProducerClosed(d.peerId, d.producerId)),
+      s.onNotification('producerPaused', (d) => this.#setProducerPaused(d.peerId, d.producerId, true)),
+      s.onNotification('producerResumed', (d) => this.#setProducerPaused(d.peerId, d.producerId, false)),
+      s.onNotification('consumerClosed', (d) => this.#closeConsumer(d.consumerId, 'closed by the node')),
+      s.onNotification('consumerPaused', (d) => this.#updateConsumer(d.consumerId, (c) => (c.paused = true))),
+      s.onNotification('consumerResumed', (d) => this.#updateConsumer(d.consumerId, (c) => (c.paused = false))),
+      s.onNotification('consumerLayersChanged', (d) =>
+        this.#updateConsumer(d.consumerId, (c) => (c.layers = { spatialLayer: d.spatialLayer, temporalLayer: d.temporalLayer })),
+      ),
+      s.onNotification('activeSpeaker', (d) => {
+        this.#activeSpeaker = { peerId: d.peerId, producerId: d.producerId };
+        this.emit('activeSpeaker', d.peerId, d.producerId);
+      }),
+      s.onNotification('transportClosed', (d) => {
+        if (d.transportId === this.#send?.id || d.transportId === this.#recv?.id) this.#fail(new SignalingError('UNAVAILABLE', `transport ${d.transportId} closed by the node`));
+      }),
+    );
+  }
+
+  async #createTransport(direction: TransportDirection): Promise<TransportLike<TTrack>> {
+    const info = await this.signaling.request('createWebRtcTransport', { direction });
+    const iceServers = this.#opts.useIceServers === false ? [] : (this.#joined?.iceServers ?? []);
+    const options: TransportOptionsLike = {
+      id: info.transportId,
+      iceParameters: info.iceParameters,
+      iceCandidates: info.iceCandidates,
+      dtlsParameters: info.dtlsParameters,
+      ...(iceServers.length ? { iceServers } : {}),
+    };
+    const transport = direction === 'send' ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      this.signaling.request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters }).then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        const source = typeof appData['source'] === 'string' && TRACK_SOURCES.has(appData['source']) ? (appData['source'] as TrackSource) : undefined;
+        this.signaling
+          .request('produce', { transportId: transport.id, kind, rtpParameters, ...(source ? { source } : {}) })
+          .then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+    }
+    transport.on('connectionstatechange', (state) => {
+      this.#transportStates.set(direction, state);
+      this.emit('transportState', direction, state);
+      if (state === 'failed' && this.#opts.restartIceOnFailure !== false && this.signaling.state === 'connected') {
+        this.restartIce(direction).catch((err: unknown) => this.#fail(err));
+      }
+    });
+    this.#transportStates.set(direction, 'new');
+    return transport;
+  }
+
+  #upsertPeer(peerId: string, identity: string, name: string | undefined, producers: readonly ProducerSummary[]): RemotePeer | undefined {
+    if (peerId === this.#joined?.peerId) return undefined;
+    let peer = this.#peers.get(peerId);
+    const fresh = !peer;
+    if (!peer) {
+      peer = { peerId, identity, name, producers: new Map() };
+      this.#peers.set(peerId, peer);
+    }
+    for (const p of producers) peer.producers.set(p.producerId, p);
+    if (fresh) this.emit('peerJoined', peer);
+    return peer;
+  }
+
+  #removePeer(peerId: string, reason: string): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    for (const c of [...this.#consumers.values()]) if (c.peerId === peerId) this.#closeConsumer(c.consumerId, `peer left (${reason})`);
+    this.#peers.delete(peerId);
+    if (this.#activeSpeaker?.peerId === peerId) this.#activeSpeaker = undefined;
+    this.emit('peerLeft', peer, reason);
+  }
+
+  #onNewProducer(d: WsNotificationData<'newProducer'>): void {
+    // newProducer may precede peerJoined's delivery to us only in theory; create the peer lazily.
+    const peer = this.#peers.get(d.peerId) ?? this.#upsertPeer(d.peerId, d.peerId, undefined, []);
+    if (!peer) return;
+    peer.producers.set(d.producer.producerId, d.producer);
+    this.emit('peerUpdated', peer);
+    if (this.#ready && this.#autoConsume && this.#recv) this.#consumeInBackground(d.producer.producerId);
+  }
+
+  #onProducerClosed(peerId: string, producerId: string): void {
+    const peer = this.#peers.get(peerId);
+    if (peer?.producers.delete(producerId)) this.emit('peerUpdated', peer);
+    for (const c of [...this.#consumers.values()]) if (c.producerId === producerId) this.#closeConsumer(c.consumerId, 'producer closed');
+  }
+
+  #setProducerPaused(peerId: string, producerId: string, paused: boolean): void {
+    const peer = this.#peers.get(peerId);
+    const p = peer?.producers.get(producerId);
+    if (!peer || !p) return;
+    peer.producers.set(producerId, { ...p, paused });
+    for (const c of this.#consumers.values()) if (c.producerId === producerId) c.producerPaused = paused;
+    this.emit('peerUpdated', peer);
+  }
+
+  #updateConsumer(consumerId: string, change: (c: RemoteConsumer<TTrack>) => void): void {
+    const c = this.#consumers.get(consumerId);
+    if (!c) return;
+    change(c);
+    this.emit('consumerUpdated', c);
+  }
+
+  #closeConsumer(consumerId: string, reason: string): void {
+    const c = this.#consumers.get(consumerId);
+    if (!c) return;
+    this.#consumers.delete(consumerId);
+    if (!c.consumer.closed) c.consumer.close();
+    this.emit('consumerClosed', c, reason);
+  }
+
+  #consumeMissing(): void {
+    if (!this.#ready || !this.#autoConsume || !this.#recv) return;
+    const consumed = new Set([...this.#consumers.values()].map((c) => c.producerId));
+    for (const peer of this.#peers.values()) for (const id of peer.producers.keys()) if (!consumed.has(id)) this.#consumeInBackground(id);
+  }
+
+  #consumeInBackground(producerId: string): void {
+    this.consume(producerId).catch((err: unknown) => {
+      // A producer that closed meanwhile is not an error worth reporting.
+      if (err instanceof SignalingError && err.code === 'NOT_FOUND') return;
+      if (!this.#closed) this.#fail(err);
+    });
+  }
+
+  /**
+   * After a resume the gateway's lists are the truth: notifications sent while we were away
+   * were lost, so peers, producers and consumers are reconciled against them.
+   */
+  async #onResumed(res: ResumeResult): Promise<void> {
+    for (const t of res.transports) {
+      const local = t.direction === 'send' ? this.#send : this.#recv;
+      if (local && local.id === t.transportId && !local.closed) await local.restartIce({ iceParameters: t.iceParameters });
+    }
+    const ownProducers = new Set(res.producers.map((p) => p.producerId));
+    for (const [id, local] of this.#producers) {
+      if (ownProducers.has(id)) continue;
+      this.#producers.delete(id);
+      local.producer.close();
+    }
+    const livePeers = new Map(res.peers.map((p) => [p.peerId, p]));
+    for (const peerId of [...this.#peers.keys()]) if (!livePeers.has(peerId)) this.#removePeer(peerId, 'left while disconnected');
+    for (const p of res.peers) {
+      const peer = this.#upsertPeer(p.peerId, p.identity, p.name, p.producers);
+      if (!peer) continue;
+      const live = new Set(p.producers.map((x) => x.producerId));
+      for (const id of [...peer.producers.keys()]) if (!live.has(id)) this.#onProducerClosed(p.peerId, id);
+    }
+    const liveConsumers = new Set(res.consumers.map((c) => c.consumerId));
+    for (const id of [...this.#consumers.keys()]) if (!liveConsumers.has(id)) this.#closeConsumer(id, 'gone after resume');
+    this.emit('resumed', res);
+    this.#consumeMissing();
+  }
+
+  #fail(err: unknown): void {
+    this.emit('error', err instanceof Error ? err : new Error(String(err)));
+  }
+
+  #teardown(reason: string, error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ready = false;
+    for (const id of [...this.#consumers.keys()]) this.#closeConsumer(id, reason);
+    for (const p of this.#producers.values()) if (!p.producer.closed) p.producer.close();
+    this.#producers.clear();
+    this.#send?.close();
+    this.#recv?.close();
+    // Close first so listeners still see the final 'closed' connection state.
+    if (this.signaling.state !== 'closed') this.signaling.close();
+    for (const off of this.#unsubscribe.splice(0)) off();
+    this.emit('closed', reason, error);
+  }
+}
