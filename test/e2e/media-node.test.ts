@@ -1,0 +1,127 @@
+/**
+ * One media node as a real process, driven over NATS like a gateway drives it: plain RTP in and
+ * out, paused consumers, capacity, active-speaker events, consumer events and bad input.
+ */
+import { Bus } from '@strata/bus';
+import { startNatsServer, type NatsServer } from '@strata/nats-server';
+import {
+  ActiveSpeakerEvent,
+  Health,
+  MediaConsume,
+  MediaConsumerAction,
+  MediaEvent,
+  MediaPeerClose,
+  MediaPlainTransportConnect,
+  MediaPlainTransportCreate,
+  MediaProduce,
+  MediaProducerAction,
+  MediaRoomOpen,
+  subjects,
+  type EventOf,
+  type RequestOf,
+  type ResponseOf,
+  type RpcDef,
+  type StrataError,
+} from '@strata/protocol';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { memoryLogger } from '../helpers/logger.js';
+import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
+import { AUDIO_LEVEL_EXT_ID, startAudioSender, startUdpSink } from '../helpers/rtp.js';
+
+const REGION = 'mtest';
+const NODE = 'media-x';
+const ROOM = 'speakers';
+
+function audioParams(ssrc: number) {
+  return {
+    codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: {} }],
+    encodings: [{ ssrc }],
+    headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: AUDIO_LEVEL_EXT_ID }],
+  };
+}
+
+describe('media node over NATS', { timeout: 90_000 }, () => {
+  let nats: NatsServer;
+  let bus: Bus;
+  let media: ServiceProcess;
+  const speakers: EventOf<typeof ActiveSpeakerEvent>[] = [];
+  const mediaEvents: EventOf<typeof MediaEvent>[] = [];
+  const call = <D extends RpcDef>(def: D, req: RequestOf<D>): Promise<ResponseOf<D>> => bus.request(def, subjects.media(REGION, NODE, def.name), req);
+
+  before(async () => {
+    nats = await startNatsServer();
+    bus = await Bus.connect({ servers: nats.url, name: 'media-test', logger: memoryLogger().log });
+    bus.subscribe(ActiveSpeakerEvent, subjects.activeSpeaker(REGION, ROOM), (e) => void speakers.push(e));
+    bus.subscribe(MediaEvent, subjects.roomMedia(REGION, ROOM), (e) => void mediaEvents.push(e));
+    media = spawnService('media', { NATS_URL: nats.url, STRATA_REGION: REGION, STRATA_NODE_ID: NODE, HTTP_PORT: '0', MEDIA_NUM_WORKERS: '1', MEDIA_MAX_CONSUMERS: '3', MEDIA_ROOM_IDLE_TIMEOUT: '1s' });
+    await waitFor('media node health', async () => {
+      if (media.child.exitCode !== null) throw new Error(media.output());
+      return bus.request(Health, subjects.health(REGION, 'media', NODE), {}, { timeoutMs: 500 }).catch(() => undefined);
+    }, 30_000);
+  });
+
+  after(async () => {
+    await media?.stop();
+    await bus?.drain();
+    await nats?.stop();
+  });
+
+  it('forwards plain RTP, elects the loud producer as active speaker, enforces capacity', async () => {
+    const { rtpCapabilities } = await call(MediaRoomOpen, { roomId: ROOM });
+    const inA = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'a', comedia: true });
+    const inB = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'b', comedia: true });
+    const { producerId: prodA } = await call(MediaProduce, { roomId: ROOM, peerId: 'a', transportId: inA.transportId, kind: 'audio', rtpParameters: audioParams(1111) });
+    const { producerId: prodB } = await call(MediaProduce, { roomId: ROOM, peerId: 'b', transportId: inB.transportId, kind: 'audio', rtpParameters: audioParams(2222) });
+    let loud = 'a';
+    // The dominant-speaker algorithm tracks each speaker's noise floor, so a constant level reads
+    // as background: speech is bursts of loud frames between quiet ones.
+    const speech = (t: number) => (Math.floor(t / 200) % 3 === 2 ? 100 : 5 + Math.floor(Math.random() * 20));
+    const level = (peer: string) => () => (loud === peer ? speech(Date.now()) : 127);
+    const senders = [startAudioSender(inA.ip, inA.port, 1111, level('a')), startAudioSender(inB.ip, inB.port, 2222, level('b'))];
+    try {
+      await waitFor('a as active speaker', () => (speakers.some((s) => s.producerId === prodA && s.peerId === 'a') ? true : undefined), 15_000);
+      loud = 'b';
+      await waitFor('b as active speaker', () => (speakers.some((s) => s.producerId === prodB && s.peerId === 'b') ? true : undefined), 15_000);
+      assert.ok(speakers.every((s) => s.nodeId === NODE && s.roomId === ROOM));
+
+      const sinks = await Promise.all([0, 1, 2].map(() => startUdpSink()));
+      const consumerIds: string[] = [];
+      for (const [i, sink] of sinks.entries()) {
+        const out = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: `c${i}`, comedia: false });
+        await call(MediaPlainTransportConnect, { roomId: ROOM, transportId: out.transportId, ip: '127.0.0.1', port: sink.port });
+        const c = await call(MediaConsume, { roomId: ROOM, peerId: `c${i}`, transportId: out.transportId, producerId: prodA, rtpCapabilities });
+        assert.equal(c.peerId, 'a', 'consumer info names the producing peer');
+        consumerIds.push(c.consumerId);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(sinks[0]!.packets(), 0, 'consumers start paused');
+      for (const id of consumerIds) await call(MediaConsumerAction, { roomId: ROOM, consumerId: id, action: 'resume' });
+      await waitFor('RTP at every sink', () => (sinks.every((s) => s.packets() > 20) ? true : undefined), 10_000);
+
+      const extra = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'c9', comedia: false });
+      await assert.rejects(call(MediaConsume, { roomId: ROOM, peerId: 'c9', transportId: extra.transportId, producerId: prodB, rtpCapabilities }), (e: StrataError) => e.code === 'CAPACITY');
+
+      await call(MediaProducerAction, { roomId: ROOM, producerId: prodA, action: 'close' });
+      await waitFor('consumerClosed events', () => (mediaEvents.filter((e) => e.type === 'consumerClosed' && e.producerId === prodA).length === 3 ? true : undefined));
+      for (const s of sinks) s.close();
+    } finally {
+      for (const s of senders) s.stop();
+    }
+  });
+
+  it('answers bad media input with precise codes and keeps serving', async () => {
+    const { rtpCapabilities } = await call(MediaRoomOpen, { roomId: ROOM });
+    const t = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'z', comedia: true });
+    await assert.rejects(call(MediaProduce, { roomId: ROOM, peerId: 'z', transportId: t.transportId, kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/H265', payloadType: 96, clockRate: 90000 }] } }), (e: StrataError) => e.code === 'INVALID_MESSAGE');
+    await assert.rejects(call(MediaConsume, { roomId: ROOM, peerId: 'z', transportId: 'missing', producerId: 'missing', rtpCapabilities }), (e: StrataError) => e.code === 'NOT_FOUND');
+    await assert.rejects(call(MediaProducerAction, { roomId: 'never-opened', producerId: 'x', action: 'pause' }), (e: StrataError) => e.code === 'NOT_FOUND');
+    const h = await bus.request(Health, subjects.health(REGION, 'media', NODE), {});
+    assert.equal(h.status, 'ok');
+  });
+
+  it('closes a room once it has had no transport for the idle timeout', async () => {
+    for (const peerId of ['a', 'b', 'c0', 'c1', 'c2', 'c9', 'z']) await call(MediaPeerClose, { roomId: ROOM, peerId });
+    await waitFor('room closed', async () => ((await bus.request(Health, subjects.health(REGION, 'media', NODE), {})).checks['rooms'] === 0 ? true : undefined), 10_000, 250);
+  });
+});
