@@ -1,0 +1,201 @@
+/**
+ * Keeps the configuration table of every service README equal to what the code accepts. The
+ * table between `<!-- config:start -->` and `<!-- config:end -->` is describeConfig() of the
+ * service's own spec merged over baseConfigSpec(kind), the same merge startService() does.
+ *
+ *   node --conditions=strata-src --import tsx scripts/config-docs.ts          check: exit 1 if a README is stale
+ *   node --conditions=strata-src --import tsx scripts/config-docs.ts --write  rewrite the tables
+ *
+ * Some defaults are computed from the machine (STRATA_NODE_ID from hostname and pid, media
+ * worker counts from the core count). A table rendered on one machine must match on every
+ * other, so the specs are evaluated on two made-up machines: whatever differs between them is
+ * machine-dependent and rendered as a formula (`<cores>`, `<host>`), never as this machine's value.
+ */
+import { describeConfig, type ConfigSpec, type VarSpec } from '@strata/config';
+import { SERVICE_KINDS, type ServiceKind } from '@strata/protocol';
+import { baseConfigSpec } from '@strata/service';
+import { readFile, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const START_MARKER = '<!-- config:start -->';
+export const END_MARKER = '<!-- config:end -->';
+const WRITE_COMMAND = 'node --conditions=strata-src --import tsx scripts/config-docs.ts --write';
+
+/** The spec each service exports from src/config.ts; a Record so a new ServiceKind fails to compile here. */
+const SPEC_EXPORTS: Record<ServiceKind, string> = {
+  signaling: 'signalingConfig',
+  media: 'mediaConfig',
+  turn: 'turnConfig',
+  'geo-router': 'geoConfig',
+  recorder: 'recorderConfig',
+};
+
+interface Machine {
+  cores: number;
+  host: string;
+}
+// Core counts with no common factor, so `k × cores` is recognised from the two values alone.
+const MACHINES: readonly [Machine, Machine] = [
+  { cores: 3, host: 'docs-host-a' },
+  { cores: 5, host: 'docs-host-b' },
+];
+
+// The writable view of node:os; the ESM bindings follow it after syncBuiltinESMExports().
+const mutableOs: { cpus: typeof os.cpus; hostname: typeof os.hostname } = os;
+
+async function onMachine<T>(m: Machine, fn: () => Promise<T>): Promise<T> {
+  const saved = { cpus: mutableOs.cpus, hostname: mutableOs.hostname };
+  const cpu: os.CpuInfo = { model: 'config-docs', speed: 0, times: { user: 0, nice: 0, sys: 0, idle: 0, irq: 0 } };
+  mutableOs.cpus = () => Array.from({ length: m.cores }, () => cpu);
+  mutableOs.hostname = () => m.host;
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    mutableOs.cpus = saved.cpus;
+    mutableOs.hostname = saved.hostname;
+    syncBuiltinESMExports();
+  }
+}
+
+function isVarSpec(v: unknown): v is VarSpec<unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o['kind'] === 'string' && typeof o['description'] === 'string' && typeof o['hasFallback'] === 'boolean' && typeof o['parse'] === 'function';
+}
+
+function isSpec(v: unknown): v is ConfigSpec {
+  return typeof v === 'object' && v !== null && Object.values(v).every(isVarSpec);
+}
+
+/** A service's full spec as seen on machine `index`; the query string gives each machine its own module instance. */
+async function specOn(kind: ServiceKind, index: 0 | 1): Promise<ConfigSpec> {
+  return onMachine(MACHINES[index], async () => {
+    const url = `${pathToFileURL(join(ROOT, 'services', kind, 'src', 'config.ts')).href}?machine=${index}`;
+    const mod = (await import(url)) as Record<string, unknown>;
+    const own = mod[SPEC_EXPORTS[kind]];
+    if (!isSpec(own)) throw new Error(`services/${kind}/src/config.ts does not export a config spec named ${SPEC_EXPORTS[kind]}`);
+    return { ...baseConfigSpec(kind), ...own };
+  });
+}
+
+/** How to write a default that differs between the two machines, or an error naming the variable. */
+function machineDefault(name: string, a: unknown, b: unknown): string {
+  const [ma, mb] = MACHINES;
+  if (typeof a === 'number' && typeof b === 'number') {
+    const k = a / ma.cores;
+    if (Number.isInteger(k) && k * mb.cores === b) return k === 1 ? '<cores>' : `${k} × <cores>`;
+  }
+  if (typeof a === 'string' && typeof b === 'string') {
+    // The pid is the same on both machines; it only shows up here because the host differed.
+    const pid = new RegExp(`\\b${process.pid}\\b`, 'g');
+    const sa = a.replaceAll(ma.host, '<host>').replace(pid, '<pid>');
+    const sb = b.replaceAll(mb.host, '<host>').replace(pid, '<pid>');
+    if (sa === sb) return sa;
+  }
+  throw new Error(`${name}: its default depends on the machine (${String(a)} vs ${String(b)}); teach machineDefault() in scripts/config-docs.ts to describe it`);
+}
+
+// A bare '|' ends a Markdown table cell (oneOf() kinds are written `one of a|b|c`), and outside
+// code spans `<HTTP_HOST>` would be taken for an HTML tag and vanish from the rendered page.
+const escapeCode = (s: string): string => s.replaceAll('|', '\\|');
+const escapeText = (s: string): string => escapeCode(s).replaceAll('<', '&lt;');
+
+/** Defaults are rendered inside backticks: only the pipe needs escaping there. */
+function codeValue(v: unknown): unknown {
+  if (typeof v === 'string') return escapeCode(v);
+  if (Array.isArray(v)) return v.map(codeValue);
+  return v;
+}
+
+/** The spec as the README shows it: machine-independent defaults, cells safe for a table. */
+function documentedSpec(a: ConfigSpec, b: ConfigSpec): ConfigSpec {
+  const out: ConfigSpec = {};
+  for (const [name, va] of Object.entries(a)) {
+    const vb = b[name];
+    const same = vb !== undefined && JSON.stringify(va.fallback) === JSON.stringify(vb.fallback);
+    const fallback = same || !va.hasFallback ? va.fallback : machineDefault(name, va.fallback, vb?.fallback);
+    out[name] = { ...va, kind: escapeText(va.kind), description: escapeText(va.description), fallback: codeValue(fallback) };
+  }
+  return out;
+}
+
+export interface ConfigDoc {
+  kind: ServiceKind;
+  /** Relative to the repository root. */
+  readme: string;
+  /** The table the README should hold. */
+  table: string;
+  /** The README with that table in place; null when it has no markers to put it between. */
+  expected: string | null;
+  current: string;
+}
+
+function withTable(text: string, table: string): string | null {
+  const start = text.indexOf(START_MARKER);
+  const end = text.indexOf(END_MARKER, start + START_MARKER.length);
+  if (start < 0 || end < 0) return null;
+  return `${text.slice(0, start)}${START_MARKER}\n${table}\n${text.slice(end)}`;
+}
+
+export async function configDocs(): Promise<ConfigDoc[]> {
+  const docs: ConfigDoc[] = [];
+  for (const kind of SERVICE_KINDS) {
+    const table = describeConfig(documentedSpec(await specOn(kind, 0), await specOn(kind, 1)));
+    const path = join(ROOT, 'services', kind, 'README.md');
+    const current = await readFile(path, 'utf8').catch(() => '');
+    docs.push({ kind, readme: relative(ROOT, path), table, expected: withTable(current, table), current });
+  }
+  return docs;
+}
+
+/** READMEs whose table differs from the code (or that have no markers), as `path: why` lines. */
+export async function staleConfigDocs(): Promise<string[]> {
+  return (await configDocs()).flatMap((d) => {
+    if (d.expected === null) return [`${d.readme}: no ${START_MARKER} … ${END_MARKER} block`];
+    return d.expected === d.current ? [] : [`${d.readme}: configuration table is out of date`];
+  });
+}
+
+/** Rewrites the stale tables; returns the READMEs it changed. A README without markers is an error. */
+export async function writeConfigDocs(): Promise<string[]> {
+  const docs = await configDocs();
+  const unmarked = docs.filter((d) => d.expected === null).map((d) => d.readme);
+  if (unmarked.length > 0) throw new Error(`no ${START_MARKER} … ${END_MARKER} block in ${unmarked.join(', ')}`);
+  const changed: string[] = [];
+  for (const d of docs) {
+    if (d.expected === null || d.expected === d.current) continue;
+    await writeFile(join(ROOT, d.readme), d.expected);
+    changed.push(d.readme);
+  }
+  return changed;
+}
+
+async function main(args: string[]): Promise<number> {
+  if (args.includes('--write')) {
+    const changed = await writeConfigDocs();
+    console.log(changed.length ? `updated ${changed.join(', ')}` : 'every service README is up to date');
+    return 0;
+  }
+  const stale = await staleConfigDocs();
+  if (stale.length === 0) {
+    console.log('every service README is up to date');
+    return 0;
+  }
+  console.error(`${stale.join('\n')}\nrun: ${WRITE_COMMAND}`);
+  return 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exit(1);
+    },
+  );
+}
