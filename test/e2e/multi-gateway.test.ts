@@ -1,0 +1,91 @@
+/**
+ * No room state lives only in one gateway: two gateways serve one room, a session dropped on
+ * one is resumed on the other, and a gateway that shuts down leaves its sessions resumable.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RawSocket } from '../helpers/raw-socket.js';
+import { startRegion, type Region } from '../helpers/region.js';
+
+describe('two gateways, one room', { timeout: 120_000 }, () => {
+  let region: Region;
+
+  before(async () => {
+    region = await startRegion({ gateways: 2, mediaNodes: 2 });
+  });
+
+  after(async () => {
+    await region?.stop();
+  });
+
+  it('peers on different gateways see each other, their producers and their departures', async () => {
+    const [g1, g2] = region.gateways;
+    const a = await RawSocket.open(g1!.wsUrl);
+    const b = await RawSocket.open(g2!.wsUrl);
+    const ja = await a.request('join', { token: await region.mintToken({ room: 'shared', identity: 'a' }) });
+    const jb = await b.request('join', { token: await region.mintToken({ room: 'shared', identity: 'b' }) });
+    assert.ok(ja.ok && jb.ok);
+    const peerA = ja.data!['peerId'] as string;
+    const peerB = jb.data!['peerId'] as string;
+    assert.deepEqual((jb.data!['peers'] as { peerId: string }[]).map((p) => p.peerId), [peerA], 'b (gateway 2) lists a (gateway 1)');
+    await a.notification('peerJoined', (d) => d['peerId'] === peerB);
+    // Both gateways put the room on the same media node, whichever of the two each would pick alone.
+    const capsA = JSON.stringify(ja.data!['rtpCapabilities']);
+    assert.equal(capsA, JSON.stringify(jb.data!['rtpCapabilities']));
+    const kv = await region.bus.kv('strata-rooms', (await import('@strata/protocol')).RoomPlacement);
+    const placement = await kv.get(`${region.region}.shared`);
+    assert.equal(placement?.value.nodes.length, 1);
+
+    const tb = await b.request('createWebRtcTransport', { direction: 'send' });
+    const rtpParameters = { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4242 }] };
+    const pb = await b.request('produce', { transportId: tb.data!['transportId'] as string, kind: 'audio', rtpParameters, source: 'microphone' });
+    assert.equal(pb.ok, true, JSON.stringify(pb));
+    const np = await a.notification('newProducer', (d) => d['peerId'] === peerB);
+    assert.deepEqual(np.data['producer'], { producerId: pb.data!['producerId'], kind: 'audio', source: 'microphone', paused: false });
+    const ta = await a.request('createWebRtcTransport', { direction: 'recv' });
+    const ca = await a.request('consume', { transportId: ta.data!['transportId'] as string, producerId: pb.data!['producerId'] as string, rtpCapabilities: ja.data!['rtpCapabilities'] as Record<string, unknown> });
+    assert.equal(ca.ok, true, JSON.stringify(ca));
+    assert.equal(ca.data!['peerId'], peerB);
+    assert.equal((await b.request('leave')).ok, true);
+    const left = await a.notification('peerLeft', (d) => d['peerId'] === peerB);
+    assert.equal(left.data['reason'], 'leave');
+    await a.notification('consumerClosed', (d) => d['consumerId'] === ca.data!['consumerId']);
+    assert.equal((await a.request('leave')).ok, true);
+  });
+
+  it('a session dropped on one gateway resumes on the other', async () => {
+    const [g1, g2] = region.gateways;
+    const watcher = await RawSocket.open(g2!.wsUrl);
+    await watcher.request('join', { token: await region.mintToken({ room: 'hop', identity: 'watcher' }) });
+    const c = await RawSocket.open(g1!.wsUrl);
+    const jc = await c.request('join', { token: await region.mintToken({ room: 'hop', identity: 'c' }) });
+    const t = await c.request('createWebRtcTransport', { direction: 'send' });
+    c.terminate();
+    const c2 = await RawSocket.open(g2!.wsUrl);
+    const r = await c2.request('resume', { resumeToken: jc.data!['resumeToken'] as string });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.data!['peerId'], jc.data!['peerId']);
+    assert.deepEqual((r.data!['transports'] as { transportId: string }[]).map((x) => x.transportId), [t.data!['transportId']]);
+    // The resumed session is fully usable on its new gateway.
+    const stats = await c2.request('getTransportStats', { transportId: t.data!['transportId'] as string });
+    assert.equal(stats.ok, true);
+    assert.ok(!watcher.notifications.some((n) => n.notification === 'peerLeft'), 'nobody was told c left');
+    assert.equal((await c2.request('leave')).ok, true);
+    await watcher.notification('peerLeft', (d) => d['peerId'] === jc.data!['peerId']);
+    watcher.close();
+  });
+
+  it('a gateway shutting down closes sockets with 1001 and its sessions resume elsewhere', async () => {
+    const [g1, g2] = region.gateways;
+    const d = await RawSocket.open(g1!.wsUrl);
+    const jd = await d.request('join', { token: await region.mintToken({ room: 'failover', identity: 'd' }) });
+    const r = await g1!.proc.stop(10_000);
+    assert.deepEqual(r, { code: 0, signal: null });
+    await d.waitFor(() => d.closed);
+    assert.equal(d.closed?.code, 1001);
+    const d2 = await RawSocket.open(g2!.wsUrl);
+    const resumed = await d2.request('resume', { resumeToken: jd.data!['resumeToken'] as string });
+    assert.equal(resumed.ok, true, JSON.stringify(resumed));
+    d2.close();
+  });
+});
