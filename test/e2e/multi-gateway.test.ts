@@ -53,6 +53,21 @@ describe('two gateways, one room', { timeout: 120_000 }, () => {
     assert.equal((await a.request('leave')).ok, true);
   });
 
+  it('places new rooms on the least-loaded media node', async () => {
+    const kv = await region.bus.kv('strata-rooms', (await import('@strata/protocol')).RoomPlacement);
+    const sockets: RawSocket[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = await RawSocket.open(region.gateways[i % 2]!.wsUrl);
+      assert.equal((await s.request('join', { token: await region.mintToken({ room: `spread-${i}`, identity: 'p' }) })).ok, true);
+      sockets.push(s);
+    }
+    const nodes = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await kv.get(`${region.region}.spread-${i}`))?.value.nodes[0]?.nodeId));
+    const perNode = new Map<string, number>();
+    for (const n of nodes) perNode.set(String(n), (perNode.get(String(n)) ?? 0) + 1);
+    assert.equal(perNode.size, 2, `rooms spread over both media nodes: ${JSON.stringify([...perNode])}`);
+    for (const s of sockets) assert.equal((await s.request('leave')).ok, true);
+  });
+
   it('a session dropped on one gateway resumes on the other', async () => {
     const [g1, g2] = region.gateways;
     const watcher = await RawSocket.open(g2!.wsUrl);

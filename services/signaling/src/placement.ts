@@ -37,6 +37,7 @@ export class RoomPlacer {
         const written = entry ? await this.kv.update(key, placement, entry.revision) : await this.kv.create(key, placement);
         if (written === null) continue; // another gateway placed or moved it first: read theirs
         if (entry) this.log.warn({ roomId, from: nodeId, to: chosen }, 'room moved to another media node');
+        this.directory.notePlaced(chosen);
         nodeId = chosen;
       }
       try {
