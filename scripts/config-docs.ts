@@ -100,26 +100,14 @@ function machineDefault(name: string, a: unknown, b: unknown): string {
   throw new Error(`${name}: its default depends on the machine (${String(a)} vs ${String(b)}); teach machineDefault() in scripts/config-docs.ts to describe it`);
 }
 
-// A bare '|' ends a Markdown table cell (oneOf() kinds are written `one of a|b|c`), and outside
-// code spans `<HTTP_HOST>` would be taken for an HTML tag and vanish from the rendered page.
-const escapeCode = (s: string): string => s.replaceAll('|', '\\|');
-const escapeText = (s: string): string => escapeCode(s).replaceAll('<', '&lt;');
-
-/** Defaults are rendered inside backticks: only the pipe needs escaping there. */
-function codeValue(v: unknown): unknown {
-  if (typeof v === 'string') return escapeCode(v);
-  if (Array.isArray(v)) return v.map(codeValue);
-  return v;
-}
-
-/** The spec as the README shows it: machine-independent defaults, cells safe for a table. */
+/** The spec as the README shows it: defaults that do not depend on the machine. */
 function documentedSpec(a: ConfigSpec, b: ConfigSpec): ConfigSpec {
   const out: ConfigSpec = {};
   for (const [name, va] of Object.entries(a)) {
     const vb = b[name];
     const same = vb !== undefined && JSON.stringify(va.fallback) === JSON.stringify(vb.fallback);
     const fallback = same || !va.hasFallback ? va.fallback : machineDefault(name, va.fallback, vb?.fallback);
-    out[name] = { ...va, kind: escapeText(va.kind), description: escapeText(va.description), fallback: codeValue(fallback) };
+    out[name] = { ...va, fallback };
   }
   return out;
 }

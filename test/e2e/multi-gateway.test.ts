@@ -7,11 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
-describe('two gateways, one room', { timeout: 120_000 }, () => {
+describe('several gateways, one region', { timeout: 120_000 }, () => {
   let region: Region;
 
   before(async () => {
-    region = await startRegion({ gateways: 2, mediaNodes: 2 });
+    region = await startRegion({ gateways: 3, mediaNodes: 2, env: { SIGNALING_RESUME_GRACE: '2s', SIGNALING_SWEEP_INTERVAL: '500ms' } });
   });
 
   after(async () => {
@@ -90,10 +90,14 @@ describe('two gateways, one room', { timeout: 120_000 }, () => {
     watcher.close();
   });
 
-  it('a gateway shutting down closes sockets with 1001 and its sessions resume elsewhere', async () => {
+  it('a gateway shutting down closes sockets with 1001 and its sessions resume elsewhere, or expire', async () => {
     const [g1, g2] = region.gateways;
+    const watcher = await RawSocket.open(g2!.wsUrl);
+    await watcher.request('join', { token: await region.mintToken({ room: 'failover', identity: 'watcher' }) });
     const d = await RawSocket.open(g1!.wsUrl);
     const jd = await d.request('join', { token: await region.mintToken({ room: 'failover', identity: 'd' }) });
+    const e = await RawSocket.open(g1!.wsUrl);
+    const je = await e.request('join', { token: await region.mintToken({ room: 'failover', identity: 'e' }) });
     const r = await g1!.proc.stop(10_000);
     assert.deepEqual(r, { code: 0, signal: null });
     await d.waitFor(() => d.closed);
@@ -101,6 +105,22 @@ describe('two gateways, one room', { timeout: 120_000 }, () => {
     const d2 = await RawSocket.open(g2!.wsUrl);
     const resumed = await d2.request('resume', { resumeToken: jd.data!['resumeToken'] as string });
     assert.equal(resumed.ok, true, JSON.stringify(resumed));
+    // e never comes back: a surviving gateway expires it once the grace period is over.
+    const left = await watcher.notification('peerLeft', (x) => x['peerId'] === je.data!['peerId'], 20_000);
+    assert.equal(left.data['reason'], 'timeout');
+    assert.ok(!watcher.notifications.some((n) => n.notification === 'peerLeft' && n.data['peerId'] === jd.data!['peerId']), 'd, resumed, stays');
     d2.close();
+  });
+
+  it('the sessions of a crashed gateway expire through the others', async () => {
+    const [, g2, g3] = region.gateways;
+    const watcher = await RawSocket.open(g2!.wsUrl);
+    await watcher.request('join', { token: await region.mintToken({ room: 'crash', identity: 'watcher' }) });
+    const f = await RawSocket.open(g3!.wsUrl);
+    const jf = await f.request('join', { token: await region.mintToken({ room: 'crash', identity: 'f' }) });
+    g3!.proc.child.kill('SIGKILL');
+    const left = await watcher.notification('peerLeft', (x) => x['peerId'] === jf.data!['peerId'], 20_000);
+    assert.equal(left.data['reason'], 'timeout');
+    watcher.close();
   });
 });

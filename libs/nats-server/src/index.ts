@@ -18,6 +18,8 @@ export interface NatsServerOptions {
   /** Forward the server's own log lines (for `npm run dev`). */
   onLog?: (line: string) => void;
   startTimeoutMs?: number;
+  /** Own process group: a Ctrl-C in the terminal reaches us, not the server, so we choose when it stops. */
+  detached?: boolean;
 }
 
 export interface NatsServer {
@@ -59,7 +61,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   if (storeDir) mkdirSync(storeDir, { recursive: true });
   const args = ['-a', host, '-p', String(port), ...(opts.jetstream === false ? [] : ['-js', '-sd', storeDir as string]), ...(opts.args ?? [])];
   const binary = opts.binary ?? process.env['NATS_SERVER_BIN'] ?? 'nats-server';
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let spawnError: Error | undefined;
   const output: string[] = [];

@@ -5,8 +5,8 @@ import { Type, type Static } from '@sinclair/typebox';
  * can branch on them; the message is for humans.
  */
 export const ERROR_CODES = [
-  'BAD_REQUEST', // not parseable: malformed JSON, not an object
-  'INVALID_MESSAGE', // parsed, but violates the schema
+  'BAD_REQUEST', // not parseable: malformed JSON or UTF-8, binary where text is expected
+  'INVALID_MESSAGE', // parsed, but violates the schema (including JSON that is not an object)
   'UNKNOWN_METHOD',
   'NOT_FOUND',
   'UNAUTHORIZED', // missing, forged or expired credentials

@@ -1,7 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { NodeId, RegionId, RoomId } from './ids.js';
 
-/** JetStream KV buckets. Keys are `<region>.<id>` so one bucket serves every region. */
+/**
+ * JetStream KV buckets. Room and peer keys start with the region (`<region>.<roomId>[.<peerId>]`)
+ * so one bucket serves every region; session keys are a resume token's sha256, which names its
+ * region inside the value.
+ */
 export const buckets = {
   rooms: 'strata-rooms',
   peers: 'strata-peers',

@@ -1,4 +1,4 @@
-import { bool, duration, oneOf, port, str, url, type ConfigOf } from '@strata/config';
+import { bool, duration, list, oneOf, port, str, url, type ConfigOf } from '@strata/config';
 import { ID_PATTERN, type ServiceKind } from '@strata/protocol';
 import { hostname } from 'node:os';
 
@@ -18,10 +18,14 @@ function defaultNodeId(kind: ServiceKind): string {
 /** Variables every service reads; each service adds its own. */
 export function baseConfigSpec(kind: ServiceKind) {
   return {
-    NATS_URL: url({ description: 'NATS server(s) to connect to', default: 'nats://127.0.0.1:4222', protocols: ['nats', 'tls', 'ws', 'wss'] }),
+    NATS_URL: list(url({ description: 'a NATS server URL', protocols: ['nats', 'tls'] }), {
+      description: 'NATS server URLs to connect to, comma-separated (any one of a cluster will do)',
+      default: ['nats://127.0.0.1:4222'],
+    }),
     STRATA_REGION: str({ description: 'region this process serves', default: 'local', pattern: new RegExp(ID_PATTERN) }),
     STRATA_NODE_ID: str({ description: 'unique id of this process', default: defaultNodeId(kind), pattern: new RegExp(ID_PATTERN) }),
     HTTP_HOST: str({ description: 'address the HTTP endpoint (health, and for signaling the WebSocket) binds to', default: '127.0.0.1' }),
+    HTTP_ADVERTISED_HOST: str({ description: 'host other processes reach the HTTP endpoint at, in heartbeats; empty: HTTP_HOST, or 127.0.0.1 when that is 0.0.0.0', default: '' }),
     HTTP_PORT: port({ description: 'HTTP port for /healthz (0: any free port)', default: DEFAULT_HTTP_PORT[kind] }),
     HEARTBEAT_INTERVAL: duration({ description: 'how often the process announces itself on NATS', default: 2000, min: 100, max: 60_000 }),
     LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, { description: 'pino log level', default: 'info' }),
@@ -31,3 +35,9 @@ export function baseConfigSpec(kind: ServiceKind) {
 }
 
 export type BaseConfig = ConfigOf<ReturnType<typeof baseConfigSpec>>;
+
+/** The host to put in URLs for others: binding to every interface says nothing about where to call. */
+export function advertisedHost(config: Pick<BaseConfig, 'HTTP_HOST' | 'HTTP_ADVERTISED_HOST'>): string {
+  if (config.HTTP_ADVERTISED_HOST) return config.HTTP_ADVERTISED_HOST;
+  return config.HTTP_HOST === '0.0.0.0' || config.HTTP_HOST === '::' ? '127.0.0.1' : config.HTTP_HOST;
+}

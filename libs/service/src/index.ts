@@ -1,4 +1,4 @@
-export { baseConfigSpec } from './base-config.js';
+export { advertisedHost, baseConfigSpec } from './base-config.js';
 export type { BaseConfig } from './base-config.js';
 export { startService, runService } from './service.js';
 export type { ServiceDefinition, ServiceContext, ServiceHandle, RunningService, HealthReport } from './service.js';

@@ -3,7 +3,7 @@ import { loadConfig, ConfigError, type ConfigOf, type ConfigSpec } from '@strata
 import { Health, Heartbeat, subjects, type EventOf, type ResponseOf, type ServiceKind } from '@strata/protocol';
 import { createLogger, startTelemetry, type Logger } from '@strata/telemetry';
 import type { Subscription } from 'nats';
-import { baseConfigSpec, type BaseConfig } from './base-config.js';
+import { advertisedHost, baseConfigSpec, type BaseConfig } from './base-config.js';
 import { startHealthHttp, type HealthHttp } from './health-http.js';
 import { ProcessLoad } from './load.js';
 
@@ -98,7 +98,7 @@ export async function startService<S extends ConfigSpec>(def: ServiceDefinition<
       startedAt,
       ts: Date.now(),
       intervalMs: config.HEARTBEAT_INTERVAL,
-      endpoints: { ...(http ? { http: `http://${config.HTTP_HOST}:${http.port}` } : {}), ...(handle?.endpoints?.() ?? {}) },
+      endpoints: { ...(http ? { http: `http://${advertisedHost(config)}:${http.port}` } : {}), ...(handle?.endpoints?.() ?? {}) },
       load: { score: Math.max(0, l.score), cpu: p.cpu, rssBytes: p.rssBytes, details: l.details },
       draining,
     };
@@ -120,9 +120,10 @@ export async function startService<S extends ConfigSpec>(def: ServiceDefinition<
       draining = true;
       clearInterval(timer);
       if (!bus.nc.isClosed()) beat(); // tells peers we are going before we go
+      // Health stays up (answering "draining") while the service lets go of its work.
+      await handle?.close().catch((err: unknown) => log.error({ err }, 'error while closing'));
       for (const s of subs) s.unsubscribe();
       await http?.close();
-      await handle?.close().catch((err: unknown) => log.error({ err }, 'error while closing'));
       await bus.drain().catch((err: unknown) => log.warn({ err }, 'NATS drain failed'));
       await telemetry.shutdown();
       log.info(`${def.kind} stopped`);

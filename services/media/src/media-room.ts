@@ -96,7 +96,12 @@ export class MediaRoom {
     );
     this.addTransport(peerId, transport);
     transport.on('dtlsstatechange', (state) => {
-      if (state === 'failed' || state === 'closed') this.log.warn({ peerId, transportId: transport.id, state }, 'DTLS state');
+      if (state !== 'failed' && state !== 'closed') return;
+      // A transport whose DTLS failed carries nothing any more: close it and tell the peer,
+      // whose client can then create a new one.
+      this.log.warn({ peerId, transportId: transport.id, state }, 'DTLS ended; closing transport');
+      if (!transport.closed) transport.close();
+      this.events.media({ type: 'transportClosed', roomId: this.roomId, nodeId: this.nodeId, peerId, transportId: transport.id });
     });
     transport.on('icestatechange', (state) => this.log.debug({ peerId, transportId: transport.id, state }, 'ICE state'));
     return {

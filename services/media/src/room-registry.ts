@@ -15,8 +15,8 @@ export interface RegistryOptions {
 }
 
 /**
- * The rooms this node holds. A room opens on first use (any operation naming it) on the
- * least-loaded worker, and closes once it has had no transport for `idleTimeoutMs`.
+ * The rooms this node holds. A room opens on `room.open` or on the first transport created in
+ * it, on the least-loaded worker, and closes once it has had no transport for `idleTimeoutMs`.
  */
 export class RoomRegistry {
   private readonly rooms = new Map<string, MediaRoom>();

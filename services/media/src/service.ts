@@ -1,3 +1,4 @@
+import { ConfigError } from '@strata/config';
 import type { ServiceDefinition } from '@strata/service';
 import { mediaConfig } from './config.js';
 import { mediaEventPublisher, serveMediaApi } from './handlers.js';
@@ -9,6 +10,7 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
   version: '0.1.0',
   config: mediaConfig,
   async start({ config, log, bus, region, nodeId }) {
+    if (config.MEDIA_RTC_MIN_PORT > config.MEDIA_RTC_MAX_PORT) throw new ConfigError(['MEDIA_RTC_MIN_PORT: above MEDIA_RTC_MAX_PORT']);
     const pool = await WorkerPool.create(
       {
         numWorkers: config.MEDIA_NUM_WORKERS,

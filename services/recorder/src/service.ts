@@ -11,7 +11,7 @@ export const recorderService: ServiceDefinition<typeof recorderConfig> = {
     const dir = resolve(config.RECORDER_DIR);
     ensureWritableDir(dir);
     const ffmpeg = await ffmpegVersion(config.FFMPEG_BIN);
-    log.info({ dir, ffmpeg }, 'recorder ready');
+    log.info({ dir, ffmpeg }, 'ffmpeg found and recording folder writable');
     return {
       health: () => ({ ffmpeg, outputWritable: isWritableDir(dir) }),
       load: () => ({ score: 0, details: { recordings: 0 } }),

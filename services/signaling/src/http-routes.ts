@@ -29,7 +29,10 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
   app.get('/healthz', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    void deps.report().then((r) => !aborted && json(res, r.status === 'ok' ? '200 OK' : '503 Service Unavailable', r));
+    deps.report().then(
+      (r) => !aborted && json(res, r.status === 'ok' ? '200 OK' : '503 Service Unavailable', r),
+      (err: unknown) => !aborted && json(res, '503 Service Unavailable', { status: 'degraded', error: String(err) }),
+    );
   });
 
   app.get('/api/region', (res) => json(res, '200 OK', { region: deps.region, services: deps.status.live() }));

@@ -40,6 +40,18 @@ export class PeerStore {
     await this.sessions.delete(rec.resumeHash);
   }
 
+  /** Writes only if nobody changed the record since `revision`; false when someone did. */
+  async saveIfUnchanged(rec: PeerRecord, revision: number): Promise<boolean> {
+    return (await this.peers.update(peerKey(rec.region, rec.roomId, rec.peerId), rec, revision)) !== null;
+  }
+
+  /** Every peer record of a region, with revisions (for the orphan sweep). */
+  async listRegion(region: string): Promise<{ record: PeerRecord; revision: number }[]> {
+    const keys = await this.peers.keys(`${region}.*.*`);
+    const entries = await Promise.all(keys.map((k) => this.peers.get(k)));
+    return entries.filter((e): e is NonNullable<typeof e> => e !== null).map((e) => ({ record: e.value, revision: e.revision }));
+  }
+
   async listRoom(region: string, roomId: string): Promise<PeerRecord[]> {
     const keys = await this.peers.keys(roomPeersFilter(region, roomId));
     const records = await Promise.all(keys.map((k) => this.peers.get(k)));

@@ -19,4 +19,8 @@ export class RegionStatus {
     }
     return out.sort((a, b) => a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
   }
+
+  isAlive(kind: Beat['kind'], id: string, now = Date.now()): boolean {
+    return this.live(now).some((b) => b.kind === kind && b.id === id);
+  }
 }

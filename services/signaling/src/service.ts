@@ -1,5 +1,5 @@
 import { Heartbeat, PeerRecord, RoomPlacement, SessionRecord, buckets, subjects } from '@strata/protocol';
-import type { ServiceDefinition } from '@strata/service';
+import { advertisedHost, type ServiceDefinition } from '@strata/service';
 import { fileURLToPath } from 'node:url';
 import { signalingConfig } from './config.js';
 import { mountHttpRoutes } from './http-routes.js';
@@ -57,6 +57,18 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       }),
     ];
 
+    // Sessions of gateways that died. Wait a few heartbeats first: until other gateways have
+    // been heard from, every one of them would look dead.
+    const sweepStart = Date.now() + Math.max(6000, 3 * config.HEARTBEAT_INTERVAL);
+    const sweeper = setInterval(() => {
+      if (Date.now() < sweepStart) return;
+      sessions
+        .sweepOrphans((id) => status.isAlive('signaling', id))
+        .then((n) => n > 0 && log.info({ removed: n }, 'expired sessions of gone gateways'))
+        .catch((err: unknown) => log.warn({ err }, 'orphan sweep failed'));
+    }, config.SIGNALING_SWEEP_INTERVAL);
+    sweeper.unref();
+
     const { files, missing } = loadStaticFiles(PUBLIC_DIR, ['index.html', 'demo.js']);
     if (missing.length) log.warn({ missing }, 'demo page files missing: run `npm run build:web -w @strata/signaling`');
     let publicUrl = '';
@@ -74,7 +86,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       app.listen(config.HTTP_HOST, config.HTTP_PORT, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT}`))));
     });
     const port = uws.us_socket_local_port(listenSocket as Parameters<typeof uws.us_socket_local_port>[0]);
-    publicUrl = config.SIGNALING_PUBLIC_URL || `http://${config.HTTP_HOST === '0.0.0.0' ? '127.0.0.1' : config.HTTP_HOST}:${port}`;
+    publicUrl = config.SIGNALING_PUBLIC_URL || `http://${advertisedHost(config)}:${port}`;
     log.info({ url: publicUrl }, `Strata ${region}: open ${publicUrl}/?room=demo`);
 
     return {
@@ -82,10 +94,11 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       load: () => ({ score: 0, details: { sockets: gateway.socketCount, sessions: sessions.size, connected: sessions.connected, rooms: hub.roomCount } }),
       health: () => ({ mediaNodes: directory.size }),
       async close() {
+        clearInterval(sweeper);
         for (const s of subs) s.unsubscribe();
         uws.us_listen_socket_close(listenSocket as Parameters<typeof uws.us_listen_socket_close>[0]);
         gateway.closeAll();
-        sessions.detachAll();
+        await sessions.detachAll();
       },
     };
   },

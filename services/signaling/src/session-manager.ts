@@ -203,23 +203,63 @@ export class SessionManager {
     clearTimeout(session.graceTimer);
     this.sessions.delete(session.peerId);
     this.hub.detach(session);
-    const r = session.record;
+    await this.removeRecord(session.record, reason, session.log);
+  }
+
+  /** Everything a departure involves, for a session held here or an orphan nobody holds. */
+  private async removeRecord(r: PeerRecord, reason: 'leave' | 'timeout', log: Logger): Promise<void> {
     await this.bus
       .request(MediaPeerClose, subjects.media(this.opts.region, r.nodeId, 'peer.close'), { roomId: r.roomId, peerId: r.peerId }, { timeoutMs: this.opts.mediaTimeoutMs })
-      .catch((err: unknown) => session.log.warn({ err }, 'media node did not close the peer'));
-    await this.store.remove(r).catch((err: unknown) => session.log.warn({ err }, 'record not removed'));
+      .catch((err: unknown) => log.warn({ err }, 'media node did not close the peer'));
+    await this.store.remove(r).catch((err: unknown) => log.warn({ err }, 'record not removed'));
     this.hub.publish({ type: 'peerLeft', roomId: r.roomId, peerId: r.peerId, reason });
-    session.log.info({ reason }, 'peer left');
+    log.info({ reason }, 'peer left');
     const rest = await this.store.listRoom(r.region, r.roomId).catch(() => [{}]);
     if (rest.length === 0) await this.placer.release(r.roomId);
   }
 
-  /** Shutdown: sessions stay in KV so clients can resume them on another gateway. */
-  detachAll(): void {
-    for (const s of this.sessions.values()) {
-      clearTimeout(s.graceTimer);
-      this.hub.detach(s);
+  /**
+   * Peers whose gateway is gone (crashed, or shut down and nobody resumed them) have nobody
+   * to run their grace timer. Any gateway finds them here: a record still marked connected
+   * on a dead gateway is marked disconnected, and one disconnected for longer than the grace
+   * period is claimed (compare-and-set, so one gateway wins) and removed.
+   */
+  async sweepOrphans(gatewayAlive: (gatewayId: string) => boolean, now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const { record, revision } of await this.store.listRegion(this.opts.region)) {
+      if (this.sessions.has(record.peerId)) continue;
+      if (record.gatewayId !== this.opts.gatewayId && gatewayAlive(record.gatewayId)) continue;
+      const log = this.log.child({ roomId: record.roomId, peerId: record.peerId, gatewayId: record.gatewayId });
+      if (record.connected) {
+        await this.store.saveIfUnchanged({ ...record, connected: false, disconnectedAt: now }, revision);
+        log.info('gateway gone: session kept for resume');
+        continue;
+      }
+      if (now - (record.disconnectedAt ?? 0) < this.opts.graceMs) continue;
+      const claimed = { ...record, gatewayId: this.opts.gatewayId };
+      if (!(await this.store.saveIfUnchanged(claimed, revision))) continue; // another gateway got it first
+      await this.removeRecord(claimed, 'timeout', log);
+      removed++;
     }
+    return removed;
+  }
+
+  /**
+   * Shutdown: sessions stay in KV, marked disconnected, so clients can resume them on another
+   * gateway, and other gateways' sweeps remove the ones that never come back.
+   */
+  async detachAll(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.sessions.values()].map(async (s) => {
+        clearTimeout(s.graceTimer);
+        this.hub.detach(s);
+        if (s.record.connected) {
+          s.record = { ...s.record, connected: false, disconnectedAt: now };
+          await this.store.save(s.record).catch((err: unknown) => s.log.warn({ err }, 'record not saved'));
+        }
+      }),
+    );
     this.sessions.clear();
   }
 }

@@ -18,20 +18,26 @@ const server = await startNatsServer({
   port,
   storeDir: `${repo}.data/nats`,
   onLog: (line) => process.stdout.write(`${line}\n`),
+  detached: true,
 }).catch((err: unknown) => {
   process.stderr.write(`dev-nats: ${err instanceof Error ? err.message : String(err)}\n`);
   process.stderr.write(`dev-nats: is port ${port} taken? set STRATA_DEV_NATS_PORT and NATS_URL=nats://127.0.0.1:<port>\n`);
   process.exit(1);
 });
 process.stdout.write(`dev-nats: nats-server with JetStream at ${server.url}\n`);
+// The services get the same Ctrl-C and drain over NATS: give them a moment before it goes.
+const DRAIN_GRACE_MS = 2000;
 const stop = (): void => {
-  void server.stop().then(() => process.exit(0));
+  setTimeout(() => void server.stop().then(() => process.exit(0)), DRAIN_GRACE_MS);
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
-// Ctrl-C reaches nats-server directly too (same process group): a clean exit is not an error.
 server.process.once('exit', (code, signal) => {
-  if (code === 0 || signal) process.exit(0);
-  process.stderr.write(`dev-nats: nats-server exited (${code})\n`);
+  if (code === 0 || signal === 'SIGTERM') process.exit(0);
+  process.stderr.write(`dev-nats: nats-server exited (${code ?? signal})\n`);
   process.exit(1);
+});
+// However we end, the server (in its own process group) must not outlive us.
+process.on('exit', () => {
+  if (server.process.exitCode === null) server.process.kill('SIGKILL');
 });

@@ -69,5 +69,7 @@ export const JoinClaims = Type.Object({
     }),
   ),
   exp: Type.Integer(),
+  /** Must be "strata"; jose checks it before the claims are read. */
+  iss: Type.Optional(Type.String()),
 });
 export type JoinClaims = Static<typeof JoinClaims>;
