@@ -98,9 +98,13 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
     const creds = await bus.request(TurnCredentials, subjects.turnCredentials(REGION), { identity: 'alice', ttlSeconds: 600 });
     assert.match(creds.username, /^\d+:alice$/);
     assert.ok(creds.urls[0]?.startsWith('turn:'));
-    const route = await bus.request(GeoRoute, subjects.geoRoute(REGION), { probes: [{ region: REGION, rttMs: 12 }] });
+    // The geo-router learns regions from media heartbeats: wait until it has heard one.
+    const route = await waitFor('a route by RTT', async () => {
+      const r = await bus.request(GeoRoute, subjects.geoRoute(REGION), { probes: [{ region: REGION, rttMs: 12 }] });
+      return r.reason === 'rtt' ? r : undefined;
+    }, 5000);
     assert.equal(route.region, REGION);
-    assert.equal(route.reason, 'rtt');
+    assert.equal(route.candidates[0]?.mediaNodes, 1);
   });
 
   it('answers malformed and schema-violating messages with error codes and keeps serving', async () => {
