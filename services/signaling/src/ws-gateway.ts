@@ -182,6 +182,8 @@ export class WsGateway {
         const d = ws.getUserData();
         if (d.closed) return;
         d.closed = true;
+        // The session moved to another socket: this one closing must not start its grace period.
+        d.session = undefined;
         ws.end(code, reason);
       },
     };
