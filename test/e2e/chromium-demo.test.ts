@@ -1,0 +1,185 @@
+/**
+ * The demo page in a real browser: Debian's headless Chromium (fake camera and microphone)
+ * opens /?room=… twice against a real region; each page publishes VP8 simulcast + Opus and
+ * must play the other's video. Also: a signaling drop in the browser resumes with a real ICE
+ * restart (mediasoup-client's restartIce) and the video keeps playing.
+ */
+import type { DemoState, InboundStats, StrataDemo } from '../../services/signaling/web/demo-api.js';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO, waitFor } from '../helpers/processes.js';
+import { startRegion, type Region } from '../helpers/region.js';
+
+const ROOM = 'chromium-demo';
+const CHROMIUM = process.env['CHROMIUM_BIN'] ?? '/usr/bin/chromium';
+const ARTIFACTS = join(REPO, 'test-artifacts');
+
+interface RemoteVideo {
+  peerId: string;
+  label: string;
+  width: number;
+  height: number;
+  currentTime: number;
+  paused: boolean;
+}
+
+/**
+ * The page's globals as the callbacks below use them. The callbacks run in the browser but are
+ * type-checked here, where the DOM library is not loaded (this is a Node program).
+ */
+interface VideoEl {
+  dataset: Record<string, string | undefined>;
+  videoWidth: number;
+  videoHeight: number;
+  currentTime: number;
+  paused: boolean;
+  closest(selector: string): { querySelector(selector: string): { textContent: string | null } | null } | null;
+}
+interface PageGlobals {
+  strataDemo?: StrataDemo;
+  document: { querySelectorAll(selector: string): Iterable<VideoEl> };
+}
+
+const state = (page: Page): Promise<DemoState | undefined> => page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.state);
+const stats = (page: Page): Promise<InboundStats[]> => page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.stats() ?? Promise.resolve([]));
+
+/** The remote <video> elements of a page, as the DOM reports their playback. */
+const remoteVideos = (page: Page): Promise<RemoteVideo[]> =>
+  page.evaluate(() =>
+    [...(globalThis as unknown as PageGlobals).document.querySelectorAll('video[data-local="false"]')].map((v) => ({
+      peerId: v.dataset['peerId'] ?? '',
+      label: v.closest('figure')?.querySelector('.name')?.textContent ?? '',
+      width: v.videoWidth,
+      height: v.videoHeight,
+      currentTime: v.currentTime,
+      paused: v.paused,
+    })),
+  );
+
+describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
+  let region: Region;
+  let browser: Browser;
+  const pages: Page[] = [];
+  const logs: string[] = [];
+
+  /** Waits for `probe` in `page`, printing the page's console on a timeout. */
+  const waitIn = async <T,>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
+    try {
+      return await waitFor(what, probe, timeoutMs, 250);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- page console ---\n${logs.slice(-60).join('\n')}`);
+    }
+  };
+
+  before(async () => {
+    // The gateway reads public/demo.js at start-up: build it first, from the current sources.
+    const build = spawnSync('npm', ['run', '--silent', 'build:web', '-w', '@strata/signaling'], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(build.status, 0, `build:web failed:\n${build.stdout}\n${build.stderr}`);
+    region = await startRegion();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        '--allow-loopback-in-peer-connection',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await region?.stop();
+  });
+
+  it('two pages join one room and each plays the other one’s video', async () => {
+    for (const name of ['Alice', 'Bob']) {
+      // A context per page: separate profiles, like two people.
+      const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+      const page = await context.newPage();
+      page.on('console', (m) => logs.push(`[${name}] ${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => logs.push(`[${name}] pageerror: ${e.message}`));
+      await page.goto(`${region.httpUrl}/?room=${ROOM}&name=${name}`);
+      pages.push(page);
+    }
+    for (const page of pages) {
+      await waitIn('both pages joined, publishing and consuming 2 tracks', async () => {
+        const s = await state(page);
+        if (s?.phase === 'failed') throw new Error(`page failed: ${s.errors.join('; ')}`);
+        return s?.phase === 'joined' && s.producers.length === 2 && s.consumers.length === 2 && s.transports.recv === 'connected' ? s : undefined;
+      });
+    }
+    const [alice, bob] = pages as [Page, Page];
+    const aliceState = (await state(alice))!;
+    const bobState = (await state(bob))!;
+    assert.deepEqual(aliceState.peers.map((p) => p.name), ['Bob']);
+    assert.deepEqual(bobState.peers.map((p) => p.name), ['Alice']);
+
+    for (const [page, other] of [[alice, bobState], [bob, aliceState]] as const) {
+      const first = await waitIn('the remote video to have frames', async () => {
+        const [v] = await remoteVideos(page);
+        return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
+      });
+      assert.equal(first.peerId, other.peerId);
+      assert.equal(first.label, other.name);
+      const later = await waitIn('the remote video to keep playing', async () => {
+        const [v] = await remoteVideos(page);
+        return v && v.currentTime > first.currentTime + 1 ? v : undefined;
+      }, 15_000);
+      assert.ok(!later.paused);
+      const inbound = await stats(page);
+      const video = inbound.find((s) => s.kind === 'video');
+      const audio = inbound.find((s) => s.kind === 'audio');
+      assert.ok(video && video.framesDecoded! > 0 && video.frameWidth! > 0, `video decoded: ${JSON.stringify(video)}`);
+      assert.ok(audio && audio.packetsReceived > 0, `audio received: ${JSON.stringify(audio)}`);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await alice.screenshot({ path: join(ARTIFACTS, 'chromium-demo.png') });
+  });
+
+  it('the VP8 producer is simulcast: consumers are of type simulcast and report layers', async () => {
+    const [alice] = pages as [Page];
+    const s = await waitIn('layers reported', async () => {
+      const st = await state(alice);
+      const v = st?.consumers.find((c) => c.kind === 'video');
+      return v && v.spatialLayer !== null ? v : undefined;
+    }, 20_000);
+    assert.ok(s.spatialLayer! >= 0);
+  });
+
+  it('a signaling drop in the browser resumes (real ICE restart) and video keeps playing', async () => {
+    const [alice, bob] = pages as [Page, Page];
+    await alice.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.dropConnection());
+    const resumed = await waitIn('alice to resume', async () => {
+      const s = await state(alice);
+      return s && s.reconnects === 1 && s.connection === 'connected' ? s : undefined;
+    }, 20_000);
+    assert.equal(resumed.consumers.length, 2);
+    for (const page of [alice, bob]) {
+      const [v0] = await remoteVideos(page);
+      const before = (await stats(page)).find((x) => x.kind === 'video')!;
+      await waitIn('video to advance after the resume', async () => {
+        const [v] = await remoteVideos(page);
+        return v && v0 && v.currentTime > v0.currentTime + 1 ? v : undefined;
+      }, 15_000);
+      const afterStats = (await stats(page)).find((x) => x.kind === 'video')!;
+      assert.ok(afterStats.framesDecoded! > before.framesDecoded!, 'frames keep being decoded');
+    }
+    const s = (await state(alice))!;
+    assert.equal(s.transports.send, 'connected');
+    assert.equal(s.transports.recv, 'connected');
+    assert.deepEqual((await state(bob))!.peers.map((p) => p.name), ['Alice'], 'bob never saw alice leave');
+  });
+});
