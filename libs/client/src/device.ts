@@ -21,7 +21,8 @@ export interface TransportOptionsLike {
   iceParameters: WireIceParameters;
   iceCandidates: WsResponse<'createWebRtcTransport'>['iceCandidates'];
   dtlsParameters: WireDtlsParameters;
-  iceServers?: WireIceServer[];
+  /** Wider than the wire's (urls may be one string) so that DOM RTCIceServer fits too. */
+  iceServers?: { urls: string | string[]; username?: string; credential?: string }[];
   iceTransportPolicy?: 'all' | 'relay';
   appData?: Record<string, unknown>;
 }
@@ -43,10 +44,11 @@ export interface ProduceOptionsLike<TTrack> {
   appData?: Record<string, unknown>;
 }
 
+/** id, producerId and kind are optional only because msc-node declares them so; RoomClient always sets them. */
 export interface ConsumeOptionsLike {
-  id: string;
-  producerId: string;
-  kind: MediaKind;
+  id?: string;
+  producerId?: string;
+  kind?: MediaKind;
   rtpParameters: WireRtpParameters;
   appData?: Record<string, unknown>;
 }

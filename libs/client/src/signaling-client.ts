@@ -59,6 +59,11 @@ interface Pending {
 /** Resume answers that mean the session cannot come back; anything else is worth another try. */
 const FINAL_RESUME_ERRORS: ReadonlySet<ErrorCode> = new Set(['UNAUTHORIZED', 'NOT_FOUND', 'FORBIDDEN', 'INVALID_MESSAGE', 'BAD_REQUEST', 'UNKNOWN_METHOD']);
 const MAX_ID = 2 ** 32 - 1;
+/**
+ * Closes the gateway means: 1000 after `leave`, 1008 for a socket that flooded it, 4001 when
+ * the session was resumed on another socket (reconnecting would steal it back).
+ */
+const NO_RECONNECT_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1008, 4001]);
 
 /**
  * One signaling session over a WebSocket: requests matched to responses by id, typed
@@ -154,6 +159,8 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
 
   async #request<M extends WsMethod>(method: M, data: WsRequest<M>, timeoutMs = this.#requestTimeoutMs): Promise<WsResponse<M>> {
     const deadline = Date.now() + timeoutMs;
+    // The gateway closes the socket after answering `leave`; that close is not a drop.
+    if (method === 'leave') this.#reconnectEnabled = false;
     if (this.#state === 'connecting' || this.#state === 'reconnecting') await this.#whenConnected(deadline, method);
     const sock = this.#socket;
     if (this.#state !== 'connected' || !sock) throw new SignalingError('UNAVAILABLE', `not connected (${this.#state})`, method);
@@ -292,11 +299,11 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
     // The gateway may or may not have executed these; the caller decides whether to retry.
     this.#rejectAll((m) => new SignalingError('UNAVAILABLE', `connection lost (${code}${reason ? ` ${reason}` : ''})`, m));
     if (this.#state === 'closed' || this.#state === 'reconnecting') return; // the reconnect loop owns it
-    if (this.#reconnectEnabled && this.#resumeToken) {
+    if (this.#reconnectEnabled && this.#resumeToken && !NO_RECONNECT_CLOSE_CODES.has(code)) {
       void this.#reconnectLoop();
       return;
     }
-    this.#finish(new SignalingError('UNAVAILABLE', `connection lost (${code})`));
+    this.#finish(new SignalingError('UNAVAILABLE', `connection closed (${code}${reason ? ` ${reason}` : ''})`));
   }
 
   async #reconnectLoop(): Promise<void> {

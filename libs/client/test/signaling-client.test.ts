@@ -207,6 +207,17 @@ describe('SignalingClient against a ws server', () => {
     assert.ok(!states.includes('connected') || states.at(-1) === 'closed');
   });
 
+  it('does not fight for a session resumed on another socket (close 4001)', async () => {
+    await client.connect();
+    await client.join({ token: 't' });
+    const closed = client.next('closed');
+    gw.current?.close(4001, 'session resumed on another socket');
+    const [err] = await closed;
+    assert.match(err?.message ?? '', /4001/);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(gw.connections.length, 1);
+  });
+
   it('closes (does not resume) when the socket drops before join', async () => {
     await client.connect();
     const closed = client.next('closed');
