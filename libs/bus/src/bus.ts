@@ -1,17 +1,8 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Static, TSchema } from '@sinclair/typebox';
-import {
-  StrataError,
-  check,
-  type EventDef,
-  type EventOf,
-  type Reply,
-  type RequestOf,
-  type ResponseOf,
-  type RpcDef,
-} from '@strata/protocol';
+import { StrataError, check, type EventDef, type EventOf, type Reply, type RequestOf, type ResponseOf, type RpcDef } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import { ErrorCode as NatsErrorCode, connect, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { ErrorCode as NatsErrorCode, connect, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { decode, encode } from './codec.js';
 import { TypedKv } from './kv.js';
 import { extractTrace, injectTrace } from './trace.js';
@@ -111,24 +102,19 @@ export class Bus {
     handler: (req: RequestOf<D>, ctx: HandlerContext) => Promise<ResponseOf<D>> | ResponseOf<D>,
     opts: ServeOptions = {},
   ): Subscription {
-    return this.keep(this.nc.subscribe(subject, {
-      ...(opts.queue ? { queue: opts.queue } : {}),
-      callback: (err, msg) => {
-        if (err) {
-          this.log.error({ err, subject }, 'subscription error');
-          return;
+    return this.listen(subject, opts, (msg) => {
+      const respond = (reply: Reply<ResponseOf<D>>): void => {
+        if (!msg.reply) return;
+        try {
+          msg.respond(encode(reply));
+        } catch (e) {
+          this.log.warn({ err: e, subject: msg.subject }, 'could not send reply');
         }
-        const respond = (reply: Reply<ResponseOf<D>>): void => {
-          if (!msg.reply) return;
-          try {
-            msg.respond(encode(reply));
-          } catch (e) {
-            this.log.warn({ err: e, subject: msg.subject }, 'could not send reply');
-          }
-        };
-        const parent = extractTrace(msg.headers);
-        const span = tracer.startSpan(`${def.name} process`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination.name': msg.subject } }, parent);
-        this.track(context.with(trace.setSpan(parent, span), async () => {
+      };
+      const parent = extractTrace(msg.headers);
+      const span = tracer.startSpan(`${def.name} process`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination.name': msg.subject } }, parent);
+      this.track(
+        context.with(trace.setSpan(parent, span), async () => {
           try {
             if (!msg.reply) throw new StrataError('BAD_REQUEST', 'request has no reply subject');
             const checked = check(def.request, decode(msg.data));
@@ -149,9 +135,9 @@ export class Bus {
           } finally {
             span.end();
           }
-        }));
-      },
-    }));
+        }),
+      );
+    });
   }
 
   publish<D extends EventDef>(def: D, subject: string, event: EventOf<D>): void {
@@ -167,14 +153,9 @@ export class Bus {
     handler: (event: EventOf<D>, ctx: HandlerContext) => void | Promise<void>,
     opts: ServeOptions = {},
   ): Subscription {
-    return this.keep(this.nc.subscribe(subject, {
-      ...(opts.queue ? { queue: opts.queue } : {}),
-      callback: (err, msg) => {
-        if (err) {
-          this.log.error({ err, subject }, 'subscription error');
-          return;
-        }
-        this.track(context.with(extractTrace(msg.headers), async () => {
+    return this.listen(subject, opts, (msg) => {
+      this.track(
+        context.with(extractTrace(msg.headers), async () => {
           try {
             const checked = check(def.schema, decode(msg.data));
             if (!checked.ok) {
@@ -185,12 +166,20 @@ export class Bus {
           } catch (e) {
             this.log.error({ err: e, subject: msg.subject }, `${def.name} handler failed`);
           }
-        }));
-      },
-    }));
+        }),
+      );
+    });
   }
 
-  private keep(sub: Subscription): Subscription {
+  /** A subscription this bus keeps track of (for drain), with transport errors logged. */
+  private listen(subject: string, opts: ServeOptions, onMsg: (msg: Msg) => void): Subscription {
+    const sub = this.nc.subscribe(subject, {
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      callback: (err, msg) => {
+        if (err) this.log.error({ err, subject }, 'subscription error');
+        else onMsg(msg);
+      },
+    });
     this.subs.add(sub);
     void sub.closed.finally(() => this.subs.delete(sub));
     return sub;

@@ -156,23 +156,9 @@ export class PeerSession implements RoomMember {
       return { producerId };
     },
 
-    pauseProducer: async ({ producerId }) => {
-      const p = this.ownProducer(producerId);
-      await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: 'pause' });
-      p.paused = true;
-      await this.persist();
-      this.publishRoom({ type: 'producerPaused', roomId: this.roomId, peerId: this.peerId, producerId });
-      return {};
-    },
+    pauseProducer: async ({ producerId }) => this.setProducerPaused(producerId, true),
 
-    resumeProducer: async ({ producerId }) => {
-      const p = this.ownProducer(producerId);
-      await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: 'resume' });
-      p.paused = false;
-      await this.persist();
-      this.publishRoom({ type: 'producerResumed', roomId: this.roomId, peerId: this.peerId, producerId });
-      return {};
-    },
+    resumeProducer: async ({ producerId }) => this.setProducerPaused(producerId, false),
 
     closeProducer: async ({ producerId }) => {
       this.ownProducer(producerId);
@@ -217,6 +203,15 @@ export class PeerSession implements RoomMember {
       return this.media(MediaConsumerLayers, { roomId: this.roomId, consumerId, spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
     },
   };
+
+  private async setProducerPaused(producerId: string, paused: boolean): Promise<Record<string, never>> {
+    const p = this.ownProducer(producerId);
+    await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: paused ? 'pause' : 'resume' });
+    p.paused = paused;
+    await this.persist();
+    this.publishRoom({ type: paused ? 'producerPaused' : 'producerResumed', roomId: this.roomId, peerId: this.peerId, producerId });
+    return {};
+  }
 
   handle<M extends SessionMethod>(method: M, data: WsRequest<M>): Promise<WsResponse<M>> {
     const h = this.handlers[method] as (req: WsRequest<M>) => Promise<WsResponse<M>>;
