@@ -1,3 +1,4 @@
+import type { JoinResult } from '@strata/client';
 import type { ErrorCode } from '@strata/protocol';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -82,5 +83,28 @@ export class FakeGateway {
   async stop(): Promise<void> {
     for (const c of this.#wss.clients) c.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+}
+
+export function joinResponse(over: Partial<JoinResult> = {}): JoinResult {
+  return {
+    peerId: 'p1',
+    roomId: 'room1',
+    region: 'test',
+    resumeToken: 'resume-1',
+    resumeGraceMs: 3000,
+    rtpCapabilities: { codecs: [], headerExtensions: [] },
+    peers: [],
+    iceServers: [],
+    grants: { publish: true, subscribe: true, record: false, admin: false },
+    ...over,
+  };
+}
+
+export async function waitUntil(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

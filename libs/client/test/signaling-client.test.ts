@@ -1,32 +1,9 @@
-import { SignalingClient, SignalingError, backoffDelay, type ConnectionState, type JoinResult } from '@strata/client';
+import { SignalingClient, SignalingError, backoffDelay, type ConnectionState } from '@strata/client';
 import type { WsNotificationData } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { FakeGateway, GatewayError } from './fake-gateway.js';
-
-export function joinResponse(over: Partial<JoinResult> = {}): JoinResult {
-  return {
-    peerId: 'p1',
-    roomId: 'room1',
-    region: 'test',
-    resumeToken: 'resume-1',
-    resumeGraceMs: 3000,
-    rtpCapabilities: { codecs: [], headerExtensions: [] },
-    peers: [],
-    iceServers: [],
-    grants: { publish: true, subscribe: true, record: false, admin: false },
-    ...over,
-  };
-}
-
-const waitUntil = async (what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+import { FakeGateway, GatewayError, joinResponse, waitUntil } from './fake-gateway.js';
 
 describe('SignalingClient against a ws server', () => {
   let gw: FakeGateway;
