@@ -59,5 +59,7 @@ dest="node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 if ! cmp -s "$worker_bin" "$dest"; then
   mkdir -p "$(dirname "$dest")" && install -m 0755 "$worker_bin" "$dest"
 fi
+# The demo page's bundle (mediasoup-client + our client library), served by the gateway.
+npm run build:web -w @strata/signaling --silent
 node -e "import('mediasoup').then(async (m) => { const w = await m.createWorker(); w.close(); console.log('[setup] mediasoup ' + m.version + ' worker OK') })"
 log "done in $(( $(date +%s) - t0 )) s"
