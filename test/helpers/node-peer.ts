@@ -103,6 +103,16 @@ function startRtpSource(track: MediaStreamTrack, kind: 'audio' | 'video'): { sto
   };
 }
 
+/**
+ * werift keeps a closed consumer's transceiver as "inactive" and, when the next consume reuses
+ * its slot, drops it from the peer connection without stopping its receiver: that receiver's
+ * RTCP timer then runs forever and keeps the process alive. Closing a consumer stops it here.
+ */
+function rtpReceiverOf(consumer: object): { stop(): void } | undefined {
+  const r: unknown = Reflect.get(consumer, 'rtpReceiver');
+  return typeof r === 'object' && r !== null && typeof Reflect.get(r, 'stop') === 'function' ? (r as { stop(): void }) : undefined;
+}
+
 export class NodePeer {
   readonly stats = new Map<string, ReceiveStats>();
   readonly events: string[] = [];
@@ -116,6 +126,7 @@ export class NodePeer {
     room.on('consumerClosed', (c) => {
       const s = this.stats.get(c.consumerId);
       if (s) s.closed = true;
+      rtpReceiverOf(c.consumer)?.stop();
     });
     room.on('peerJoined', (p) => this.events.push(`peerJoined:${p.peerId}`));
     room.on('peerLeft', (p, reason) => this.events.push(`peerLeft:${p.peerId}:${reason}`));
