@@ -156,7 +156,10 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
       const v = st?.consumers.find((c) => c.kind === 'video');
       return v && v.spatialLayer !== null ? v : undefined;
     }, 20_000);
-    assert.ok(s.spatialLayer! >= 0);
+    assert.equal(s.type, 'simulcast');
+    assert.ok(s.spatialLayer! >= 0 && s.spatialLayer! <= 2);
+    const audio = (await state(alice))!.consumers.find((c) => c.kind === 'audio');
+    assert.equal(audio?.type, 'simple');
   });
 
   it('a signaling drop in the browser resumes (real ICE restart) and video keeps playing', async () => {

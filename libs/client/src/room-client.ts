@@ -292,7 +292,10 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   /** Leaves the room (the gateway closes our media at once) and closes the signaling client. */
   async leave(): Promise<void> {
     if (this.#closed) return;
-    if (this.signaling.state === 'connected') await this.signaling.request('leave', {}, { timeoutMs: 3000 }).catch(() => undefined);
+    // While reconnecting, the request waits for the resume: peers then see a prompt `leave`
+    // instead of a `timeout` at the end of the grace period.
+    const s = this.signaling.state;
+    if (s === 'connected' || s === 'reconnecting') await this.signaling.request('leave', {}, { timeoutMs: 3000 }).catch(() => undefined);
     this.#teardown('leave', undefined);
   }
 

@@ -159,11 +159,11 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
 
   async #request<M extends WsMethod>(method: M, data: WsRequest<M>, timeoutMs = this.#requestTimeoutMs): Promise<WsResponse<M>> {
     const deadline = Date.now() + timeoutMs;
-    // The gateway closes the socket after answering `leave`; that close is not a drop.
-    if (method === 'leave') this.#reconnectEnabled = false;
     if (this.#state === 'connecting' || this.#state === 'reconnecting') await this.#whenConnected(deadline, method);
     const sock = this.#socket;
     if (this.#state !== 'connected' || !sock) throw new SignalingError('UNAVAILABLE', `not connected (${this.#state})`, method);
+    // The gateway closes the socket after answering `leave`; that close is not a drop.
+    if (method === 'leave') this.#reconnectEnabled = false;
     // The gateway validates what it sends against the same schemas; re-validating here would
     // pull the schema library into the browser bundle.
     return (await this.#send(sock, method, data, Math.max(1, deadline - Date.now()))) as WsResponse<M>;

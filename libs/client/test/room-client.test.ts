@@ -180,6 +180,17 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     assert.equal(room.consumers.size, 0);
   });
 
+  it('leave while reconnecting waits for the resume and then leaves properly', async () => {
+    gw.handlers.set('resume', () => ({ ...joinResponse(), transports: [], producers: [], consumers: [] }));
+    gw.delays.set('resume', 100);
+    await room.join();
+    room.signaling.dropConnectionForTest();
+    await waitUntil('reconnecting', () => room.signaling.state === 'reconnecting');
+    await room.leave();
+    assert.deepEqual(gw.frames.filter((f) => f.conn === 1).map((f) => f.method), ['resume', 'leave']);
+    assert.equal(room.signaling.state, 'closed');
+  });
+
   it('closes everything when the session cannot be resumed', async () => {
     gw.handlers.set('resume', () => {
       throw new GatewayError('UNAUTHORIZED', 'the session has ended');

@@ -17,7 +17,17 @@ export interface DemoState {
   reconnects: number;
   peers: { peerId: string; identity: string; name: string | undefined; producers: number }[];
   producers: { producerId: string; kind: string; source: string | undefined }[];
-  consumers: { consumerId: string; peerId: string; kind: string; source: string | undefined; paused: boolean; spatialLayer: number | null; temporalLayer: number | null }[];
+  consumers: {
+    consumerId: string;
+    peerId: string;
+    kind: string;
+    source: string | undefined;
+    /** 'simple' | 'simulcast' | 'svc' */
+    type: string;
+    paused: boolean;
+    spatialLayer: number | null;
+    temporalLayer: number | null;
+  }[];
   activeSpeaker: string | undefined;
   errors: string[];
 }

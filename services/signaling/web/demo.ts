@@ -130,6 +130,7 @@ async function conference(roomName: string, name: string, identity: string): Pro
           peerId: c.peerId,
           kind: c.kind,
           source: c.source,
+          type: c.type,
           paused: c.paused,
           spatialLayer: c.layers?.spatialLayer ?? null,
           temporalLayer: c.layers?.temporalLayer ?? null,
