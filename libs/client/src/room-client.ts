@@ -475,8 +475,13 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     for (const id of [...this.#consumers.keys()]) this.#closeConsumer(id, reason);
     for (const p of this.#producers.values()) if (!p.producer.closed) p.producer.close();
     this.#producers.clear();
-    this.#send?.close();
-    this.#recv?.close();
+    for (const [direction, transport] of [['send', this.#send], ['recv', this.#recv]] as const) {
+      if (!transport) continue;
+      transport.close();
+      // mediasoup-client reports no state change for a close() of our own.
+      this.#transportStates.set(direction, 'closed');
+      this.emit('transportState', direction, 'closed');
+    }
     // Close first so listeners still see the final 'closed' connection state.
     if (this.signaling.state !== 'closed') this.signaling.close();
     for (const off of this.#unsubscribe.splice(0)) off();

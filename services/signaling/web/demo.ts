@@ -105,9 +105,14 @@ async function conference(roomName: string, name: string, identity: string): Pro
   room.on('consumerUpdated', describeConsumer);
   room.on('activeSpeaker', (peerId) => grid.setSpeaking(peerId));
   room.on('error', report);
+  let media: MediaStream | undefined;
   room.on('closed', (reason, error) => {
     status.phase = error ? 'failed' : 'left';
     if (error) report(error);
+    // Turn the camera light off and leave an empty room behind.
+    for (const t of media?.getTracks() ?? []) t.stop();
+    grid.clear();
+    $<HTMLButtonElement>('leave').disabled = true;
     $('left').hidden = false;
     $('left-reason').textContent = reason;
     showConnection();
@@ -174,7 +179,6 @@ async function conference(roomName: string, name: string, identity: string): Pro
   const self = grid.upsert(joined.peerId, `${name} (you)`, true);
   if (!joined.grants.publish) return;
 
-  let media: MediaStream;
   try {
     media = await navigator.mediaDevices.getUserMedia({
       audio: true,
@@ -182,6 +186,10 @@ async function conference(roomName: string, name: string, identity: string): Pro
     });
   } catch (err) {
     report(new Error(`no camera/microphone (${err instanceof Error ? err.message : String(err)}): watching only`));
+    return;
+  }
+  if (room.closed) {
+    for (const t of media.getTracks()) t.stop(); // left while the browser asked for the camera
     return;
   }
   const [video] = media.getVideoTracks();
@@ -203,6 +211,8 @@ async function main(): Promise<void> {
   try {
     await conference(room, name, identity);
   } catch (err) {
+    // Leaving while the camera was still being published aborts the publish: not a failure.
+    if (status.phase === 'left') return;
     status.phase = 'failed';
     report(err);
     window.strataDemo ??= {

@@ -72,6 +72,10 @@ export class TileGrid {
     this.#tiles.delete(peerId);
   }
 
+  clear(): void {
+    for (const id of [...this.#tiles.keys()]) this.remove(id);
+  }
+
   setTrack(peerId: string, kind: 'audio' | 'video', track: MediaStreamTrack | null): void {
     const tile = this.#tiles.get(peerId);
     if (!tile) return;
