@@ -198,7 +198,8 @@ async function conference(roomName: string, name: string, identity: string): Pro
     self.video.srcObject = new MediaStream([video]);
     await room.publish(video, { source: 'camera', encodings: VP8_SIMULCAST_ENCODINGS, codecOptions: { videoGoogleStartBitrate: 1000 } });
   }
-  if (audio) await room.publish(audio, { source: 'microphone' });
+  // In-band FEC and DTX: the router offers them, the browser's encoder uses them only when asked.
+  if (audio) await room.publish(audio, { source: 'microphone', codecOptions: { opusFec: true, opusDtx: true } });
 }
 
 async function main(): Promise<void> {
