@@ -1,0 +1,223 @@
+/**
+ * Forwarding-cost benchmark (issue 4): one worker, one sender (VP8 + Opus) and N consumers
+ * receiving real RTP, through our media service and through a bare mediasoup script, in one run.
+ *
+ *   node --conditions=strata-src --import tsx bench/forwarding.ts
+ *        [--consumers 100,250,500] [--window 10] [--warmup 3] [--rounds 2]
+ *        [--mode alternate|simultaneous] [--sides bare,ours] [--source clip|live] [--json out.json]
+ *
+ * - Sender: one ffmpeg sending VP8 (libvpx, 640x360@30, 800 kbit/s target) and Opus (libopus,
+ *   48 kbit/s) as RTP in real time to a relay in the sink process, which copies every packet to
+ *   the two comedia PlainTransports (a VP8 and an Opus producer) of both set-ups. `--source clip`
+ *   (default) encodes a 5 s clip with those settings first and loops it with `-c copy`, so every
+ *   10 s window carries the same packets and no encoder competes for the cores; `--source live`
+ *   encodes while sending.
+ * - Consumers: N mediasoup consumers = N/2 receiving peers, each one PlainTransport carrying a VP8
+ *   and an Opus consumer (as a WebRTC peer's bundled receive transport would), connected to its
+ *   own UDP sink socket in the sink process, which counts the RTP it gets per SSRC.
+ * - Alternation: both set-ups stay up the whole run. For each window the measured set-up's
+ *   producers are resumed and the other's paused (its consumers send nothing, its producers keep
+ *   receiving); rounds alternate which set-up goes first (bare, ours, ours, bare, ...).
+ *   `--mode simultaneous`: both set-ups forward and are measured in the same windows instead.
+ * - Windows in which a process stalled (a snapshot took > 250 ms) or consumers did not get what
+ *   was sent (± 1 %) are measured again, up to 3 times; the count is reported.
+ * - CPU: mediasoup worker + its controlling Node process (bare: getResourceUsage() and
+ *   process.cpuUsage(); ours: /proc/<pid>/stat of the media service and of its worker) over a
+ *   fixed window after a warm-up, at 0 consumers (sender flowing) and at each N.
+ *   CPU per consumer = (CPU(N) - CPU(0)) / N.
+ * Prints the table on stdout, progress on stderr. See docs/benchmarks.md, "Forwarding cost".
+ */
+import * as mediasoup from 'mediasoup';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BareForwarding } from './lib/bare-forwarding.js';
+import { cleanupAll, onCleanup, runWithCleanup } from './lib/cleanup.js';
+import { measureWindow, type MeasureContext, type WindowResult } from './lib/measure.js';
+import { OursForwarding } from './lib/ours-forwarding.js';
+import { formatReport, rows } from './lib/report.js';
+import { checkFfmpeg, clipArgs, liveArgs, prepareClip, startRtpSource } from './lib/rtp-source.js';
+import type { ForwardingSetup } from './lib/setup.js';
+import { SinkProcess } from './lib/sink.js';
+
+const GOAL = 1.05;
+/** Length of the pre-encoded clip; windows that are a multiple of it carry identical packets. */
+const CLIP_SECONDS = 5;
+
+interface Options {
+  consumers: number[];
+  windowMs: number;
+  warmupMs: number;
+  rounds: number;
+  sides: Set<'bare' | 'ours'>;
+  source: 'clip' | 'live';
+  mode: 'alternate' | 'simultaneous';
+  json: string | undefined;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      consumers: { type: 'string', default: '100,250,500' },
+      window: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '2' },
+      sides: { type: 'string', default: 'bare,ours' },
+      source: { type: 'string', default: 'clip' },
+      mode: { type: 'string', default: 'alternate' },
+      json: { type: 'string' },
+    },
+    strict: true,
+  });
+  const consumers = String(values.consumers)
+    .split(',')
+    .map((s) => Number(s.trim()));
+  for (const n of consumers) if (!Number.isInteger(n) || n <= 0 || n % 2) throw new Error(`--consumers: ${n} is not a positive even number (each receiver is a VP8 + an Opus consumer)`);
+  const num = (name: string, v: string | undefined, min: number): number => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < min) throw new Error(`--${name} must be a number >= ${min}`);
+    return x;
+  };
+  const sides = new Set<'bare' | 'ours'>();
+  for (const s of String(values.sides).split(',')) {
+    if (s !== 'bare' && s !== 'ours') throw new Error(`--sides: unknown set-up "${s}" (bare, ours)`);
+    sides.add(s);
+  }
+  const source = String(values.source);
+  if (source !== 'clip' && source !== 'live') throw new Error(`--source: clip or live, not "${source}"`);
+  const mode = String(values.mode);
+  if (mode !== 'alternate' && mode !== 'simultaneous') throw new Error(`--mode: alternate or simultaneous, not "${mode}"`);
+  return {
+    source,
+    mode,
+    consumers: [...new Set(consumers)].sort((a, b) => a - b),
+    windowMs: num('window', values.window, 1) * 1000,
+    warmupMs: num('warmup', values.warmup, 0) * 1000,
+    rounds: Math.round(num('rounds', values.rounds, 1)),
+    sides,
+    json: values.json,
+  };
+}
+
+const log = (msg: string): void => {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+
+async function main(): Promise<number> {
+  const opt = options();
+  checkFfmpeg();
+  const started = Date.now();
+  const maxN = opt.consumers[opt.consumers.length - 1] ?? 0;
+  const perRound = opt.mode === 'simultaneous' ? 1 : opt.sides.size;
+  const estimate = ((opt.consumers.length + 1) * opt.rounds * perRound + opt.sides.size) * (opt.windowMs + opt.warmupMs);
+  log(`forwarding benchmark: consumers ${opt.consumers.join(', ')}, window ${opt.windowMs / 1000} s, warm-up ${opt.warmupMs / 1000} s, ${opt.rounds} round(s), set-ups ${[...opt.sides].join(' + ')} (${opt.mode}); ~${Math.round(estimate / 1000)} s of windows`);
+
+  const sink = await SinkProcess.start();
+  onCleanup('sink process', () => sink.stop());
+  let args = liveArgs(sink.relayPorts.video, sink.relayPorts.audio);
+  if (opt.source === 'clip') {
+    if ((opt.windowMs / 1000) % CLIP_SECONDS !== 0) log(`note: --window ${opt.windowMs / 1000} is not a multiple of the ${CLIP_SECONDS} s clip: windows will carry slightly different packets`);
+    const dir = mkdtempSync(join(tmpdir(), 'strata-bench-clip-'));
+    onCleanup('clip', () => rmSync(dir, { recursive: true, force: true }));
+    const clip = join(dir, 'clip.mkv');
+    prepareClip(clip, CLIP_SECONDS);
+    args = clipArgs(clip, sink.relayPorts.video, sink.relayPorts.audio);
+  }
+  const source = startRtpSource(args);
+  onCleanup('ffmpeg', () => {
+    stopping = true;
+    return source.stop();
+  });
+  source.process.once('exit', (code, signal) => {
+    if (!stopping) log(`ffmpeg exited (${code ?? signal}):\n${source.output()}`);
+  });
+
+  const setups: ForwardingSetup[] = [];
+  if (opt.sides.has('bare')) {
+    // Its own port range, away from the media service's default 40000-49999.
+    const b = await BareForwarding.create({ rtcMinPort: 20000, rtcMaxPort: 29999 });
+    onCleanup('bare mediasoup worker', () => b.close());
+    setups.push(b);
+    log(`bare set-up ready: ${b.describe()}`);
+  }
+  let ours: OursForwarding | undefined;
+  if (opt.sides.has('ours')) {
+    // The service refuses consumers beyond MEDIA_MAX_CONSUMERS (default 500 per core): raise it only if the run needs more.
+    const defaultMax = 500 * cpus().length;
+    ours = await OursForwarding.create({ env: maxN > defaultMax ? { MEDIA_MAX_CONSUMERS: String(maxN) } : {} });
+    const o = ours;
+    onCleanup('media service + nats-server', () => o.close());
+    setups.push(o);
+    log(`ours set-up ready: ${o.describe()}`);
+  }
+
+  const ctx: MeasureContext = {
+    sink,
+    ffmpegPid: source.pid,
+    warmupMs: opt.warmupMs,
+    windowMs: opt.windowMs,
+    workerProcMs: (s) => (s instanceof BareForwarding ? s.workerProcCpuMs() : undefined),
+    log,
+  };
+  // From now on the relay feeds every set-up; only the measured one's producers are resumed.
+  // One practice window per set-up, thrown away, so start-up work (JIT, GC of what start-up
+  // allocated) does not land in the 0-consumer baseline.
+  await sink.targets(setups.map((s) => s.ingest));
+  for (const s of setups) await measureWindow(ctx, [s], setups, -1);
+  const levels = [0, ...opt.consumers];
+  const windows: WindowResult[] = [];
+  for (const [li, level] of levels.entries()) {
+    for (const s of setups) {
+      const add = level / 2 - s.receivers.length;
+      if (add <= 0) continue;
+      const t0 = Date.now();
+      const ports = await sink.open(s.name, add);
+      await s.addReceivers(ports);
+      log(`${s.name}: ${s.receivers.length} receivers = ${s.receivers.length * 2} consumers (+${add * 2} in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    for (let round = 0; round < opt.rounds; round++) {
+      const order = (li + round) % 2 === 0 ? setups : [...setups].reverse();
+      const batches = opt.mode === 'simultaneous' ? [order] : order.map((s) => [s]);
+      for (const batch of batches) {
+        for (const w of await measureWindow(ctx, batch, setups, round)) {
+          windows.push(w);
+          log(
+            `${w.setup.padEnd(4)} N=${String(level).padStart(4)} round ${round + 1}: worker ${((w.workerMs / w.ms) * 100).toFixed(1)}% + controller ${((w.controlMs / w.ms) * 100).toFixed(1)}% of a core; ` +
+              `pkts/consumer video ${w.video.mean.toFixed(1)} (min ${w.video.min}) audio ${w.audio.mean.toFixed(1)} (min ${w.audio.min}) of ${w.inVideo}/${w.inAudio} sent`,
+          );
+        }
+      }
+    }
+  }
+  await sink.targets([]);
+  const natsMs = ours?.natsCpuMs();
+
+  const table = rows(windows, levels);
+  const ffmpegVersion = execFileSync('ffmpeg', ['-hide_banner', '-version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+  const header = [
+    '',
+    `Forwarding cost — ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, mediasoup ${mediasoup.version}, ${ffmpegVersion}`,
+    `one worker; sender: ffmpeg, VP8 640x360@30 (libvpx, 800 kbit/s target) + Opus 48 kbit/s, ${opt.source === 'clip' ? `a ${CLIP_SECONDS} s clip encoded at start-up, sent in a loop` : 'encoded live'}; N consumers = N/2 receivers x (VP8 + Opus) on one PlainTransport each; ` +
+      `window ${opt.windowMs / 1000} s after ${opt.warmupMs / 1000} s warm-up, ${opt.rounds} round(s) per level, ${opt.mode === 'simultaneous' ? 'both set-ups forwarding and measured in the same windows' : 'set-ups alternating'}`,
+  ];
+  const withProc = windows.filter((w) => w.workerProcMs !== undefined);
+  const procSum = withProc.reduce((a, w) => a + (w.workerProcMs ?? 0), 0);
+  const agreement = procSum > 0 ? withProc.reduce((a, w) => a + w.workerMs, 0) / procSum : undefined;
+  const discarded = windows.reduce((n, w) => n + w.discarded.length, 0) / (opt.mode === 'simultaneous' ? Math.max(1, setups.length) : 1);
+  const footer = [
+    `windows redone because a process stalled or packets were off: ${discarded} (of ${windows.length / (opt.mode === 'simultaneous' ? Math.max(1, setups.length) : 1)} kept)`,
+    ...(agreement !== undefined ? [`check: bare worker CPU, getResourceUsage() / (/proc/<pid>/stat), summed over its windows = ${agreement.toFixed(3)}`] : []),
+    ...(natsMs !== undefined ? [`nats-server used ${(natsMs / 1000).toFixed(2)} s CPU over the whole run (not counted)`] : []),
+    `total run time ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  ];
+  process.stdout.write(`${[...header, '', formatReport(table, opt.windowMs / 1000, GOAL), ...footer].join('\n')}\n`);
+  if (opt.json) writeFileSync(opt.json, JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, options: { ...opt, sides: [...opt.sides] }, windows, rows: table }, null, 2));
+  stopping = true;
+  await cleanupAll();
+  return 0;
+}
+
+let stopping = false;
+runWithCleanup(main);

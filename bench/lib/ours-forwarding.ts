@@ -1,0 +1,268 @@
+/**
+ * "Ours": the real media service (services/media/src/main.ts) as its own process with one
+ * worker, driven over NATS through @strata/bus with the media node operations of
+ * @strata/protocol, exactly as signaling would drive it. Its CPU is the service's Node process
+ * plus its mediasoup worker child, both read from /proc.
+ */
+import { Bus } from '@strata/bus';
+import { startNatsServer, type NatsServer } from '@strata/nats-server';
+import {
+  Health,
+  MediaConsume,
+  MediaConsumerAction,
+  MediaPlainTransportConnect,
+  MediaPlainTransportCreate,
+  MediaProduce,
+  MediaProducerAction,
+  MediaRoomOpen,
+  StrataError,
+  subjects,
+  type RequestOf,
+  type ResponseOf,
+} from '@strata/protocol';
+import { createLogger } from '@strata/telemetry';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { childPids, procCpuMs, waitGone } from './cpu.js';
+import { AUDIO_RTP_PARAMETERS, VIDEO_RTP_PARAMETERS, firstSsrc, type Ingest, type Receiver } from './media-params.js';
+import { mapLimit, type CpuSample, type ForwardingSetup } from './setup.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const IP = '127.0.0.1';
+export const REGION = 'bench';
+export const NODE_ID = 'bench-media-1';
+const ROOM = 'bench-forwarding';
+const SENDER = 'sender';
+
+type RtpCaps = ResponseOf<typeof MediaRoomOpen>['rtpCapabilities'];
+type WireRtpParameters = RequestOf<typeof MediaProduce>['rtpParameters'];
+
+export interface OursOptions {
+  /** Env for the service on top of the benchmark's own (worker port range, capacity...). */
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+/** The media service process, its log in a temporary file (a pipe nobody reads would block it). */
+class MediaServiceProcess {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly pid: number,
+    private readonly logDir: string,
+    readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+  ) {}
+
+  get logFile(): string {
+    return join(this.logDir, 'media.log');
+  }
+
+  static spawn(env: Record<string, string>): MediaServiceProcess {
+    const logDir = mkdtempSync(join(tmpdir(), 'strata-bench-media-'));
+    const fd = openSync(join(logDir, 'media.log'), 'a');
+    const child = spawn(process.execPath, ['--conditions=strata-src', '--import', import.meta.resolve('tsx'), 'services/media/src/main.ts'], {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    if (child.pid === undefined) throw new Error('media service did not start');
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    return new MediaServiceProcess(child, child.pid, logDir, exited);
+  }
+
+  /** Log lines at warn level or above (pino: level >= 40), and anything that is not JSON (stderr). */
+  problems(): string[] {
+    let text = '';
+    try {
+      text = readFileSync(this.logFile, 'utf8');
+    } catch {
+      return [];
+    }
+    return text.split('\n').filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        const level = (JSON.parse(line) as { level?: unknown }).level;
+        return typeof level === 'number' && level >= 40;
+      } catch {
+        return true;
+      }
+    });
+  }
+
+  running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  log(lastChars = 4000): string {
+    try {
+      const text = readFileSync(this.logFile, 'utf8');
+      return text.length > lastChars ? `…${text.slice(-lastChars)}` : text;
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.running()) {
+      this.child.kill('SIGTERM');
+      const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(t);
+    }
+  }
+
+  removeLog(): void {
+    rmSync(this.logDir, { recursive: true, force: true });
+  }
+}
+
+export class OursForwarding implements ForwardingSetup {
+  readonly name = 'ours';
+  readonly receivers: Receiver[] = [];
+  private rtpCapabilities: RtpCaps = {};
+  private videoProducerId = '';
+  private audioProducerId = '';
+  ingest: Ingest = { video: { ip: IP, port: 0 }, audio: { ip: IP, port: 0 } };
+  private workerPid = 0;
+
+  private constructor(
+    private readonly nats: NatsServer,
+    private readonly service: MediaServiceProcess,
+    private readonly bus: Bus,
+  ) {}
+
+  /** Starts nats-server and the media service, waits for its health, opens the room and the sender. */
+  static async create(opts: OursOptions = {}): Promise<OursForwarding> {
+    const nats = await startNatsServer();
+    let service: MediaServiceProcess | undefined;
+    let bus: Bus | undefined;
+    try {
+      service = MediaServiceProcess.spawn({
+        NATS_URL: nats.url,
+        STRATA_REGION: REGION,
+        STRATA_NODE_ID: NODE_ID,
+        HTTP_PORT: '0',
+        MEDIA_NUM_WORKERS: '1',
+        LOG_PRETTY: 'false',
+        ...opts.env,
+      });
+      bus = await Bus.connect({ servers: nats.url, name: 'bench-forwarding', logger: createLogger({ service: 'bench', region: REGION, nodeId: 'bench-client', level: 'warn' }), requestTimeoutMs: 15_000 });
+      const ours = new OursForwarding(nats, service, bus);
+      await ours.waitHealthy(opts.startTimeoutMs ?? 60_000);
+      await ours.openSender();
+      return ours;
+    } catch (err) {
+      const log = service ? `\n--- media service log ---\n${service.log()}` : '';
+      await bus?.drain().catch(() => undefined);
+      await service?.stop();
+      service?.removeLog();
+      await nats.stop();
+      throw new Error(`${err instanceof Error ? err.message : String(err)}${log}`);
+    }
+  }
+
+  private subject(op: string): string {
+    return subjects.media(REGION, NODE_ID, op);
+  }
+
+  private async waitHealthy(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.service.running()) throw new Error(`media service exited during start-up (${JSON.stringify(await this.service.exited)})`);
+      try {
+        const h = await this.bus.request(Health, subjects.health(REGION, 'media', NODE_ID), {}, { timeoutMs: 2000 });
+        if (h.status === 'ok') break;
+      } catch (err) {
+        if (!(err instanceof StrataError)) throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`media service not healthy after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const workers = childPids(this.service.pid, 'mediasoup-work');
+    if (workers.length !== 1) throw new Error(`expected one mediasoup worker under the media service (pid ${this.service.pid}), found ${workers.length}`);
+    this.workerPid = workers[0] as number;
+  }
+
+  private async openSender(): Promise<void> {
+    const room = await this.bus.request(MediaRoomOpen, this.subject('room.open'), { roomId: ROOM });
+    this.rtpCapabilities = room.rtpCapabilities;
+    const produce = async (kind: 'video' | 'audio', rtpParameters: WireRtpParameters): Promise<{ ip: string; port: number; producerId: string }> => {
+      const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), { roomId: ROOM, peerId: SENDER, comedia: true, rtcpMux: true });
+      const p = await this.bus.request(MediaProduce, this.subject('producer.create'), { roomId: ROOM, peerId: SENDER, transportId: t.transportId, kind, rtpParameters, source: 'bot' });
+      return { ip: t.ip, port: t.port, producerId: p.producerId };
+    };
+    const v = await produce('video', toWire(VIDEO_RTP_PARAMETERS));
+    const a = await produce('audio', toWire(AUDIO_RTP_PARAMETERS));
+    this.videoProducerId = v.producerId;
+    this.audioProducerId = a.producerId;
+    this.ingest = { video: { ip: v.ip, port: v.port }, audio: { ip: a.ip, port: a.port } };
+  }
+
+  async addReceivers(sinkPorts: number[]): Promise<void> {
+    const first = this.receivers.length;
+    const created = await mapLimit(sinkPorts, 8, async (sinkPort, i) => {
+      const peerId = `recv-${first + i}`;
+      const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), { roomId: ROOM, peerId, comedia: false, rtcpMux: true });
+      await this.bus.request(MediaPlainTransportConnect, this.subject('plain.connect'), { roomId: ROOM, transportId: t.transportId, ip: IP, port: sinkPort });
+      const consume = async (producerId: string): Promise<number> => {
+        const c = await this.bus.request(MediaConsume, this.subject('consumer.create'), { roomId: ROOM, peerId, transportId: t.transportId, producerId, rtpCapabilities: this.rtpCapabilities });
+        await this.bus.request(MediaConsumerAction, this.subject('consumer.action'), { roomId: ROOM, consumerId: c.consumerId, action: 'resume' });
+        return firstSsrc(c.rtpParameters);
+      };
+      const videoSsrc = await consume(this.videoProducerId);
+      const audioSsrc = await consume(this.audioProducerId);
+      return { sinkPort, transportPort: t.port, videoSsrc, audioSsrc };
+    });
+    this.receivers.push(...created);
+  }
+
+  async setForwarding(on: boolean): Promise<void> {
+    for (const producerId of [this.videoProducerId, this.audioProducerId]) {
+      await this.bus.request(MediaProducerAction, this.subject('producer.action'), { roomId: ROOM, producerId, action: on ? 'resume' : 'pause' });
+    }
+  }
+
+  async cpu(): Promise<CpuSample> {
+    const workerMs = procCpuMs(this.workerPid);
+    const controlMs = procCpuMs(this.service.pid);
+    if (workerMs === undefined || controlMs === undefined) throw new Error(`media service or its worker is gone:\n${this.service.log()}`);
+    return { workerMs, controlMs };
+  }
+
+  describe(): string {
+    return `ours: worker pid ${this.workerPid}, controller = media service pid ${this.service.pid} (both /proc/<pid>/stat)`;
+  }
+
+  /** nats-server's CPU (not part of either figure; reported beside them). */
+  natsCpuMs(): number | undefined {
+    return this.nats.process.pid === undefined ? undefined : procCpuMs(this.nats.process.pid);
+  }
+
+  serviceLog(): string {
+    return this.service.log();
+  }
+
+  async close(): Promise<void> {
+    await this.bus.drain().catch(() => undefined);
+    await this.service.stop();
+    const problems = this.service.problems();
+    if (problems.length) {
+      process.stderr.write(`media service logged ${problems.length} warning/error line(s) during the run; first ones:\n${problems.slice(0, 5).map((l) => `  ${l.slice(0, 400)}`).join('\n')}\n`);
+    }
+    this.service.removeLog();
+    await this.nats.stop();
+    // The service closes its worker on SIGTERM; make sure it did not outlive it.
+    if (this.workerPid && !(await waitGone(this.workerPid))) {
+      process.kill(this.workerPid, 'SIGKILL');
+      throw new Error(`the media service's mediasoup worker ${this.workerPid} outlived the service; killed`);
+    }
+  }
+}
+
+/** mediasoup's RtpParameters as the protocol's wire shape (plain JSON objects). */
+function toWire(p: object): WireRtpParameters {
+  return JSON.parse(JSON.stringify(p)) as WireRtpParameters;
+}

@@ -1,0 +1,182 @@
+/** Turns measurement windows into the forwarding-cost tables. */
+import type { WindowResult } from './measure.js';
+
+export interface LevelFigures {
+  consumers: number;
+  /** % of one core, worker + controlling process, mean over rounds. */
+  total: number;
+  worker: number;
+  control: number;
+  /** Spread of `total` over rounds (max − min). */
+  spread: number;
+  /** `total` of each round, in round order. */
+  totals: number[];
+  ffmpeg: number;
+  sink: number;
+  /** Marginal: (total(N) − total(0)) / N. */
+  perConsumer: number;
+  /** Plain average: total(N) / N. */
+  perConsumerTotal: number;
+  videoPackets: number;
+  audioPackets: number;
+  minVideoPackets: number;
+  minAudioPackets: number;
+  sentVideo: number;
+  sentAudio: number;
+  bytesPerConsumerPerSec: number;
+}
+
+export interface Row {
+  consumers: number;
+  bare?: LevelFigures;
+  ours?: LevelFigures;
+  /** ours.perConsumer / bare.perConsumer */
+  ratio?: number;
+  /**
+   * Lowest and highest per-round ratio: round r of ours against round r of bare (adjacent
+   * windows when alternating, the same window when simultaneous), each minus its set-up's
+   * mean 0-consumer CPU.
+   */
+  ratioRange?: [number, number];
+  ratioTotal?: number;
+}
+
+const pct = (ms: number, window: number): number => (ms / window) * 100;
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+export function figures(windows: WindowResult[]): Map<number, LevelFigures> {
+  const byLevel = new Map<number, WindowResult[]>();
+  for (const w of windows) byLevel.set(w.consumers, [...(byLevel.get(w.consumers) ?? []), w]);
+  const out = new Map<number, LevelFigures>();
+  const levels = [...byLevel.keys()].sort((a, b) => a - b);
+  for (const n of levels) {
+    const ws = [...(byLevel.get(n) ?? [])].sort((x, y) => x.round - y.round);
+    const totals = ws.map((w) => pct(w.workerMs + w.controlMs, w.ms));
+    out.set(n, {
+      consumers: n,
+      total: mean(totals),
+      worker: mean(ws.map((w) => pct(w.workerMs, w.ms))),
+      control: mean(ws.map((w) => pct(w.controlMs, w.ms))),
+      spread: Math.max(...totals) - Math.min(...totals),
+      totals,
+      ffmpeg: mean(ws.map((w) => pct(w.ffmpegMs, w.ms))),
+      sink: mean(ws.map((w) => pct(w.sinkMs, w.ms))),
+      perConsumer: Number.NaN,
+      perConsumerTotal: n > 0 ? mean(totals) / n : Number.NaN,
+      videoPackets: mean(ws.map((w) => w.video.mean)),
+      audioPackets: mean(ws.map((w) => w.audio.mean)),
+      minVideoPackets: Math.min(...ws.map((w) => w.video.min)),
+      minAudioPackets: Math.min(...ws.map((w) => w.audio.min)),
+      sentVideo: mean(ws.map((w) => w.inVideo)),
+      sentAudio: mean(ws.map((w) => w.inAudio)),
+      bytesPerConsumerPerSec: mean(ws.map((w) => w.bytesPerConsumerPerSec)),
+    });
+  }
+  const zero = out.get(0);
+  if (zero) for (const f of out.values()) if (f.consumers > 0) f.perConsumer = (f.total - zero.total) / f.consumers;
+  return out;
+}
+
+export function rows(windows: WindowResult[], levels: number[]): Row[] {
+  const bare = figures(windows.filter((w) => w.setup === 'bare'));
+  const ours = figures(windows.filter((w) => w.setup === 'ours'));
+  const b0 = bare.get(0)?.total;
+  const o0 = ours.get(0)?.total;
+  return levels.map((n) => {
+    const b = bare.get(n);
+    const o = ours.get(n);
+    let ratioRange: [number, number] | undefined;
+    if (b && o && n > 0 && b0 !== undefined && o0 !== undefined) {
+      const pairs = o.totals.flatMap((ot, r) => (b.totals[r] === undefined ? [] : [(ot - o0) / ((b.totals[r] as number) - b0)]));
+      if (pairs.length) ratioRange = [Math.min(...pairs), Math.max(...pairs)];
+    }
+    return {
+      consumers: n,
+      ...(b ? { bare: b } : {}),
+      ...(o ? { ours: o } : {}),
+      ...(b && o && n > 0 ? { ratio: o.perConsumer / b.perConsumer, ratioTotal: o.perConsumerTotal / b.perConsumerTotal } : {}),
+      ...(ratioRange ? { ratioRange } : {}),
+    };
+  });
+}
+
+const f = (x: number | undefined, digits: number): string => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits));
+const pad = (s: string, w: number): string => s.padStart(w);
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i] ?? 0)).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** Least-squares slope of total CPU against N over every level (0 included): cost per consumer from all windows at once. */
+export function slope(all: Row[], side: 'bare' | 'ours'): number | undefined {
+  const pts = all.flatMap((r) => (r[side] ? [[r.consumers, r[side].total] as const] : []));
+  if (pts.length < 2) return undefined;
+  const mx = mean(pts.map(([x]) => x));
+  const my = mean(pts.map(([, y]) => y));
+  const sxx = pts.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx > 0 ? pts.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx : undefined;
+}
+
+export function formatReport(all: Row[], windowS: number, goal: number): string {
+  const measured = all.filter((r) => r.consumers > 0);
+  const out: string[] = [];
+  out.push(`CPU per consumer, % of one core, marginal: (CPU(N) - CPU(0 consumers, sender flowing)) / N; CPU = mediasoup worker + its controlling Node process`);
+  out.push(
+    table(
+      ['consumers', 'bare %core/cons', 'ours %core/cons', 'ours/bare', 'per-round ratios', 'video pkts/cons', 'audio pkts/cons', `sent in ${windowS} s (v/a)`, 'min pkts (v/a)'],
+      measured.map((r) => {
+        const figs = [r.bare, r.ours].filter((x): x is LevelFigures => x !== undefined);
+        return [
+          String(r.consumers),
+          f(r.bare?.perConsumer, 4),
+          f(r.ours?.perConsumer, 4),
+          f(r.ratio, 3),
+          r.ratioRange ? `${f(r.ratioRange[0], 2)}..${f(r.ratioRange[1], 2)}` : 'n/a',
+          f(mean(figs.map((x) => x.videoPackets)), 1),
+          f(mean(figs.map((x) => x.audioPackets)), 1),
+          `${f(mean(figs.map((x) => x.sentVideo)), 0)}/${f(mean(figs.map((x) => x.sentAudio)), 0)}`,
+          `${Math.min(...figs.map((x) => x.minVideoPackets))}/${Math.min(...figs.map((x) => x.minAudioPackets))}`,
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push('Details, % of one core (mean over rounds; spread = max - min of the total over rounds)');
+  const detail: string[][] = [];
+  for (const r of all) {
+    for (const [name, x] of [['bare', r.bare], ['ours', r.ours]] as const) {
+      if (!x) continue;
+      detail.push([
+        String(r.consumers),
+        name,
+        f(x.worker, 2),
+        f(x.control, 2),
+        f(x.total, 2),
+        f(x.spread, 2),
+        f(x.perConsumerTotal, 4),
+        f(x.bytesPerConsumerPerSec / 1000, 1),
+        f(x.ffmpeg, 1),
+        f(x.sink, 1),
+      ]);
+    }
+  }
+  out.push(table(['consumers', 'set-up', 'worker', 'controller', 'total', 'spread', 'total/N', 'kB/s/cons', 'ffmpeg', 'sinks+relay'], detail));
+  const ratios = measured.filter((r) => r.ratio !== undefined);
+  if (ratios.length) {
+    out.push('');
+    out.push(`ours/bare on total/N instead: ${ratios.map((r) => `${r.consumers}: ${f(r.ratioTotal, 3)}`).join(', ')}`);
+    const sb = slope(all, 'bare');
+    const so = slope(all, 'ours');
+    if (sb !== undefined && so !== undefined) {
+      out.push(`least-squares slope of CPU over N (all levels): bare ${f(sb, 4)}, ours ${f(so, 4)} %core/consumer, ours/bare ${f(so / sb, 3)}`);
+    }
+    const over = ratios.filter((r) => (r.ratio ?? Infinity) > goal);
+    out.push(
+      `RESULT forwarding CPU per consumer, ours/bare: ${ratios.map((r) => `N=${r.consumers} ${f(r.ratio, 3)}`).join(', ')}; ` +
+        `goal <= ${goal}: ${over.length ? `not met at N=${over.map((r) => r.consumers).join(', ')}` : 'met at every N'}`,
+    );
+  }
+  return out.join('\n');
+}

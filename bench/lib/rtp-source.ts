@@ -1,0 +1,97 @@
+/**
+ * The real RTP source: one ffmpeg sending a VP8 test pattern and an Opus sine tone in real time
+ * (`-re`) as RTP, RTCP muxed on the same port (`rtcpport=`), to two UDP ports on 127.0.0.1 (the
+ * relay of the sink process, which copies every packet to each set-up's producer transports).
+ * `pkt_size=1200` keeps packets under a WebRTC-like MTU.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { AUDIO, VIDEO } from './media-params.js';
+
+export interface RtpSource {
+  readonly process: ChildProcess;
+  readonly pid: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function checkFfmpeg(): void {
+  let encoders: string;
+  try {
+    encoders = execFileSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch (err) {
+    throw new Error(`ffmpeg is not runnable (apt-get install -y ffmpeg): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  for (const enc of ['libvpx', 'libopus']) {
+    if (!new RegExp(`^\\s*\\S+\\s+${enc}\\s`, 'm').test(encoders)) throw new Error(`this ffmpeg has no ${enc} encoder`);
+  }
+}
+
+const rtpUrl = (port: number): string => `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`;
+const VIDEO_ENCODE = ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', VIDEO.bitrate, '-g', String(VIDEO.gop), '-keyint_min', String(VIDEO.gop), '-pix_fmt', 'yuv420p'];
+const AUDIO_ENCODE = ['-c:a', 'libopus', '-b:a', AUDIO.bitrate, '-ac', '2', '-ar', '48000'];
+const rtpOut = (kind: typeof VIDEO | typeof AUDIO, port: number): string[] => ['-ssrc', String(kind.ssrc), '-payload_type', String(kind.payloadType), '-f', 'rtp', rtpUrl(port)];
+const testVideo = (duration?: number): string => `testsrc=size=${VIDEO.size}:rate=${VIDEO.fps}${duration ? `:duration=${duration}` : ''}`;
+const testAudio = (duration?: number): string => `sine=frequency=440:sample_rate=48000${duration ? `:duration=${duration}` : ''}`;
+
+/** Live: encode the test pattern and the tone in real time while sending. */
+export function liveArgs(videoPort: number, audioPort: number): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    '-re', '-f', 'lavfi', '-i', testVideo(),
+    '-re', '-f', 'lavfi', '-i', testAudio(),
+    '-map', '0:v', ...VIDEO_ENCODE, ...rtpOut(VIDEO, videoPort),
+    '-map', '1:a', ...AUDIO_ENCODE, ...rtpOut(AUDIO, audioPort),
+  ];
+}
+
+/**
+ * Clip: the same encoders, run once before the benchmark into a `seconds`-long file, which is then
+ * sent in real time in a loop without re-encoding (`-c copy`). Every window of a multiple of
+ * `seconds` then carries the same packets, and no encoder competes with the set-ups for the cores.
+ */
+export function prepareClip(path: string, seconds: number): void {
+  execFileSync(
+    'ffmpeg',
+    [
+      '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', testVideo(seconds),
+      '-f', 'lavfi', '-i', testAudio(seconds),
+      '-map', '0:v', ...VIDEO_ENCODE,
+      '-map', '1:a', ...AUDIO_ENCODE,
+      path,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+}
+
+export function clipArgs(clip: string, videoPort: number, audioPort: number): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-loglevel', 'warning',
+    '-re', '-stream_loop', '-1', '-i', clip,
+    '-map', '0:v', '-c:v', 'copy', ...rtpOut(VIDEO, videoPort),
+    '-map', '0:a', '-c:a', 'copy', ...rtpOut(AUDIO, audioPort),
+  ];
+}
+
+export function startRtpSource(args: string[]): RtpSource {
+  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let out = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    if (out.length < 20_000) out += b.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.pid === undefined) throw new Error('ffmpeg did not start');
+  return {
+    process: child,
+    pid: child.pid,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+}
