@@ -144,8 +144,8 @@ async function main(): Promise<number> {
   }
   let ours: OursForwarding | undefined;
   if (opt.sides.has('ours')) {
-    // The service refuses consumers beyond MEDIA_MAX_CONSUMERS (default 500 per core): raise it only if the run needs more.
-    const defaultMax = 500 * cpus().length;
+    // The service refuses consumers beyond MEDIA_MAX_CONSUMERS (default 500 per worker; the bench runs one): raise it only if the run needs more.
+    const defaultMax = 500;
     ours = await OursForwarding.create({ env: maxN > defaultMax ? { MEDIA_MAX_CONSUMERS: String(maxN) } : {} });
     const o = ours;
     onCleanup('media service + nats-server', () => o.close());

@@ -115,6 +115,7 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
     const t = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'z', comedia: true });
     await assert.rejects(call(MediaProduce, { roomId: ROOM, peerId: 'z', transportId: t.transportId, kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/H265', payloadType: 96, clockRate: 90000 }] } }), (e: StrataError) => e.code === 'INVALID_MESSAGE');
     await assert.rejects(call(MediaConsume, { roomId: ROOM, peerId: 'z', transportId: 'missing', producerId: 'missing', rtpCapabilities }), (e: StrataError) => e.code === 'NOT_FOUND');
+    await assert.rejects(call(MediaProduce, { roomId: ROOM, peerId: 'not-z', transportId: t.transportId, kind: 'audio', rtpParameters: audioParams(3333) }), (e: StrataError) => e.code === 'FORBIDDEN', 'a peer cannot use another peer\'s transport');
     await assert.rejects(call(MediaProducerAction, { roomId: 'never-opened', producerId: 'x', action: 'pause' }), (e: StrataError) => e.code === 'NOT_FOUND');
     const h = await bus.request(Health, subjects.health(REGION, 'media', NODE), {});
     assert.equal(h.status, 'ok');

@@ -130,9 +130,11 @@ export class MediaRoom {
     };
   }
 
-  private transport(transportId: string): AnyTransport {
+  private transport(transportId: string, peerId?: string): AnyTransport {
     const t = this.transports.get(transportId);
     if (!t) throw new StrataError('NOT_FOUND', `no transport ${transportId} in room ${this.roomId}`);
+    // Gateways check ownership too; the node does not rely on every caller doing it.
+    if (peerId !== undefined && t.peerId !== peerId) throw new StrataError('FORBIDDEN', `transport ${transportId} is not peer ${peerId}'s`);
     return t.transport;
   }
 
@@ -175,7 +177,7 @@ export class MediaRoom {
   }
 
   async produce(peerId: string, transportId: string, kind: types.MediaKind, rtpParameters: types.RtpParameters, paused: boolean, source: Source | undefined): Promise<string> {
-    const transport = this.transport(transportId);
+    const transport = this.transport(transportId, peerId);
     if (transport.type === 'webrtc' && (transport.appData as { direction?: string }).direction !== 'send') {
       throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a send transport`);
     }
@@ -197,7 +199,7 @@ export class MediaRoom {
   }
 
   async consume(peerId: string, transportId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo> {
-    const transport = this.transport(transportId);
+    const transport = this.transport(transportId, peerId);
     if (transport.type === 'webrtc' && (transport.appData as { direction?: string }).direction !== 'recv') {
       throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a receive transport`);
     }

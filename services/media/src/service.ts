@@ -5,6 +5,9 @@ import { mediaEventPublisher, serveMediaApi } from './handlers.js';
 import { RoomRegistry } from './room-registry.js';
 import { WorkerPool } from './worker-pool.js';
 
+/** mediasoup's rule of thumb for one worker (one core) with WebRTC consumers. */
+const CONSUMERS_PER_WORKER = 500;
+
 export const mediaService: ServiceDefinition<typeof mediaConfig> = {
   kind: 'media',
   version: '0.1.0',
@@ -24,6 +27,7 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
       log,
       (worker, err) => log.error({ err, pid: worker.pid }, 'mediasoup worker died; its rooms are gone'),
     );
+    const maxConsumers = config.MEDIA_MAX_CONSUMERS || CONSUMERS_PER_WORKER * config.MEDIA_NUM_WORKERS;
     const publish = mediaEventPublisher(bus, region, nodeId);
     const rooms = new RoomRegistry(
       pool,
@@ -31,7 +35,7 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
         nodeId,
         idleTimeoutMs: config.MEDIA_ROOM_IDLE_TIMEOUT,
         speakerIntervalMs: config.MEDIA_ACTIVE_SPEAKER_INTERVAL,
-        maxConsumers: config.MEDIA_MAX_CONSUMERS,
+        maxConsumers,
         initialOutgoingBitrate: config.MEDIA_INITIAL_OUTGOING_BITRATE,
         listenIp: config.MEDIA_LISTEN_IP,
         announcedAddress: config.MEDIA_ANNOUNCED_ADDRESS || undefined,
@@ -53,13 +57,13 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
         const extraCpuMicros = workerCpuMicros;
         workerCpuMicros = 0;
         const t = rooms.totals();
-        return { score: Math.min(1, t.consumers / config.MEDIA_MAX_CONSUMERS), extraCpuMicros, details: { workers: pool.alive().length, ...t, maxConsumers: config.MEDIA_MAX_CONSUMERS } };
+        return { score: Math.min(1, t.consumers / maxConsumers), extraCpuMicros, details: { workers: pool.alive().length, ...t, maxConsumers } };
       },
       async close() {
         clearInterval(cpuTimer);
         for (const s of subs) s.unsubscribe();
         rooms.closeAll();
-        pool.close();
+        await pool.close();
       },
     };
   },

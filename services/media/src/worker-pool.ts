@@ -79,7 +79,21 @@ export class WorkerPool {
     return total;
   }
 
-  close(): void {
-    for (const w of this.workers) w.worker.close();
+  /** Closes the workers and waits (up to 2 s) for their processes to exit, so none outlives us. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.worker.subprocessClosed) return resolve();
+            const t = setTimeout(resolve, 2000);
+            w.worker.once('subprocessclose', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            w.worker.close();
+          }),
+      ),
+    );
   }
 }
