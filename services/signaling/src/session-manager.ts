@@ -81,12 +81,14 @@ export class SessionManager {
     };
     const session = new PeerSession(this.deps(), record, placed);
     session.socket = socket;
-    await this.store.save(record);
-    await this.store.bindResume(hash, { region: record.region, roomId: record.roomId, peerId: record.peerId });
     this.sessions.set(record.peerId, session);
     // Listen to the room before reading its peers, so nothing published in between is missed.
     this.hub.attach(session);
-    await this.hub.ready();
+    await Promise.all([
+      this.store.save(record),
+      this.store.bindResume(hash, { region: record.region, roomId: record.roomId, peerId: record.peerId }),
+      this.hub.ready(),
+    ]);
     this.hub.publish({ type: 'peerJoined', roomId: record.roomId, peerId: record.peerId, identity: record.identity, ...(name ? { name } : {}) });
     session.log.info({ identity: record.identity }, 'peer joined');
     return { session, response: await this.joinedResponse(session, token) };
