@@ -40,8 +40,14 @@ if [ ${#missing[@]} -gt 0 ] || ! meson_ok; then
   apt-get install -y -q --no-install-recommends "${apt_packages[@]}"
   apt-get install -y -q --no-install-recommends -t bookworm-backports meson
 fi
-# coturn's Debian service is not ours to run: tests start their own instances.
-if systemctl is-enabled coturn >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+# Debian starts nats-server and coturn as system services on install; they would hold ports
+# 4222 and 3478, which `npm run dev` uses. The project runs its own instances, so stop theirs.
+for unit in nats-server coturn; do
+  if systemctl is-enabled "$unit" >/dev/null 2>&1 || systemctl is-active "$unit" >/dev/null 2>&1; then
+    log "disabling the $unit system service (Strata starts its own)"
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  fi
+done
 
 worker_bin="$("$root/scripts/build-mediasoup-worker.sh" | tail -1)"
 log "mediasoup worker: $worker_bin"
