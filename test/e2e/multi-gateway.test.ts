@@ -51,6 +51,7 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     assert.equal(left.data['reason'], 'leave');
     await a.notification('consumerClosed', (d) => d['consumerId'] === ca.data!['consumerId']);
     assert.equal((await a.request('leave')).ok, true);
+    assert.equal(await kv.get(`${region.region}.shared`), null, 'the last one out releases the placement');
   });
 
   it('places new rooms on the least-loaded media node', async () => {

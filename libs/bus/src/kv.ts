@@ -71,6 +71,17 @@ export class TypedKv<T> {
     await this.raw.delete(key);
   }
 
+  /** Deletes only if the key is still at `revision`; false when it moved on. */
+  async deleteIfUnchanged(key: string, revision: number): Promise<boolean> {
+    try {
+      await this.raw.delete(key, { previousSeq: revision });
+      return true;
+    } catch (err) {
+      if (isWrongSequence(err)) return false;
+      throw err;
+    }
+  }
+
   async keys(filter = '>'): Promise<string[]> {
     const out: string[] = [];
     for await (const k of await this.raw.keys(filter)) out.push(k);

@@ -55,8 +55,37 @@ export class RoomPlacer {
     throw new StrataError('UNAVAILABLE', `could not place room ${roomId} on a media node`);
   }
 
-  /** Forgets the placement once the room has no peer left (the media node closes the router on its own). */
-  async release(roomId: string): Promise<void> {
-    await this.kv.delete(roomKey(this.region, roomId)).catch((err: unknown) => this.log.warn({ err, roomId }, 'placement not released'));
+  /**
+   * After a joiner's peer record is written: the placement it read must still be there. A last
+   * peer leaving may have released it in between; put it back, or two nodes could end up
+   * holding halves of one room.
+   */
+  async confirm(roomId: string, nodeId: string): Promise<void> {
+    const key = roomKey(this.region, roomId);
+    const entry = await this.kv.get(key);
+    if (entry) {
+      if (entry.value.nodes[0]?.nodeId !== nodeId) this.log.error({ roomId, nodeId, placedOn: entry.value.nodes[0]?.nodeId }, 'room placed on another node while joining');
+      return;
+    }
+    await this.kv.create(key, { roomId, region: this.region, nodes: [{ nodeId, region: this.region, since: Date.now() }], createdAt: Date.now() });
+  }
+
+  /**
+   * Forgets the placement once the room has no peer left (the media node closes the router on
+   * its own), so the next use of the name is placed afresh. A join racing with the release is
+   * covered twice: the delete is conditional, and a peer that shows up right after it gets its
+   * node written back (and `confirm` covers the joiner's side).
+   */
+  async release(roomId: string, peersLeft: () => Promise<{ nodeId: string }[]>): Promise<void> {
+    const key = roomKey(this.region, roomId);
+    try {
+      const entry = await this.kv.get(key);
+      if (!entry || (await peersLeft()).length > 0) return;
+      if (!(await this.kv.deleteIfUnchanged(key, entry.revision))) return;
+      const late = await peersLeft();
+      if (late[0]) await this.confirm(roomId, late[0].nodeId);
+    } catch (err) {
+      this.log.warn({ err, roomId }, 'placement not released');
+    }
   }
 }

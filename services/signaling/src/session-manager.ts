@@ -89,6 +89,7 @@ export class SessionManager {
       this.store.bindResume(hash, { region: record.region, roomId: record.roomId, peerId: record.peerId }),
       this.hub.ready(),
     ]);
+    await this.placer.confirm(record.roomId, record.nodeId);
     this.hub.publish({ type: 'peerJoined', roomId: record.roomId, peerId: record.peerId, identity: record.identity, ...(name ? { name } : {}) });
     session.log.info({ identity: record.identity }, 'peer joined');
     return { session, response: await this.joinedResponse(session, token) };
@@ -216,8 +217,7 @@ export class SessionManager {
     await this.store.remove(r).catch((err: unknown) => log.warn({ err }, 'record not removed'));
     this.hub.publish({ type: 'peerLeft', roomId: r.roomId, peerId: r.peerId, reason });
     log.info({ reason }, 'peer left');
-    const rest = await this.store.listRoom(r.region, r.roomId).catch(() => [{}]);
-    if (rest.length === 0) await this.placer.release(r.roomId);
+    await this.placer.release(r.roomId, () => this.store.listRoom(r.region, r.roomId));
   }
 
   /**
