@@ -135,7 +135,9 @@ describe('bus against a real nats-server', () => {
     await kv.raw.put('a.bad', new TextEncoder().encode('{"name":1}'));
     assert.equal(await kv.get('a.bad'), null, 'an invalid stored value reads as absent');
     assert.deepEqual((await kv.keys('a.*')).sort(), ['a.b', 'a.bad']);
-    await kv.delete('a.b');
+    const cur = await kv.get('a.b');
+    assert.equal(await kv.deleteIfUnchanged('a.b', e!.revision), false, 'stale revision cannot delete');
+    assert.equal(await kv.deleteIfUnchanged('a.b', cur!.revision), true);
     assert.equal(await kv.get('a.b'), null);
   });
 
