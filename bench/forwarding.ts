@@ -74,7 +74,8 @@ function options(): Options {
   const consumers = String(values.consumers)
     .split(',')
     .map((s) => Number(s.trim()));
-  for (const n of consumers) if (!Number.isInteger(n) || n <= 0 || n % 2) throw new Error(`--consumers: ${n} is not a positive even number (each receiver is a VP8 + an Opus consumer)`);
+  for (const n of consumers)
+    if (!Number.isInteger(n) || n <= 0 || n % 2) throw new Error(`--consumers: ${n} is not a positive even number (each receiver is a VP8 + an Opus consumer)`);
   const num = (name: string, v: string | undefined, min: number): number => {
     const x = Number(v);
     if (!Number.isFinite(x) || x < min) throw new Error(`--${name} must be a number >= ${min}`);
@@ -112,13 +113,16 @@ async function main(): Promise<number> {
   const maxN = opt.consumers[opt.consumers.length - 1] ?? 0;
   const perRound = opt.mode === 'simultaneous' ? 1 : opt.sides.size;
   const estimate = ((opt.consumers.length + 1) * opt.rounds * perRound + opt.sides.size) * (opt.windowMs + opt.warmupMs);
-  log(`forwarding benchmark: consumers ${opt.consumers.join(', ')}, window ${opt.windowMs / 1000} s, warm-up ${opt.warmupMs / 1000} s, ${opt.rounds} round(s), set-ups ${[...opt.sides].join(' + ')} (${opt.mode}); ~${Math.round(estimate / 1000)} s of windows`);
+  log(
+    `forwarding benchmark: consumers ${opt.consumers.join(', ')}, window ${opt.windowMs / 1000} s, warm-up ${opt.warmupMs / 1000} s, ${opt.rounds} round(s), set-ups ${[...opt.sides].join(' + ')} (${opt.mode}); ~${Math.round(estimate / 1000)} s of windows`,
+  );
 
   const sink = await SinkProcess.start();
   onCleanup('sink process', () => sink.stop());
   let args = liveArgs(sink.relayPorts.video, sink.relayPorts.audio);
   if (opt.source === 'clip') {
-    if ((opt.windowMs / 1000) % CLIP_SECONDS !== 0) log(`note: --window ${opt.windowMs / 1000} is not a multiple of the ${CLIP_SECONDS} s clip: windows will carry slightly different packets`);
+    if ((opt.windowMs / 1000) % CLIP_SECONDS !== 0)
+      log(`note: --window ${opt.windowMs / 1000} is not a multiple of the ${CLIP_SECONDS} s clip: windows will carry slightly different packets`);
     const dir = mkdtempSync(join(tmpdir(), 'strata-bench-clip-'));
     onCleanup('clip', () => rmSync(dir, { recursive: true, force: true }));
     const clip = join(dir, 'clip.mkv');
@@ -213,7 +217,11 @@ async function main(): Promise<number> {
     `total run time ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
   process.stdout.write(`${[...header, '', formatReport(table, opt.windowMs / 1000, GOAL), ...footer].join('\n')}\n`);
-  if (opt.json) writeFileSync(opt.json, JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, options: { ...opt, sides: [...opt.sides] }, windows, rows: table }, null, 2));
+  if (opt.json)
+    writeFileSync(
+      opt.json,
+      JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, options: { ...opt, sides: [...opt.sides] }, windows, rows: table }, null, 2),
+    );
   stopping = true;
   await cleanupAll();
   return 0;

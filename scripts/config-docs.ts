@@ -97,7 +97,9 @@ function machineDefault(name: string, a: unknown, b: unknown): string {
     const sb = b.replaceAll(mb.host, '<host>').replace(pid, '<pid>');
     if (sa === sb) return sa;
   }
-  throw new Error(`${name}: its default depends on the machine (${String(a)} vs ${String(b)}); teach machineDefault() in scripts/config-docs.ts to describe it`);
+  throw new Error(
+    `${name}: its default depends on the machine (${String(a)} vs ${String(b)}); teach machineDefault() in scripts/config-docs.ts to describe it`,
+  );
 }
 
 /** The spec as the README shows it: defaults that do not depend on the machine. */

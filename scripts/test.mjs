@@ -37,9 +37,9 @@ if (!filter.length) {
   }
 }
 
-const r = spawnSync(
-  process.execPath,
-  ['--conditions=strata-src', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...selected],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } },
-);
+const r = spawnSync(process.execPath, ['--conditions=strata-src', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...selected], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+});
 process.exit(r.status ?? 1);

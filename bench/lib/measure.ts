@@ -95,7 +95,12 @@ function packets(s: Snapshot, r: Receiver, ssrc: number): [number, number] {
  * consumers did not get what the sender sent in the window (± a frame): both mean the window
  * measured the machine, not the set-up. Discarded attempts are logged and counted in the report.
  */
-export async function measureWindow(ctx: MeasureContext, measured: readonly ForwardingSetup[], all: readonly ForwardingSetup[], round: number): Promise<WindowResult[]> {
+export async function measureWindow(
+  ctx: MeasureContext,
+  measured: readonly ForwardingSetup[],
+  all: readonly ForwardingSetup[],
+  round: number,
+): Promise<WindowResult[]> {
   for (const o of all) if (!measured.includes(o)) await o.setForwarding(false);
   for (const m of measured) await m.setForwarding(true);
   await sleep(ctx.warmupMs);
@@ -124,8 +129,12 @@ function anomaly(setup: ForwardingSetup, a: Snapshot, b: Snapshot, w: WindowResu
   const out: string[] = [];
   for (const s of [a, b]) if (s.tookMs > MAX_SNAPSHOT_MS) out.push(`${setup.name}: a CPU/packet snapshot took ${s.tookMs.toFixed(0)} ms`);
   if (w.consumers > 0) {
-    for (const [kind, got, sent] of [['video', w.video.mean, w.inVideo], ['audio', w.audio.mean, w.inAudio]] as const) {
-      if (Math.abs(got - sent) > Math.max(3, sent * 0.01)) out.push(`${setup.name}: ${kind} consumers got ${got.toFixed(1)} packets on average for ${sent} sent`);
+    for (const [kind, got, sent] of [
+      ['video', w.video.mean, w.inVideo],
+      ['audio', w.audio.mean, w.inAudio],
+    ] as const) {
+      if (Math.abs(got - sent) > Math.max(3, sent * 0.01))
+        out.push(`${setup.name}: ${kind} consumers got ${got.toFixed(1)} packets on average for ${sent} sent`);
     }
   }
   return out;
@@ -146,7 +155,10 @@ function result(setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number,
   }
   const consumers = setup.receivers.length * 2;
   const ms = b.t - a.t;
-  const stat = (xs: number[]): { min: number; mean: number } => ({ min: xs.length ? Math.min(...xs) : 0, mean: xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : 0 });
+  const stat = (xs: number[]): { min: number; mean: number } => ({
+    min: xs.length ? Math.min(...xs) : 0,
+    mean: xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : 0,
+  });
   const w: WindowResult = {
     setup: setup.name,
     consumers,
@@ -164,9 +176,12 @@ function result(setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number,
     bytesPerConsumerPerSec: consumers ? bytes / consumers / (ms / 1000) : 0,
     discarded: [...discarded],
   };
-  if (w.inVideo === 0 || w.inAudio === 0) throw new Error(`no RTP from ffmpeg during the ${setup.name} window (video ${w.inVideo}, audio ${w.inAudio} packets)`);
+  if (w.inVideo === 0 || w.inAudio === 0)
+    throw new Error(`no RTP from ffmpeg during the ${setup.name} window (video ${w.inVideo}, audio ${w.inAudio} packets)`);
   if (consumers > 0 && (w.video.min === 0 || w.audio.min === 0)) {
-    const silent = setup.receivers.filter((r) => packets(b, r, r.videoSsrc)[0] === packets(a, r, r.videoSsrc)[0] || packets(b, r, r.audioSsrc)[0] === packets(a, r, r.audioSsrc)[0]);
+    const silent = setup.receivers.filter(
+      (r) => packets(b, r, r.videoSsrc)[0] === packets(a, r, r.videoSsrc)[0] || packets(b, r, r.audioSsrc)[0] === packets(a, r, r.audioSsrc)[0],
+    );
     throw new Error(
       `${setup.name}: ${silent.length} of ${setup.receivers.length} receivers got no RTP on a consumer during the window ` +
         `(first: sink port ${silent[0]?.sinkPort}, transport port ${silent[0]?.transportPort}, ssrcs ${silent[0]?.videoSsrc}/${silent[0]?.audioSsrc})`,

@@ -24,7 +24,14 @@ export const AUDIO = {
 } as const;
 
 export const VIDEO_RTP_PARAMETERS: types.RtpParameters = {
-  codecs: [{ mimeType: 'video/VP8', clockRate: 90000, payloadType: VIDEO.payloadType, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] }],
+  codecs: [
+    {
+      mimeType: 'video/VP8',
+      clockRate: 90000,
+      payloadType: VIDEO.payloadType,
+      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+    },
+  ],
   encodings: [{ ssrc: VIDEO.ssrc }],
 };
 

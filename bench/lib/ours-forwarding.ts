@@ -69,7 +69,9 @@ class MediaServiceProcess {
     });
     closeSync(fd);
     if (child.pid === undefined) throw new Error('media service did not start');
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
     return new MediaServiceProcess(child, child.pid, logDir, exited);
   }
 
@@ -149,7 +151,12 @@ export class OursForwarding implements ForwardingSetup {
         LOG_PRETTY: 'false',
         ...opts.env,
       });
-      bus = await Bus.connect({ servers: nats.url, name: 'bench-forwarding', logger: createLogger({ service: 'bench', region: REGION, nodeId: 'bench-client', level: 'warn' }), requestTimeoutMs: 15_000 });
+      bus = await Bus.connect({
+        servers: nats.url,
+        name: 'bench-forwarding',
+        logger: createLogger({ service: 'bench', region: REGION, nodeId: 'bench-client', level: 'warn' }),
+        requestTimeoutMs: 15_000,
+      });
       const ours = new OursForwarding(nats, service, bus);
       await ours.waitHealthy(opts.startTimeoutMs ?? 60_000);
       await ours.openSender();
@@ -191,7 +198,14 @@ export class OursForwarding implements ForwardingSetup {
     this.rtpCapabilities = room.rtpCapabilities;
     const produce = async (kind: 'video' | 'audio', rtpParameters: WireRtpParameters): Promise<{ ip: string; port: number; producerId: string }> => {
       const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), { roomId: ROOM, peerId: SENDER, comedia: true, rtcpMux: true });
-      const p = await this.bus.request(MediaProduce, this.subject('producer.create'), { roomId: ROOM, peerId: SENDER, transportId: t.transportId, kind, rtpParameters, source: 'bot' });
+      const p = await this.bus.request(MediaProduce, this.subject('producer.create'), {
+        roomId: ROOM,
+        peerId: SENDER,
+        transportId: t.transportId,
+        kind,
+        rtpParameters,
+        source: 'bot',
+      });
       return { ip: t.ip, port: t.port, producerId: p.producerId };
     };
     const v = await produce('video', toWire(VIDEO_RTP_PARAMETERS));
@@ -208,7 +222,13 @@ export class OursForwarding implements ForwardingSetup {
       const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), { roomId: ROOM, peerId, comedia: false, rtcpMux: true });
       await this.bus.request(MediaPlainTransportConnect, this.subject('plain.connect'), { roomId: ROOM, transportId: t.transportId, ip: IP, port: sinkPort });
       const consume = async (producerId: string): Promise<number> => {
-        const c = await this.bus.request(MediaConsume, this.subject('consumer.create'), { roomId: ROOM, peerId, transportId: t.transportId, producerId, rtpCapabilities: this.rtpCapabilities });
+        const c = await this.bus.request(MediaConsume, this.subject('consumer.create'), {
+          roomId: ROOM,
+          peerId,
+          transportId: t.transportId,
+          producerId,
+          rtpCapabilities: this.rtpCapabilities,
+        });
         await this.bus.request(MediaConsumerAction, this.subject('consumer.action'), { roomId: ROOM, consumerId: c.consumerId, action: 'resume' });
         return firstSsrc(c.rtpParameters);
       };
@@ -250,7 +270,12 @@ export class OursForwarding implements ForwardingSetup {
     await this.service.stop();
     const problems = this.service.problems();
     if (problems.length) {
-      process.stderr.write(`media service logged ${problems.length} warning/error line(s) during the run; first ones:\n${problems.slice(0, 5).map((l) => `  ${l.slice(0, 400)}`).join('\n')}\n`);
+      process.stderr.write(
+        `media service logged ${problems.length} warning/error line(s) during the run; first ones:\n${problems
+          .slice(0, 5)
+          .map((l) => `  ${l.slice(0, 400)}`)
+          .join('\n')}\n`,
+      );
     }
     this.service.removeLog();
     await this.nats.stop();

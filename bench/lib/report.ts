@@ -125,7 +125,17 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
   out.push(`CPU per consumer, % of one core, marginal: (CPU(N) - CPU(0 consumers, sender flowing)) / N; CPU = mediasoup worker + its controlling Node process`);
   out.push(
     table(
-      ['consumers', 'bare %core/cons', 'ours %core/cons', 'ours/bare', 'per-round ratios', 'video pkts/cons', 'audio pkts/cons', `sent in ${windowS} s (v/a)`, 'min pkts (v/a)'],
+      [
+        'consumers',
+        'bare %core/cons',
+        'ours %core/cons',
+        'ours/bare',
+        'per-round ratios',
+        'video pkts/cons',
+        'audio pkts/cons',
+        `sent in ${windowS} s (v/a)`,
+        'min pkts (v/a)',
+      ],
       measured.map((r) => {
         const figs = [r.bare, r.ours].filter((x): x is LevelFigures => x !== undefined);
         return [
@@ -146,7 +156,10 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
   out.push('Details, % of one core (mean over rounds; spread = max - min of the total over rounds)');
   const detail: string[][] = [];
   for (const r of all) {
-    for (const [name, x] of [['bare', r.bare], ['ours', r.ours]] as const) {
+    for (const [name, x] of [
+      ['bare', r.bare],
+      ['ours', r.ours],
+    ] as const) {
       if (!x) continue;
       detail.push([
         String(r.consumers),

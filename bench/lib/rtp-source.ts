@@ -27,20 +27,60 @@ export function checkFfmpeg(): void {
 }
 
 const rtpUrl = (port: number): string => `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`;
-const VIDEO_ENCODE = ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', VIDEO.bitrate, '-g', String(VIDEO.gop), '-keyint_min', String(VIDEO.gop), '-pix_fmt', 'yuv420p'];
+const VIDEO_ENCODE = [
+  '-c:v',
+  'libvpx',
+  '-deadline',
+  'realtime',
+  '-cpu-used',
+  '8',
+  '-b:v',
+  VIDEO.bitrate,
+  '-g',
+  String(VIDEO.gop),
+  '-keyint_min',
+  String(VIDEO.gop),
+  '-pix_fmt',
+  'yuv420p',
+];
 const AUDIO_ENCODE = ['-c:a', 'libopus', '-b:a', AUDIO.bitrate, '-ac', '2', '-ar', '48000'];
-const rtpOut = (kind: typeof VIDEO | typeof AUDIO, port: number): string[] => ['-ssrc', String(kind.ssrc), '-payload_type', String(kind.payloadType), '-f', 'rtp', rtpUrl(port)];
+const rtpOut = (kind: typeof VIDEO | typeof AUDIO, port: number): string[] => [
+  '-ssrc',
+  String(kind.ssrc),
+  '-payload_type',
+  String(kind.payloadType),
+  '-f',
+  'rtp',
+  rtpUrl(port),
+];
 const testVideo = (duration?: number): string => `testsrc=size=${VIDEO.size}:rate=${VIDEO.fps}${duration ? `:duration=${duration}` : ''}`;
 const testAudio = (duration?: number): string => `sine=frequency=440:sample_rate=48000${duration ? `:duration=${duration}` : ''}`;
 
 /** Live: encode the test pattern and the tone in real time while sending. */
 export function liveArgs(videoPort: number, audioPort: number): string[] {
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'warning',
-    '-re', '-f', 'lavfi', '-i', testVideo(),
-    '-re', '-f', 'lavfi', '-i', testAudio(),
-    '-map', '0:v', ...VIDEO_ENCODE, ...rtpOut(VIDEO, videoPort),
-    '-map', '1:a', ...AUDIO_ENCODE, ...rtpOut(AUDIO, audioPort),
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'warning',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    testVideo(),
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    testAudio(),
+    '-map',
+    '0:v',
+    ...VIDEO_ENCODE,
+    ...rtpOut(VIDEO, videoPort),
+    '-map',
+    '1:a',
+    ...AUDIO_ENCODE,
+    ...rtpOut(AUDIO, audioPort),
   ];
 }
 
@@ -53,11 +93,25 @@ export function prepareClip(path: string, seconds: number): void {
   execFileSync(
     'ffmpeg',
     [
-      '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', testVideo(seconds),
-      '-f', 'lavfi', '-i', testAudio(seconds),
-      '-map', '0:v', ...VIDEO_ENCODE,
-      '-map', '1:a', ...AUDIO_ENCODE,
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      testVideo(seconds),
+      '-f',
+      'lavfi',
+      '-i',
+      testAudio(seconds),
+      '-map',
+      '0:v',
+      ...VIDEO_ENCODE,
+      '-map',
+      '1:a',
+      ...AUDIO_ENCODE,
       path,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -66,10 +120,25 @@ export function prepareClip(path: string, seconds: number): void {
 
 export function clipArgs(clip: string, videoPort: number, audioPort: number): string[] {
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'warning',
-    '-re', '-stream_loop', '-1', '-i', clip,
-    '-map', '0:v', '-c:v', 'copy', ...rtpOut(VIDEO, videoPort),
-    '-map', '0:a', '-c:a', 'copy', ...rtpOut(AUDIO, audioPort),
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'warning',
+    '-re',
+    '-stream_loop',
+    '-1',
+    '-i',
+    clip,
+    '-map',
+    '0:v',
+    '-c:v',
+    'copy',
+    ...rtpOut(VIDEO, videoPort),
+    '-map',
+    '0:a',
+    '-c:a',
+    'copy',
+    ...rtpOut(AUDIO, audioPort),
   ];
 }
 

@@ -18,16 +18,9 @@ export interface RelayCounts {
 }
 
 export type SinkCommand =
-  | { cmd: 'open'; tag: string; count: number }
-  | { cmd: 'targets'; ingests: Ingest[] }
-  | { cmd: 'counts'; tag: string }
-  | { cmd: 'close' };
+  { cmd: 'open'; tag: string; count: number } | { cmd: 'targets'; ingests: Ingest[] } | { cmd: 'counts'; tag: string } | { cmd: 'close' };
 
-export type SinkResult =
-  | { cmd: 'open'; ports: number[] }
-  | { cmd: 'targets' }
-  | { cmd: 'counts'; sinks: SinkCounts[]; relay: RelayCounts }
-  | { cmd: 'close' };
+export type SinkResult = { cmd: 'open'; ports: number[] } | { cmd: 'targets' } | { cmd: 'counts'; sinks: SinkCounts[]; relay: RelayCounts } | { cmd: 'close' };
 
 export interface SinkRequest {
   id: number;

@@ -9,7 +9,12 @@ import type { types } from 'mediasoup';
 import { WebSocketServer } from 'ws';
 
 const worker = await mediasoup.createWorker({ logLevel: 'warn' });
-const webRtcServer = await worker.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1' }, { protocol: 'tcp', ip: '127.0.0.1' }] });
+const webRtcServer = await worker.createWebRtcServer({
+  listenInfos: [
+    { protocol: 'udp', ip: '127.0.0.1' },
+    { protocol: 'tcp', ip: '127.0.0.1' },
+  ],
+});
 const routers = new Map<string, types.Router>();
 const codecs: types.RouterRtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
@@ -49,7 +54,7 @@ wss.on('connection', (ws) => {
 });
 wss.on('listening', () => {
   const addr = wss.address();
-  process.stdout.write(`PORT ${addr && typeof addr === "object" ? addr.port : String(addr)}\n`);
+  process.stdout.write(`PORT ${addr && typeof addr === 'object' ? addr.port : String(addr)}\n`);
 });
 process.on('SIGTERM', () => {
   wss.close();

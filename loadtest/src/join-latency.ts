@@ -15,7 +15,9 @@ import { constantArrivalRate } from './executor.js';
 import { Counter, Trend } from './metrics.js';
 import { WsRpc } from './ws-rpc.js';
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '50' }, duration: { type: 'string', default: '20' }, rounds: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { rate: { type: 'string', default: '50' }, duration: { type: 'string', default: '20' }, rounds: { type: 'string', default: '2' } },
+});
 const rate = Number(values.rate);
 const durationS = Number(values.duration);
 const rounds = Number(values.rounds);
@@ -23,7 +25,10 @@ const rounds = Number(values.rounds);
 type Target = { name: 'baseline' | 'strata'; url: string; joinData: (i: number) => Promise<Record<string, unknown>> };
 
 async function startBaseline(): Promise<{ url: string; stop(): void }> {
-  const child = spawn(process.execPath, ['--conditions=strata-src', '--import', 'tsx', 'loadtest/src/baseline-server.ts'], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--conditions=strata-src', '--import', 'tsx', 'loadtest/src/baseline-server.ts'], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.on('data', (b: Buffer) => {
       const m = /PORT (\d+)/.exec(b.toString());
@@ -85,9 +90,13 @@ try {
   console.log('target     joins   errors  dropped     p50 ms    p95 ms    p99 ms    max ms');
   for (const name of ['baseline', 'strata'] as const) {
     const x = s[name];
-    console.log(`${name.padEnd(9)} ${String(x.count).padStart(6)} ${String(errors[name].value).padStart(8)} ${String(dropped[name]).padStart(8)} ${fmt(x.p50)}  ${fmt(x.p95)}  ${fmt(x.p99)}  ${fmt(x.max)}`);
+    console.log(
+      `${name.padEnd(9)} ${String(x.count).padStart(6)} ${String(errors[name].value).padStart(8)} ${String(dropped[name]).padStart(8)} ${fmt(x.p50)}  ${fmt(x.p95)}  ${fmt(x.p99)}  ${fmt(x.max)}`,
+    );
   }
-  console.log(`ratio strata/baseline: p50 ${(s.strata.p50 / s.baseline.p50).toFixed(2)}  p95 ${(s.strata.p95 / s.baseline.p95).toFixed(2)}  p99 ${(s.strata.p99 / s.baseline.p99).toFixed(2)}`);
+  console.log(
+    `ratio strata/baseline: p50 ${(s.strata.p50 / s.baseline.p50).toFixed(2)}  p95 ${(s.strata.p95 / s.baseline.p95).toFixed(2)}  p99 ${(s.strata.p99 / s.baseline.p99).toFixed(2)}`,
+  );
   // k6-style threshold: errors must stay under 1 %.
   const errRate = errors.strata.value / Math.max(1, s.strata.count + errors.strata.value);
   console.log(`threshold errors<1%: ${errRate < 0.01 ? 'ok' : 'FAILED'} (${(errRate * 100).toFixed(2)} %)`);

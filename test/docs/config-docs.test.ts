@@ -13,7 +13,9 @@ describe('service README configuration tables', () => {
   });
 
   it("show machine-dependent defaults as formulas, not this machine's values", async () => {
-    const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 32);
+    const host = hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 32);
     for (const doc of await configDocs()) {
       assert.ok(doc.table.includes(`| \`${doc.kind}-<host>-<pid>\` |`), `${doc.readme}: STRATA_NODE_ID default`);
       assert.ok(!doc.table.includes(`${doc.kind}-${host}-${process.pid}`), `${doc.readme}: this machine's node id leaked`);

@@ -67,7 +67,7 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
   const logs: string[] = [];
 
   /** Waits for `probe` in `page`, printing the page's console on a timeout. */
-  const waitIn = async <T,>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
+  const waitIn = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
     try {
       return await waitFor(what, probe, timeoutMs, 250);
     } catch (err) {
@@ -124,20 +124,33 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
     const [alice, bob] = pages as [Page, Page];
     const aliceState = (await state(alice))!;
     const bobState = (await state(bob))!;
-    assert.deepEqual(aliceState.peers.map((p) => p.name), ['Bob']);
-    assert.deepEqual(bobState.peers.map((p) => p.name), ['Alice']);
+    assert.deepEqual(
+      aliceState.peers.map((p) => p.name),
+      ['Bob'],
+    );
+    assert.deepEqual(
+      bobState.peers.map((p) => p.name),
+      ['Alice'],
+    );
 
-    for (const [page, other] of [[alice, bobState], [bob, aliceState]] as const) {
+    for (const [page, other] of [
+      [alice, bobState],
+      [bob, aliceState],
+    ] as const) {
       const first = await waitIn('the remote video to have frames', async () => {
         const [v] = await remoteVideos(page);
         return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
       });
       assert.equal(first.peerId, other.peerId);
       assert.equal(first.label, other.name);
-      const later = await waitIn('the remote video to keep playing', async () => {
-        const [v] = await remoteVideos(page);
-        return v && v.currentTime > first.currentTime + 1 ? v : undefined;
-      }, 15_000);
+      const later = await waitIn(
+        'the remote video to keep playing',
+        async () => {
+          const [v] = await remoteVideos(page);
+          return v && v.currentTime > first.currentTime + 1 ? v : undefined;
+        },
+        15_000,
+      );
       assert.ok(!later.paused);
       const inbound = await stats(page);
       const video = inbound.find((s) => s.kind === 'video');
@@ -151,11 +164,15 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
 
   it('the VP8 producer is simulcast: consumers are of type simulcast and report layers', async () => {
     const [alice] = pages as [Page];
-    const s = await waitIn('layers reported', async () => {
-      const st = await state(alice);
-      const v = st?.consumers.find((c) => c.kind === 'video');
-      return v && v.spatialLayer !== null ? v : undefined;
-    }, 20_000);
+    const s = await waitIn(
+      'layers reported',
+      async () => {
+        const st = await state(alice);
+        const v = st?.consumers.find((c) => c.kind === 'video');
+        return v && v.spatialLayer !== null ? v : undefined;
+      },
+      20_000,
+    );
     assert.equal(s.type, 'simulcast');
     assert.ok(s.spatialLayer! >= 0 && s.spatialLayer! <= 2);
     const audio = (await state(alice))!.consumers.find((c) => c.kind === 'audio');
@@ -165,24 +182,36 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
   it('a signaling drop in the browser resumes (real ICE restart) and video keeps playing', async () => {
     const [alice, bob] = pages as [Page, Page];
     await alice.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.dropConnection());
-    const resumed = await waitIn('alice to resume', async () => {
-      const s = await state(alice);
-      return s && s.reconnects === 1 && s.connection === 'connected' ? s : undefined;
-    }, 20_000);
+    const resumed = await waitIn(
+      'alice to resume',
+      async () => {
+        const s = await state(alice);
+        return s && s.reconnects === 1 && s.connection === 'connected' ? s : undefined;
+      },
+      20_000,
+    );
     assert.equal(resumed.consumers.length, 2);
     for (const page of [alice, bob]) {
       const [v0] = await remoteVideos(page);
       const before = (await stats(page)).find((x) => x.kind === 'video')!;
-      await waitIn('video to advance after the resume', async () => {
-        const [v] = await remoteVideos(page);
-        return v && v0 && v.currentTime > v0.currentTime + 1 ? v : undefined;
-      }, 15_000);
+      await waitIn(
+        'video to advance after the resume',
+        async () => {
+          const [v] = await remoteVideos(page);
+          return v && v0 && v.currentTime > v0.currentTime + 1 ? v : undefined;
+        },
+        15_000,
+      );
       const afterStats = (await stats(page)).find((x) => x.kind === 'video')!;
       assert.ok(afterStats.framesDecoded! > before.framesDecoded!, 'frames keep being decoded');
     }
     const s = (await state(alice))!;
     assert.equal(s.transports.send, 'connected');
     assert.equal(s.transports.recv, 'connected');
-    assert.deepEqual((await state(bob))!.peers.map((p) => p.name), ['Alice'], 'bob never saw alice leave');
+    assert.deepEqual(
+      (await state(bob))!.peers.map((p) => p.name),
+      ['Alice'],
+      'bob never saw alice leave',
+    );
   });
 });

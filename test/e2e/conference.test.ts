@@ -31,20 +31,22 @@ describe('three-peer conference over a real region', { timeout: 120_000 }, () =>
 
   it('every peer knows the other two', async () => {
     for (const p of peers) {
-      const others = peers.filter((o) => o !== p).map((o) => o.peerId).sort();
+      const others = peers
+        .filter((o) => o !== p)
+        .map((o) => o.peerId)
+        .sort();
       await waitFor(`${p.name} to see ${others.join(', ')}`, () => ([...p.room.peers.keys()].sort().join() === others.join() ? true : undefined), 10_000);
     }
   });
 
   it('every peer consumes audio and video of each other peer', async () => {
     for (const p of peers) {
-      await waitFor(
-        `${p.name} to consume 4 tracks`,
-        () => (p.room.consumers.size === 4 ? true : undefined),
-        20_000,
-      );
+      await waitFor(`${p.name} to consume 4 tracks`, () => (p.room.consumers.size === 4 ? true : undefined), 20_000);
       for (const o of peers.filter((x) => x !== p)) {
-        const kinds = [...p.room.consumers.values()].filter((c) => c.peerId === o.peerId).map((c) => c.kind).sort();
+        const kinds = [...p.room.consumers.values()]
+          .filter((c) => c.peerId === o.peerId)
+          .map((c) => c.kind)
+          .sort();
         assert.deepEqual(kinds, ['audio', 'video'], `${p.name} consumes ${o.name}`);
       }
     }
@@ -57,7 +59,9 @@ describe('three-peer conference over a real region', { timeout: 120_000 }, () =>
       () => (peers.every((p) => peers.every((o) => o === p || KINDS.every((k) => p.receivedFrom(o.peerId, k).packets > 0))) ? true : undefined),
       20_000,
     );
-    const first = peers.map((p) => new Map(peers.filter((o) => o !== p).flatMap((o) => KINDS.map((k) => [`${o.peerId}:${k}`, p.receivedFrom(o.peerId, k)] as const))));
+    const first = peers.map(
+      (p) => new Map(peers.filter((o) => o !== p).flatMap((o) => KINDS.map((k) => [`${o.peerId}:${k}`, p.receivedFrom(o.peerId, k)] as const))),
+    );
     await new Promise((r) => setTimeout(r, 3000));
     for (const [i, p] of peers.entries()) {
       for (const o of peers.filter((x) => x !== p)) {

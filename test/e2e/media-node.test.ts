@@ -54,11 +54,23 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
     bus = await Bus.connect({ servers: nats.url, name: 'media-test', logger: memoryLogger().log });
     bus.subscribe(ActiveSpeakerEvent, subjects.activeSpeaker(REGION, ROOM), (e) => void speakers.push(e));
     bus.subscribe(MediaEvent, subjects.roomMedia(REGION, ROOM), (e) => void mediaEvents.push(e));
-    media = spawnService('media', { NATS_URL: nats.url, STRATA_REGION: REGION, STRATA_NODE_ID: NODE, HTTP_PORT: '0', MEDIA_NUM_WORKERS: '1', MEDIA_MAX_CONSUMERS: '3', MEDIA_ROOM_IDLE_TIMEOUT: '1s' });
-    await waitFor('media node health', async () => {
-      if (media.child.exitCode !== null) throw new Error(media.output());
-      return bus.request(Health, subjects.health(REGION, 'media', NODE), {}, { timeoutMs: 500 }).catch(() => undefined);
-    }, 30_000);
+    media = spawnService('media', {
+      NATS_URL: nats.url,
+      STRATA_REGION: REGION,
+      STRATA_NODE_ID: NODE,
+      HTTP_PORT: '0',
+      MEDIA_NUM_WORKERS: '1',
+      MEDIA_MAX_CONSUMERS: '3',
+      MEDIA_ROOM_IDLE_TIMEOUT: '1s',
+    });
+    await waitFor(
+      'media node health',
+      async () => {
+        if (media.child.exitCode !== null) throw new Error(media.output());
+        return bus.request(Health, subjects.health(REGION, 'media', NODE), {}, { timeoutMs: 500 }).catch(() => undefined);
+      },
+      30_000,
+    );
   });
 
   after(async () => {
@@ -71,8 +83,20 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
     const { rtpCapabilities } = await call(MediaRoomOpen, { roomId: ROOM });
     const inA = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'a', comedia: true });
     const inB = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'b', comedia: true });
-    const { producerId: prodA } = await call(MediaProduce, { roomId: ROOM, peerId: 'a', transportId: inA.transportId, kind: 'audio', rtpParameters: audioParams(1111) });
-    const { producerId: prodB } = await call(MediaProduce, { roomId: ROOM, peerId: 'b', transportId: inB.transportId, kind: 'audio', rtpParameters: audioParams(2222) });
+    const { producerId: prodA } = await call(MediaProduce, {
+      roomId: ROOM,
+      peerId: 'a',
+      transportId: inA.transportId,
+      kind: 'audio',
+      rtpParameters: audioParams(1111),
+    });
+    const { producerId: prodB } = await call(MediaProduce, {
+      roomId: ROOM,
+      peerId: 'b',
+      transportId: inB.transportId,
+      kind: 'audio',
+      rtpParameters: audioParams(2222),
+    });
     let loud = 'a';
     // The dominant-speaker algorithm tracks each speaker's noise floor, so a constant level reads
     // as background: speech is bursts of loud frames between quiet ones.
@@ -100,10 +124,15 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
       await waitFor('RTP at every sink', () => (sinks.every((s) => s.packets() > 20) ? true : undefined), 10_000);
 
       const extra = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'c9', comedia: false });
-      await assert.rejects(call(MediaConsume, { roomId: ROOM, peerId: 'c9', transportId: extra.transportId, producerId: prodB, rtpCapabilities }), (e: StrataError) => e.code === 'CAPACITY');
+      await assert.rejects(
+        call(MediaConsume, { roomId: ROOM, peerId: 'c9', transportId: extra.transportId, producerId: prodB, rtpCapabilities }),
+        (e: StrataError) => e.code === 'CAPACITY',
+      );
 
       await call(MediaProducerAction, { roomId: ROOM, producerId: prodA, action: 'close' });
-      await waitFor('consumerClosed events', () => (mediaEvents.filter((e) => e.type === 'consumerClosed' && e.producerId === prodA).length === 3 ? true : undefined));
+      await waitFor('consumerClosed events', () =>
+        mediaEvents.filter((e) => e.type === 'consumerClosed' && e.producerId === prodA).length === 3 ? true : undefined,
+      );
       for (const s of sinks) s.close();
     } finally {
       for (const s of senders) s.stop();
@@ -113,9 +142,25 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
   it('answers bad media input with precise codes and keeps serving', async () => {
     const { rtpCapabilities } = await call(MediaRoomOpen, { roomId: ROOM });
     const t = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'z', comedia: true });
-    await assert.rejects(call(MediaProduce, { roomId: ROOM, peerId: 'z', transportId: t.transportId, kind: 'video', rtpParameters: { codecs: [{ mimeType: 'video/H265', payloadType: 96, clockRate: 90000 }] } }), (e: StrataError) => e.code === 'INVALID_MESSAGE');
-    await assert.rejects(call(MediaConsume, { roomId: ROOM, peerId: 'z', transportId: 'missing', producerId: 'missing', rtpCapabilities }), (e: StrataError) => e.code === 'NOT_FOUND');
-    await assert.rejects(call(MediaProduce, { roomId: ROOM, peerId: 'not-z', transportId: t.transportId, kind: 'audio', rtpParameters: audioParams(3333) }), (e: StrataError) => e.code === 'FORBIDDEN', 'a peer cannot use another peer\'s transport');
+    await assert.rejects(
+      call(MediaProduce, {
+        roomId: ROOM,
+        peerId: 'z',
+        transportId: t.transportId,
+        kind: 'video',
+        rtpParameters: { codecs: [{ mimeType: 'video/H265', payloadType: 96, clockRate: 90000 }] },
+      }),
+      (e: StrataError) => e.code === 'INVALID_MESSAGE',
+    );
+    await assert.rejects(
+      call(MediaConsume, { roomId: ROOM, peerId: 'z', transportId: 'missing', producerId: 'missing', rtpCapabilities }),
+      (e: StrataError) => e.code === 'NOT_FOUND',
+    );
+    await assert.rejects(
+      call(MediaProduce, { roomId: ROOM, peerId: 'not-z', transportId: t.transportId, kind: 'audio', rtpParameters: audioParams(3333) }),
+      (e: StrataError) => e.code === 'FORBIDDEN',
+      "a peer cannot use another peer's transport",
+    );
     await assert.rejects(call(MediaProducerAction, { roomId: 'never-opened', producerId: 'x', action: 'pause' }), (e: StrataError) => e.code === 'NOT_FOUND');
     const h = await bus.request(Health, subjects.health(REGION, 'media', NODE), {});
     assert.equal(h.status, 'ok');
@@ -123,6 +168,11 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
 
   it('closes a room once it has had no transport for the idle timeout', async () => {
     for (const peerId of ['a', 'b', 'c0', 'c1', 'c2', 'c9', 'z']) await call(MediaPeerClose, { roomId: ROOM, peerId });
-    await waitFor('room closed', async () => ((await bus.request(Health, subjects.health(REGION, 'media', NODE), {})).checks['rooms'] === 0 ? true : undefined), 10_000, 250);
+    await waitFor(
+      'room closed',
+      async () => ((await bus.request(Health, subjects.health(REGION, 'media', NODE), {})).checks['rooms'] === 0 ? true : undefined),
+      10_000,
+      250,
+    );
   });
 });

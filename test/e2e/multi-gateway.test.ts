@@ -27,7 +27,11 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     assert.ok(ja.ok && jb.ok);
     const peerA = ja.data!['peerId'] as string;
     const peerB = jb.data!['peerId'] as string;
-    assert.deepEqual((jb.data!['peers'] as { peerId: string }[]).map((p) => p.peerId), [peerA], 'b (gateway 2) lists a (gateway 1)');
+    assert.deepEqual(
+      (jb.data!['peers'] as { peerId: string }[]).map((p) => p.peerId),
+      [peerA],
+      'b (gateway 2) lists a (gateway 1)',
+    );
     await a.notification('peerJoined', (d) => d['peerId'] === peerB);
     // Both gateways put the room on the same media node, whichever of the two each would pick alone.
     const capsA = JSON.stringify(ja.data!['rtpCapabilities']);
@@ -43,7 +47,11 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     const np = await a.notification('newProducer', (d) => d['peerId'] === peerB);
     assert.deepEqual(np.data['producer'], { producerId: pb.data!['producerId'], kind: 'audio', source: 'microphone', paused: false });
     const ta = await a.request('createWebRtcTransport', { direction: 'recv' });
-    const ca = await a.request('consume', { transportId: ta.data!['transportId'] as string, producerId: pb.data!['producerId'] as string, rtpCapabilities: ja.data!['rtpCapabilities'] as Record<string, unknown> });
+    const ca = await a.request('consume', {
+      transportId: ta.data!['transportId'] as string,
+      producerId: pb.data!['producerId'] as string,
+      rtpCapabilities: ja.data!['rtpCapabilities'] as Record<string, unknown>,
+    });
     assert.equal(ca.ok, true, JSON.stringify(ca));
     assert.equal(ca.data!['peerId'], peerB);
     assert.equal((await b.request('leave')).ok, true);
@@ -81,7 +89,10 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     const r = await c2.request('resume', { resumeToken: jc.data!['resumeToken'] as string });
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(r.data!['peerId'], jc.data!['peerId']);
-    assert.deepEqual((r.data!['transports'] as { transportId: string }[]).map((x) => x.transportId), [t.data!['transportId']]);
+    assert.deepEqual(
+      (r.data!['transports'] as { transportId: string }[]).map((x) => x.transportId),
+      [t.data!['transportId']],
+    );
     // The resumed session is fully usable on its new gateway.
     const stats = await c2.request('getTransportStats', { transportId: t.data!['transportId'] as string });
     assert.equal(stats.ok, true);

@@ -5,7 +5,18 @@
  */
 import { Bus } from '@strata/bus';
 import { startNatsServer, type NatsServer } from '@strata/nats-server';
-import { GeoRoute, Health, Heartbeat, MediaRoomOpen, SERVICE_KINDS, StrataError, TurnCredentials, subjects, type EventOf, type ServiceKind } from '@strata/protocol';
+import {
+  GeoRoute,
+  Health,
+  Heartbeat,
+  MediaRoomOpen,
+  SERVICE_KINDS,
+  StrataError,
+  TurnCredentials,
+  subjects,
+  type EventOf,
+  type ServiceKind,
+} from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,10 +110,14 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
     assert.match(creds.username, /^\d+:alice$/);
     assert.ok(creds.urls[0]?.startsWith('turn:'));
     // The geo-router learns regions from media heartbeats: wait until it has heard one.
-    const route = await waitFor('a route by RTT', async () => {
-      const r = await bus.request(GeoRoute, subjects.geoRoute(REGION), { probes: [{ region: REGION, rttMs: 12 }] });
-      return r.reason === 'rtt' ? r : undefined;
-    }, 5000);
+    const route = await waitFor(
+      'a route by RTT',
+      async () => {
+        const r = await bus.request(GeoRoute, subjects.geoRoute(REGION), { probes: [{ region: REGION, rttMs: 12 }] });
+        return r.reason === 'rtt' ? r : undefined;
+      },
+      5000,
+    );
     assert.equal(route.region, REGION);
     assert.equal(route.candidates[0]?.mediaNodes, 1);
   });
@@ -139,7 +154,10 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
     const results = await Promise.all(SERVICE_KINDS.map(async (kind) => [kind, await procs.get(kind)!.stop(15_000)] as const));
     for (const [kind, r] of results) assert.deepEqual(r, { code: 0, signal: null }, `${kind} exit:\n${procs.get(kind)!.output().slice(-2000)}`);
     await waitFor('draining heartbeats', () => (SERVICE_KINDS.every((k) => draining.has(k)) ? true : undefined), 5000);
-    await assert.rejects(bus.request(Health, subjects.health(REGION, 'media', 'media-1'), {}, { timeoutMs: 500 }), (e: StrataError) => e.code === 'UNAVAILABLE');
+    await assert.rejects(
+      bus.request(Health, subjects.health(REGION, 'media', 'media-1'), {}, { timeoutMs: 500 }),
+      (e: StrataError) => e.code === 'UNAVAILABLE',
+    );
   });
 });
 

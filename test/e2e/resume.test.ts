@@ -44,7 +44,11 @@ describe('signaling resume', { timeout: 120_000 }, () => {
   it('a dropped socket resumes the session and media keeps flowing both ways', async (t) => {
     const alice = await join('alice');
     const bob = await join('bob');
-    await waitFor('media both ways', () => (flow(alice, bob).every((x) => x.packets > 0) && flow(bob, alice).every((x) => x.packets > 0) ? true : undefined), 20_000);
+    await waitFor(
+      'media both ways',
+      () => (flow(alice, bob).every((x) => x.packets > 0) && flow(bob, alice).every((x) => x.packets > 0) ? true : undefined),
+      20_000,
+    );
 
     const aliceId = alice.peerId;
     const consumersBefore = [...alice.room.consumers.keys()].sort();
@@ -68,7 +72,9 @@ describe('signaling resume', { timeout: 120_000 }, () => {
     // Longer than the grace period: the resumed session must not be reaped by the old timer.
     const [aFromB_audio, aFromB_video] = await growth(() => flow(alice, bob), GRACE_MS + 1000);
     const [bFromA_audio, bFromA_video] = await growth(() => flow(bob, alice), 2000);
-    t.diagnostic(`after resume: alice got ${aFromB_audio} audio / ${aFromB_video} video pkts from bob in 3 s; bob got ${bFromA_audio} / ${bFromA_video} from alice in 2 s`);
+    t.diagnostic(
+      `after resume: alice got ${aFromB_audio} audio / ${aFromB_video} video pkts from bob in 3 s; bob got ${bFromA_audio} / ${bFromA_video} from alice in 2 s`,
+    );
     assert.ok(aFromB_audio! >= 60 && aFromB_video! >= 30, `alice still receives bob (${aFromB_audio}, ${aFromB_video})`);
     assert.ok(bFromA_audio! >= 40 && bFromA_video! >= 20, `bob still receives alice (${bFromA_audio}, ${bFromA_video})`);
     assert.ok(bob.room.peers.has(aliceId), 'bob never saw alice leave');
@@ -86,7 +92,11 @@ describe('signaling resume', { timeout: 120_000 }, () => {
     const [alice, bob] = peers as [NodePeer, NodePeer];
     const dave = await join('dave');
     const daveId = dave.peerId;
-    await waitFor('alice and bob to receive dave', () => (alice.receivedFrom(daveId, 'audio').packets > 0 && bob.receivedFrom(daveId, 'audio').packets > 0 ? true : undefined), 20_000);
+    await waitFor(
+      'alice and bob to receive dave',
+      () => (alice.receivedFrom(daveId, 'audio').packets > 0 && bob.receivedFrom(daveId, 'audio').packets > 0 ? true : undefined),
+      20_000,
+    );
 
     const t0 = Date.now();
     dave.stopSending();

@@ -35,7 +35,10 @@ describe('signaling protocol', { timeout: 120_000 }, () => {
     assert.match(String(d['resumeToken']), /^[A-Za-z0-9_-]{40,}$/);
     assert.equal(d['roomId'], 'proto');
     assert.ok((d['rtpCapabilities'] as { codecs: { mimeType: string }[] }).codecs.some((c) => c.mimeType === 'audio/opus'));
-    assert.deepEqual((d['peers'] as { peerId: string }[]).map((p) => p.peerId), [alicePeerId]);
+    assert.deepEqual(
+      (d['peers'] as { peerId: string }[]).map((p) => p.peerId),
+      [alicePeerId],
+    );
     const joined = await alice.notification('peerJoined', (x) => x['peerId'] === d['peerId']);
     assert.equal(joined.data['identity'], 'bob');
     const t = await bob.request('createWebRtcTransport', { direction: 'recv' });
@@ -76,10 +79,23 @@ describe('signaling protocol', { timeout: 120_000 }, () => {
     s.sendRaw(Buffer.from([1, 2, 3]), true);
     const got = await s.waitFor(() => (s.responses.length >= before + 8 ? s.responses.slice(before) : undefined));
     const codes = got.map((r) => `${r.id}:${r.error?.code}`);
-    assert.deepEqual(codes, ['null:BAD_REQUEST', 'null:INVALID_MESSAGE', '77:UNKNOWN_METHOD', '78:INVALID_MESSAGE', '79:NOT_FOUND', '80:CONFLICT', 'null:TOO_LARGE', 'null:BAD_REQUEST']);
+    assert.deepEqual(codes, [
+      'null:BAD_REQUEST',
+      'null:INVALID_MESSAGE',
+      '77:UNKNOWN_METHOD',
+      '78:INVALID_MESSAGE',
+      '79:NOT_FOUND',
+      '80:CONFLICT',
+      'null:TOO_LARGE',
+      'null:BAD_REQUEST',
+    ]);
     for (const r of got) assert.ok(r.error!.message.length > 0);
     const t = await s.request('createWebRtcTransport', { direction: 'recv' });
-    const unknownProducer = await s.request('consume', { transportId: t.data!['transportId'] as string, producerId: 'no-such-producer', rtpCapabilities: { codecs: [] } });
+    const unknownProducer = await s.request('consume', {
+      transportId: t.data!['transportId'] as string,
+      producerId: 'no-such-producer',
+      rtpCapabilities: { codecs: [] },
+    });
     assert.equal(unknownProducer.error?.code, 'NOT_FOUND');
     const notMine = await s.request('pauseProducer', { producerId: 'someone-elses' });
     assert.equal(notMine.error?.code, 'NOT_FOUND');
@@ -111,8 +127,15 @@ describe('signaling protocol', { timeout: 120_000 }, () => {
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(r.data!['peerId'], peerId);
     const transports = r.data!['transports'] as { transportId: string; iceParameters: { usernameFragment: string } }[];
-    assert.deepEqual(transports.map((x) => x.transportId), [t.data!['transportId']]);
-    assert.notEqual(transports[0]!.iceParameters.usernameFragment, (t.data!['iceParameters'] as { usernameFragment: string }).usernameFragment, 'ICE restarted');
+    assert.deepEqual(
+      transports.map((x) => x.transportId),
+      [t.data!['transportId']],
+    );
+    assert.notEqual(
+      transports[0]!.iceParameters.usernameFragment,
+      (t.data!['iceParameters'] as { usernameFragment: string }).usernameFragment,
+      'ICE restarted',
+    );
     const reused = await (await RawSocket.open(region.wsUrl)).request('resume', { resumeToken: j.data!['resumeToken'] as string });
     assert.equal(reused.error?.code, 'UNAUTHORIZED', 'a resume token works once');
     assert.equal((await again.request('leave')).ok, true);

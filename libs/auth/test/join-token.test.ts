@@ -22,7 +22,12 @@ describe('join tokens', () => {
     const expired = await mintJoinToken(SECRET, { room: 'r1', identity: 'bob', ttlSeconds: -60 });
     await assert.rejects(verifyJoinToken(SECRET, expired), (e: StrataError) => e.code === 'UNAUTHORIZED' && /expired/.test(e.message));
     await assert.rejects(verifyJoinToken(SECRET, 'not.a.jwt'), (e: StrataError) => e.code === 'UNAUTHORIZED');
-    const badRoom = await new SignJWT({ room: 'has.dots' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('strata').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    const badRoom = await new SignJWT({ room: 'has.dots' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('x')
+      .setIssuer('strata')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(SECRET));
     await assert.rejects(verifyJoinToken(SECRET, badRoom), (e: StrataError) => e.code === 'UNAUTHORIZED' && /room/.test(e.message));
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x","room":"r","exp":9999999999,"iss":"strata"}').toString('base64url')}.`;
     await assert.rejects(verifyJoinToken(SECRET, none), (e: StrataError) => e.code === 'UNAUTHORIZED');

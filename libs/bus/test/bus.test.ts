@@ -93,7 +93,10 @@ describe('bus against a real nats-server', () => {
     await client.nc.flush();
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(got, [1, 3]);
-    assert.throws(() => client.publish(Ping, 'test.ping', { n: 1.5 }), (e: StrataError) => e.code === 'INVALID_MESSAGE');
+    assert.throws(
+      () => client.publish(Ping, 'test.ping', { n: 1.5 }),
+      (e: StrataError) => e.code === 'INVALID_MESSAGE',
+    );
     sub.unsubscribe();
   });
 

@@ -77,10 +77,7 @@ export interface TransportLike<TTrack> {
   readonly id: string;
   readonly closed: boolean;
   readonly connectionState: string;
-  on(
-    event: 'connect',
-    listener: (params: { dtlsParameters: WireDtlsParameters }, callback: () => void, errback: (error: Error) => void) => void,
-  ): unknown;
+  on(event: 'connect', listener: (params: { dtlsParameters: WireDtlsParameters }, callback: () => void, errback: (error: Error) => void) => void): unknown;
   on(
     event: 'produce',
     listener: (

@@ -322,7 +322,8 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
         this.emit('activeSpeaker', d.peerId, d.producerId);
       }),
       s.onNotification('transportClosed', (d) => {
-        if (d.transportId === this.#send?.id || d.transportId === this.#recv?.id) this.#fail(new SignalingError('UNAVAILABLE', `transport ${d.transportId} closed by the node`));
+        if (d.transportId === this.#send?.id || d.transportId === this.#recv?.id)
+          this.#fail(new SignalingError('UNAVAILABLE', `transport ${d.transportId} closed by the node`));
       }),
     );
   }
@@ -475,7 +476,10 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     for (const id of [...this.#consumers.keys()]) this.#closeConsumer(id, reason);
     for (const p of this.#producers.values()) if (!p.producer.closed) p.producer.close();
     this.#producers.clear();
-    for (const [direction, transport] of [['send', this.#send], ['recv', this.#recv]] as const) {
+    for (const [direction, transport] of [
+      ['send', this.#send],
+      ['recv', this.#recv],
+    ] as const) {
       if (!transport) continue;
       transport.close();
       // mediasoup-client reports no state change for a close() of our own.

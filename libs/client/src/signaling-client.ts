@@ -203,10 +203,13 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
 
   #whenConnected(deadline: number, method: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        reject(new SignalingError('TIMEOUT', `still ${this.#state} after waiting`, method));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          off();
+          reject(new SignalingError('TIMEOUT', `still ${this.#state} after waiting`, method));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       const off = this.on('state', (state) => {
         if (state === 'connected') resolve();
         else if (state === 'closed') reject(new SignalingError('UNAVAILABLE', 'client closed', method));

@@ -67,7 +67,15 @@ export class FakeTransport implements TransportLike<FakeTrack> {
     await this.#connect();
     const kind = (options.track as FakeTrack).kind;
     const { id } = await new Promise<{ id: string }>((resolve, reject) =>
-      this.#onProduce!({ kind, rtpParameters: { codecs: [{ mimeType: kind === 'audio' ? 'audio/opus' : 'video/VP8' }], encodings: (options.encodings ?? []).map((e) => ({ ...e })) }, appData: options.appData ?? {} }, resolve, reject),
+      this.#onProduce!(
+        {
+          kind,
+          rtpParameters: { codecs: [{ mimeType: kind === 'audio' ? 'audio/opus' : 'video/VP8' }], encodings: (options.encodings ?? []).map((e) => ({ ...e })) },
+          appData: options.appData ?? {},
+        },
+        resolve,
+        reject,
+      ),
     );
     return { id, kind, closed: false, paused: false, pause() {}, resume() {}, close() {} };
   }

@@ -40,7 +40,15 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
       const producerId = String(d['producerId']);
       const peerId = owners.get(producerId);
       if (!peerId) throw new GatewayError('NOT_FOUND', `no producer ${producerId}`);
-      return { consumerId: `c-${producerId}`, producerId, peerId, kind: producerId.endsWith('-a') ? 'audio' : 'video', rtpParameters: { codecs: [] }, type: 'simulcast', producerPaused: false };
+      return {
+        consumerId: `c-${producerId}`,
+        producerId,
+        peerId,
+        kind: producerId.endsWith('-a') ? 'audio' : 'video',
+        rtpParameters: { codecs: [] },
+        type: 'simulcast',
+        producerPaused: false,
+      };
     });
     for (const m of ['resumeConsumer', 'closeConsumer', 'leave', 'setConsumerPreferredLayers', 'closeProducer']) gw.handlers.set(m, () => ({}));
     device = new FakeDevice();
@@ -61,10 +69,19 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     const joined = await room.join();
     assert.equal(joined.peerId, 'p1');
     assert.deepEqual(device.loadedWith, { codecs: [{ mimeType: 'video/VP8' }] });
-    assert.deepEqual(device.transports.map((t) => [t.direction, t.id]), [['send', 'send-1'], ['recv', 'recv-1']]);
+    assert.deepEqual(
+      device.transports.map((t) => [t.direction, t.id]),
+      [
+        ['send', 'send-1'],
+        ['recv', 'recv-1'],
+      ],
+    );
     assert.equal(transport('recv').options.iceCandidates.length, 1);
     await waitUntil('two consumers', () => consumed.length === 2);
-    assert.deepEqual(consumed.map((c) => [c.peerId, c.kind, c.source]).sort(), [['p2', 'audio', 'microphone'], ['p2', 'video', 'camera']]);
+    assert.deepEqual(consumed.map((c) => [c.peerId, c.kind, c.source]).sort(), [
+      ['p2', 'audio', 'microphone'],
+      ['p2', 'video', 'camera'],
+    ]);
     assert.equal(consumed[0]?.track.id, `track-${consumed[0]?.consumerId}`);
     // Each consumer is created on the server, then in the device, then resumed; recv connects once.
     const m = gw.methods();
@@ -85,7 +102,13 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     assert.equal(video.producerId, 'mine-video');
     assert.equal(audio.producerId, 'mine-audio');
     const produce = gw.frames.filter((f) => f.method === 'produce');
-    assert.deepEqual(produce.map((f) => [f.data['transportId'], f.data['kind'], f.data['source']]), [['send-1', 'video', 'camera'], ['send-1', 'audio', 'microphone']]);
+    assert.deepEqual(
+      produce.map((f) => [f.data['transportId'], f.data['kind'], f.data['source']]),
+      [
+        ['send-1', 'video', 'camera'],
+        ['send-1', 'audio', 'microphone'],
+      ],
+    );
     const rtp = produce[0]?.data['rtpParameters'] as { encodings: unknown[] };
     assert.equal(rtp.encodings.length, 3);
     assert.equal(room.producers.size, 2);
@@ -187,7 +210,10 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     room.signaling.dropConnectionForTest();
     await waitUntil('reconnecting', () => room.signaling.state === 'reconnecting');
     await room.leave();
-    assert.deepEqual(gw.frames.filter((f) => f.conn === 1).map((f) => f.method), ['resume', 'leave']);
+    assert.deepEqual(
+      gw.frames.filter((f) => f.conn === 1).map((f) => f.method),
+      ['resume', 'leave'],
+    );
     assert.equal(room.signaling.state, 'closed');
   });
 

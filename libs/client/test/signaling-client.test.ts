@@ -29,14 +29,14 @@ describe('SignalingClient against a ws server', () => {
     gw.delays.set('restartIce', 100);
     await client.connect();
     await client.join({ token: 't' });
-    const [slow, fast] = await Promise.all([
-      client.request('restartIce', { transportId: 'tr-9' }),
-      client.request('getRouterRtpCapabilities', {}),
-    ]);
+    const [slow, fast] = await Promise.all([client.request('restartIce', { transportId: 'tr-9' }), client.request('getRouterRtpCapabilities', {})]);
     assert.equal(slow.iceParameters.usernameFragment, 'tr-9');
     assert.equal(fast.rtpCapabilities.codecs?.[0]?.['mimeType'], 'audio/opus');
     const ids = gw.frames.map((f) => f.id);
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+    );
     assert.equal(new Set(ids).size, ids.length);
     assert.deepEqual(gw.frames[0], { id: ids[0], method: 'join', data: { token: 't' }, conn: 0 });
   });
@@ -214,8 +214,17 @@ describe('SignalingClient against a ws server', () => {
 describe('backoffDelay', () => {
   it('grows by the factor up to the maximum, jitter only shortening it', () => {
     const noJitter = { initialDelayMs: 100, maxDelayMs: 1000, jitter: 0 };
-    assert.deepEqual([0, 1, 2, 3, 4, 10].map((a) => backoffDelay(a, noJitter)), [100, 200, 400, 800, 1000, 1000]);
-    assert.equal(backoffDelay(2, { initialDelayMs: 100, jitter: 0.5 }, () => 1), 200);
-    assert.equal(backoffDelay(2, { initialDelayMs: 100, jitter: 0.5 }, () => 0), 400);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 10].map((a) => backoffDelay(a, noJitter)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
+    assert.equal(
+      backoffDelay(2, { initialDelayMs: 100, jitter: 0.5 }, () => 1),
+      200,
+    );
+    assert.equal(
+      backoffDelay(2, { initialDelayMs: 100, jitter: 0.5 }, () => 0),
+      400,
+    );
   });
 });

@@ -13,6 +13,8 @@ function defaultCell(hasFallback: boolean, fallback: unknown): string {
 
 /** A Markdown table of a spec, so a service's README can be checked against its code. */
 export function describeConfig(spec: ConfigSpec): string {
-  const rows = Object.entries(spec).map(([name, v]) => `| \`${name}\` | ${cellText(v.kind)} | ${defaultCell(v.hasFallback, v.fallback)} | ${cellText(v.description)} |`);
+  const rows = Object.entries(spec).map(
+    ([name, v]) => `| \`${name}\` | ${cellText(v.kind)} | ${defaultCell(v.hasFallback, v.fallback)} | ${cellText(v.description)} |`,
+  );
   return ['| variable | type | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }

@@ -21,10 +21,7 @@ export type ResponseOf<D> = D extends RpcDef<TSchema, infer Res> ? Static<Res> :
 export type EventOf<D> = D extends EventDef<infer S> ? Static<S> : never;
 
 export function defineRpc<Req extends TSchema, Res extends TSchema>(name: string, request: Req, response: Res): RpcDef<Req, Res> {
-  const reply = Type.Union([
-    Type.Object({ ok: Type.Literal(true), data: response }),
-    Type.Object({ ok: Type.Literal(false), error: ErrorBody }),
-  ]);
+  const reply = Type.Union([Type.Object({ ok: Type.Literal(true), data: response }), Type.Object({ ok: Type.Literal(false), error: ErrorBody })]);
   return { name, request, response, reply };
 }
 

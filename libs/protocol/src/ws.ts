@@ -95,7 +95,11 @@ export const wsMethods = {
   resumeConsumer: method(strict({ consumerId: EntityId }), Empty),
   closeConsumer: method(strict({ consumerId: EntityId }), Empty),
   setConsumerPreferredLayers: method(
-    strict({ consumerId: EntityId, spatialLayer: Type.Integer({ minimum: 0, maximum: 2 }), temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })) }),
+    strict({
+      consumerId: EntityId,
+      spatialLayer: Type.Integer({ minimum: 0, maximum: 2 }),
+      temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
+    }),
     Empty,
   ),
   leave: method(Empty, Empty),
@@ -115,7 +119,11 @@ export const wsNotifications = {
   consumerClosed: strict({ consumerId: EntityId, producerId: EntityId }),
   consumerPaused: strict({ consumerId: EntityId, producerId: EntityId }),
   consumerResumed: strict({ consumerId: EntityId, producerId: EntityId }),
-  consumerLayersChanged: strict({ consumerId: EntityId, spatialLayer: Type.Union([Type.Integer(), Type.Null()]), temporalLayer: Type.Union([Type.Integer(), Type.Null()]) }),
+  consumerLayersChanged: strict({
+    consumerId: EntityId,
+    spatialLayer: Type.Union([Type.Integer(), Type.Null()]),
+    temporalLayer: Type.Union([Type.Integer(), Type.Null()]),
+  }),
   activeSpeaker: strict({ peerId: PeerId, producerId: EntityId }),
   transportClosed: strict({ transportId: EntityId }),
 } as const;

@@ -45,12 +45,31 @@ describe('message schemas', () => {
 
   it('lets a room placement name several nodes (cascade) but not none', () => {
     const base = { roomId: 'r', region: 'eu', createdAt: 1 };
-    assert.ok(check(RoomPlacement, { ...base, nodes: [{ nodeId: 'a', region: 'eu', since: 1 }, { nodeId: 'b', region: 'us', since: 2 }] }).ok);
+    assert.ok(
+      check(RoomPlacement, {
+        ...base,
+        nodes: [
+          { nodeId: 'a', region: 'eu', since: 1 },
+          { nodeId: 'b', region: 'us', since: 2 },
+        ],
+      }).ok,
+    );
     assert.ok(!check(RoomPlacement, { ...base, nodes: [] }).ok);
   });
 
   it('rejects heartbeats of unknown service kinds', () => {
-    const beat = { kind: 'media', id: 'm1', region: 'eu', version: '1', startedAt: 1, ts: 2, intervalMs: 1000, endpoints: {}, load: { score: 0, cpu: 0, rssBytes: 1, details: {} }, draining: false };
+    const beat = {
+      kind: 'media',
+      id: 'm1',
+      region: 'eu',
+      version: '1',
+      startedAt: 1,
+      ts: 2,
+      intervalMs: 1000,
+      endpoints: {},
+      load: { score: 0, cpu: 0, rssBytes: 1, details: {} },
+      draining: false,
+    };
     assert.ok(check(Heartbeat.schema, beat).ok);
     assert.ok(!check(Heartbeat.schema, { ...beat, kind: 'database' }).ok);
   });

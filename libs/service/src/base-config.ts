@@ -11,7 +11,9 @@ const DEFAULT_HTTP_PORT: Record<ServiceKind, number> = {
 };
 
 function defaultNodeId(kind: ServiceKind): string {
-  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 32);
+  const host = hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 32);
   return `${kind}-${host}-${process.pid}`;
 }
 
@@ -25,7 +27,10 @@ export function baseConfigSpec(kind: ServiceKind) {
     STRATA_REGION: str({ description: 'region this process serves', default: 'local', pattern: new RegExp(ID_PATTERN) }),
     STRATA_NODE_ID: str({ description: 'unique id of this process', default: defaultNodeId(kind), pattern: new RegExp(ID_PATTERN) }),
     HTTP_HOST: str({ description: 'address the HTTP endpoint (health, and for signaling the WebSocket) binds to', default: '127.0.0.1' }),
-    HTTP_ADVERTISED_HOST: str({ description: 'host other processes reach the HTTP endpoint at, in heartbeats; empty: HTTP_HOST, or 127.0.0.1 when that is 0.0.0.0', default: '' }),
+    HTTP_ADVERTISED_HOST: str({
+      description: 'host other processes reach the HTTP endpoint at, in heartbeats; empty: HTTP_HOST, or 127.0.0.1 when that is 0.0.0.0',
+      default: '',
+    }),
     HTTP_PORT: port({ description: 'HTTP port for /healthz (0: any free port)', default: DEFAULT_HTTP_PORT[kind] }),
     HEARTBEAT_INTERVAL: duration({ description: 'how often the process announces itself on NATS', default: 2000, min: 100, max: 60_000 }),
     LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, { description: 'pino log level', default: 'info' }),

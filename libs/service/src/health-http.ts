@@ -16,8 +16,7 @@ export async function startHealthHttp(host: string, port: number, report: () => 
     }
     report().then(
       (r) => res.writeHead(r.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(r)),
-      (err: unknown) =>
-        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'degraded', error: String(err) })),
+      (err: unknown) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'degraded', error: String(err) })),
     );
   });
   server.keepAliveTimeout = 1000;

@@ -47,7 +47,10 @@ export interface RunningService<C> {
 }
 
 /** Starts a service in this process: config, logger, telemetry, NATS, health, heartbeats. */
-export async function startService<S extends ConfigSpec>(def: ServiceDefinition<S>, env: NodeJS.ProcessEnv = process.env): Promise<RunningService<ConfigOf<S>>> {
+export async function startService<S extends ConfigSpec>(
+  def: ServiceDefinition<S>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningService<ConfigOf<S>>> {
   const config = loadConfig({ ...baseConfigSpec(def.kind), ...def.config }, env) as BaseConfig & ConfigOf<S>;
   const region = config.STRATA_REGION;
   const nodeId = config.STRATA_NODE_ID;

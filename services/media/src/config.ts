@@ -4,11 +4,18 @@ import { cpus } from 'node:os';
 const nodeConfig = {
   MEDIA_NUM_WORKERS: int({ description: 'mediasoup workers (one per core is the norm)', default: cpus().length, min: 1, max: 256 }),
   MEDIA_LISTEN_IP: str({ description: 'IP the WebRtcServers bind to', default: '127.0.0.1' }),
-  MEDIA_ANNOUNCED_ADDRESS: str({ description: 'IP or hostname given to clients in ICE candidates (behind NAT: the public one); empty: MEDIA_LISTEN_IP', default: '' }),
+  MEDIA_ANNOUNCED_ADDRESS: str({
+    description: 'IP or hostname given to clients in ICE candidates (behind NAT: the public one); empty: MEDIA_LISTEN_IP',
+    default: '',
+  }),
   MEDIA_RTC_PORT: port({ description: 'first WebRtcServer port; worker i listens on UDP+TCP port MEDIA_RTC_PORT+i (0: any free ports)', default: 0 }),
   MEDIA_RTC_MIN_PORT: port({ description: 'lowest port for PlainTransports/PipeTransports', default: 40000 }),
   MEDIA_RTC_MAX_PORT: port({ description: 'highest port for PlainTransports/PipeTransports', default: 49999 }),
-  MEDIA_MAX_CONSUMERS: int({ description: 'consumers this node accepts before refusing new ones with CAPACITY; 0: 500 per worker (mediasoup\'s guidance for WebRTC)', default: 0, min: 0 }),
+  MEDIA_MAX_CONSUMERS: int({
+    description: "consumers this node accepts before refusing new ones with CAPACITY; 0: 500 per worker (mediasoup's guidance for WebRTC)",
+    default: 0,
+    min: 0,
+  }),
   MEDIA_WORKER_LOG_LEVEL: oneOf(['debug', 'warn', 'error', 'none'] as const, { description: 'mediasoup worker log level', default: 'warn' }),
 };
 

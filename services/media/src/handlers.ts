@@ -52,7 +52,9 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
       rooms.get(roomId).closeTransport(transportId);
       return {};
     }),
-    bus.serve(MediaTransportStats, subject(MediaTransportStats), async ({ roomId, transportId }) => ({ stats: await rooms.get(roomId).transportStats(transportId) })),
+    bus.serve(MediaTransportStats, subject(MediaTransportStats), async ({ roomId, transportId }) => ({
+      stats: await rooms.get(roomId).transportStats(transportId),
+    })),
     bus.serve(MediaPlainTransportCreate, subject(MediaPlainTransportCreate), async ({ roomId, peerId, comedia, rtcpMux }) =>
       (await rooms.open(roomId)).createPlainTransport(peerId, comedia ?? false, rtcpMux ?? true),
     ),

@@ -176,7 +176,14 @@ export class MediaRoom {
     return stats.map((s) => ({ ...s }) as Record<string, unknown>);
   }
 
-  async produce(peerId: string, transportId: string, kind: types.MediaKind, rtpParameters: types.RtpParameters, paused: boolean, source: Source | undefined): Promise<string> {
+  async produce(
+    peerId: string,
+    transportId: string,
+    kind: types.MediaKind,
+    rtpParameters: types.RtpParameters,
+    paused: boolean,
+    source: Source | undefined,
+  ): Promise<string> {
     const transport = this.transport(transportId, peerId);
     if (transport.type === 'webrtc' && (transport.appData as { direction?: string }).direction !== 'send') {
       throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a send transport`);
@@ -185,7 +192,9 @@ export class MediaRoom {
     this.producers.set(producer.id, { peerId, producer });
     producer.observer.once('close', () => this.producers.delete(producer.id));
     if (kind === 'audio') {
-      await this.speaker.addProducer({ producerId: producer.id }).catch((err: unknown) => this.log.warn({ err, producerId: producer.id }, 'not observed for active speaker'));
+      await this.speaker
+        .addProducer({ producerId: producer.id })
+        .catch((err: unknown) => this.log.warn({ err, producerId: producer.id }, 'not observed for active speaker'));
     }
     this.log.info({ peerId, producerId: producer.id, kind, source }, 'producer created');
     return producer.id;

@@ -2,10 +2,24 @@ import { bool, duration, int, str } from '@strata/config';
 
 export const signalingConfig = {
   SIGNALING_PUBLIC_URL: str({ description: 'base URL printed for people and handed to clients; empty: http://<HTTP_HOST>:<port>', default: '' }),
-  SIGNALING_JWT_SECRET: str({ description: 'HS256 secret that join tokens are signed with (at least 16 characters)', default: 'strata-dev-secret-change-me', pattern: /^.{16,}$/ }),
+  SIGNALING_JWT_SECRET: str({
+    description: 'HS256 secret that join tokens are signed with (at least 16 characters)',
+    default: 'strata-dev-secret-change-me',
+    pattern: /^.{16,}$/,
+  }),
   SIGNALING_DEV_TOKENS: bool({ description: 'serve GET /dev/token (mints join tokens for anyone: development only)', default: false }),
-  SIGNALING_RESUME_GRACE: duration({ description: 'how long a dropped session can be resumed before the peer is removed', default: 30_000, min: 1000, max: 600_000 }),
-  SIGNALING_MAX_FRAME_BYTES: int({ description: 'largest WebSocket frame answered normally; larger ones get TOO_LARGE (16 times larger: the socket is closed with 1009)', default: 64 * 1024, min: 1024, max: 1024 * 1024 }),
+  SIGNALING_RESUME_GRACE: duration({
+    description: 'how long a dropped session can be resumed before the peer is removed',
+    default: 30_000,
+    min: 1000,
+    max: 600_000,
+  }),
+  SIGNALING_MAX_FRAME_BYTES: int({
+    description: 'largest WebSocket frame answered normally; larger ones get TOO_LARGE (16 times larger: the socket is closed with 1009)',
+    default: 64 * 1024,
+    min: 1024,
+    max: 1024 * 1024,
+  }),
   SIGNALING_RATE_LIMIT: int({ description: 'requests per second a socket may send on average', default: 50, min: 1 }),
   SIGNALING_RATE_BURST: int({ description: 'requests a socket may send at once above the average', default: 100, min: 1 }),
   SIGNALING_REQUEST_TIMEOUT: duration({ description: 'timeout of requests to media nodes', default: 5000, min: 100 }),

@@ -45,10 +45,13 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
     const identity = q.get('identity') || `guest-${Math.random().toString(36).slice(2, 8)}`;
     const name = q.get('name') ?? undefined;
     if (!isValidId(room)) return error(res, '400 Bad Request', 'INVALID_MESSAGE', 'room must be 1-64 characters of A-Z a-z 0-9 _ -');
-    if (identity.length > 128 || (name !== undefined && name.length > 128)) return error(res, '400 Bad Request', 'INVALID_MESSAGE', 'identity and name are at most 128 characters');
+    if (identity.length > 128 || (name !== undefined && name.length > 128))
+      return error(res, '400 Bad Request', 'INVALID_MESSAGE', 'identity and name are at most 128 characters');
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    void mintJoinToken(dev.secret, { room, identity, ...(name ? { name } : {}) }).then((token) => !aborted && json(res, '200 OK', { token, wsUrl: dev.wsUrl(), identity }));
+    void mintJoinToken(dev.secret, { room, identity, ...(name ? { name } : {}) }).then(
+      (token) => !aborted && json(res, '200 OK', { token, wsUrl: dev.wsUrl(), identity }),
+    );
   });
 
   app.get('/*', (res, req) => {

@@ -33,7 +33,12 @@ export class RoomPlacer {
       if (!entry || !nodeId || tried.includes(nodeId)) {
         const chosen = await this.directory.leastLoaded(3000, tried);
         if (!chosen) throw new StrataError('UNAVAILABLE', `no media node is available in region ${this.region}`);
-        const placement: RoomPlacement = { roomId, region: this.region, nodes: [{ nodeId: chosen, region: this.region, since: Date.now() }], createdAt: entry?.value.createdAt ?? Date.now() };
+        const placement: RoomPlacement = {
+          roomId,
+          region: this.region,
+          nodes: [{ nodeId: chosen, region: this.region, since: Date.now() }],
+          createdAt: entry?.value.createdAt ?? Date.now(),
+        };
         const written = entry ? await this.kv.update(key, placement, entry.revision) : await this.kv.create(key, placement);
         if (written === null) continue; // another gateway placed or moved it first: read theirs
         if (entry) this.log.warn({ roomId, from: nodeId, to: chosen }, 'room moved to another media node');
@@ -64,7 +69,8 @@ export class RoomPlacer {
     const key = roomKey(this.region, roomId);
     const entry = await this.kv.get(key);
     if (entry) {
-      if (entry.value.nodes[0]?.nodeId !== nodeId) this.log.error({ roomId, nodeId, placedOn: entry.value.nodes[0]?.nodeId }, 'room placed on another node while joining');
+      if (entry.value.nodes[0]?.nodeId !== nodeId)
+        this.log.error({ roomId, nodeId, placedOn: entry.value.nodes[0]?.nodeId }, 'room placed on another node while joining');
       return;
     }
     await this.kv.create(key, { roomId, region: this.region, nodes: [{ nodeId, region: this.region, since: Date.now() }], createdAt: Date.now() });

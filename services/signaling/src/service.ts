@@ -22,7 +22,8 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
   ownsHttp: true,
   async start({ config, log, bus, region, nodeId, report }) {
     const uws = loadNativeUws();
-    if (config.SIGNALING_JWT_SECRET === 'strata-dev-secret-change-me') log.warn('SIGNALING_JWT_SECRET is the development default: set a real secret outside local development');
+    if (config.SIGNALING_JWT_SECRET === 'strata-dev-secret-change-me')
+      log.warn('SIGNALING_JWT_SECRET is the development default: set a real secret outside local development');
 
     // Wiring: shared state lives in JetStream KV, room traffic on NATS subjects.
     const [roomsKv, peersKv, sessionsKv] = await Promise.all([
@@ -49,7 +50,11 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       },
       log,
     );
-    const gateway = new WsGateway(sessions, { maxFrameBytes: config.SIGNALING_MAX_FRAME_BYTES, ratePerSec: config.SIGNALING_RATE_LIMIT, burst: config.SIGNALING_RATE_BURST }, log);
+    const gateway = new WsGateway(
+      sessions,
+      { maxFrameBytes: config.SIGNALING_MAX_FRAME_BYTES, ratePerSec: config.SIGNALING_RATE_LIMIT, burst: config.SIGNALING_RATE_BURST },
+      log,
+    );
     const subs = [
       bus.subscribe(Heartbeat, subjects.heartbeats(region), (beat) => {
         status.observe(beat);
@@ -83,7 +88,9 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     });
 
     const listenSocket = await new Promise<unknown>((resolve, reject) => {
-      app.listen(config.HTTP_HOST, config.HTTP_PORT, (socket) => (socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT}`))));
+      app.listen(config.HTTP_HOST, config.HTTP_PORT, (socket) =>
+        socket ? resolve(socket) : reject(new Error(`cannot listen on ${config.HTTP_HOST}:${config.HTTP_PORT}`)),
+      );
     });
     const port = uws.us_socket_local_port(listenSocket as Parameters<typeof uws.us_socket_local_port>[0]);
     publicUrl = config.SIGNALING_PUBLIC_URL || `http://${advertisedHost(config)}:${port}`;

@@ -108,7 +108,12 @@ export class SessionManager {
       const stored = await this.store.get(found.region, found.roomId, found.peerId);
       if (!stored) throw new StrataError('UNAUTHORIZED', 'the session has ended');
       const opened = await this.bus
-        .request(MediaRoomOpen, subjects.media(this.opts.region, stored.record.nodeId, 'room.open'), { roomId: found.roomId }, { timeoutMs: this.opts.mediaTimeoutMs })
+        .request(
+          MediaRoomOpen,
+          subjects.media(this.opts.region, stored.record.nodeId, 'room.open'),
+          { roomId: found.roomId },
+          { timeoutMs: this.opts.mediaTimeoutMs },
+        )
         .catch((err: unknown) => {
           throw new StrataError('UNAVAILABLE', `the session's media node is gone; join again (${err instanceof Error ? err.message : String(err)})`);
         });
@@ -212,7 +217,12 @@ export class SessionManager {
   /** Everything a departure involves, for a session held here or an orphan nobody holds. */
   private async removeRecord(r: PeerRecord, reason: 'leave' | 'timeout', log: Logger): Promise<void> {
     await this.bus
-      .request(MediaPeerClose, subjects.media(this.opts.region, r.nodeId, 'peer.close'), { roomId: r.roomId, peerId: r.peerId }, { timeoutMs: this.opts.mediaTimeoutMs })
+      .request(
+        MediaPeerClose,
+        subjects.media(this.opts.region, r.nodeId, 'peer.close'),
+        { roomId: r.roomId, peerId: r.peerId },
+        { timeoutMs: this.opts.mediaTimeoutMs },
+      )
       .catch((err: unknown) => log.warn({ err }, 'media node did not close the peer'));
     await this.store.remove(r).catch((err: unknown) => log.warn({ err }, 'record not removed'));
     this.hub.publish({ type: 'peerLeft', roomId: r.roomId, peerId: r.peerId, reason });

@@ -64,7 +64,15 @@ export class WsGateway {
       closeOnBackpressureLimit: 1,
       upgrade: (res, req, context) => {
         const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
-        const data: SocketData = { id: this.nextId++, ip, limiter: new RateLimiter(this.limits.ratePerSec, this.limits.burst), session: undefined, queue: Promise.resolve(), pending: 0, closed: false };
+        const data: SocketData = {
+          id: this.nextId++,
+          ip,
+          limiter: new RateLimiter(this.limits.ratePerSec, this.limits.burst),
+          session: undefined,
+          queue: Promise.resolve(),
+          pending: 0,
+          closed: false,
+        };
         res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
@@ -108,7 +116,8 @@ export class WsGateway {
       return this.fail(ws, null, 'RATE_LIMITED', `more than ${this.limits.ratePerSec} requests per second`);
     }
     if (isBinary) return this.fail(ws, null, 'BAD_REQUEST', 'binary frames are not part of the protocol');
-    if (message.byteLength > this.limits.maxFrameBytes) return this.fail(ws, null, 'TOO_LARGE', `frame of ${message.byteLength} bytes exceeds ${this.limits.maxFrameBytes}`);
+    if (message.byteLength > this.limits.maxFrameBytes)
+      return this.fail(ws, null, 'TOO_LARGE', `frame of ${message.byteLength} bytes exceeds ${this.limits.maxFrameBytes}`);
 
     let parsed: unknown;
     try {
@@ -117,7 +126,7 @@ export class WsGateway {
       return this.fail(ws, null, 'BAD_REQUEST', 'frame is not valid UTF-8 JSON');
     }
     const frame = check(RequestFrame, parsed);
-    const maybeId = typeof (parsed as { id?: unknown } | null)?.id === 'number' ? ((parsed as { id: number }).id) : null;
+    const maybeId = typeof (parsed as { id?: unknown } | null)?.id === 'number' ? (parsed as { id: number }).id : null;
     if (!frame.ok) return this.fail(ws, maybeId, 'INVALID_MESSAGE', `not a request frame: ${frame.errors.join('; ')}`);
     const { id, method } = frame.value;
     if (!Object.hasOwn(wsMethods, method)) return this.fail(ws, id, 'UNKNOWN_METHOD', `unknown method "${method}"`);

@@ -85,7 +85,11 @@ async function conference(roomName: string, name: string, identity: string): Pro
   };
   const showConnection = (): void => {
     const s = signaling.state;
-    setPill($('ws-state'), `signaling: ${s}${signaling.reconnects ? ` (resumed ${signaling.reconnects}×)` : ''}`, s === 'connected' ? true : s === 'closed' ? false : undefined);
+    setPill(
+      $('ws-state'),
+      `signaling: ${s}${signaling.reconnects ? ` (resumed ${signaling.reconnects}×)` : ''}`,
+      s === 'connected' ? true : s === 'closed' ? false : undefined,
+    );
     for (const dir of ['send', 'recv'] as const) {
       const t = room.transportState(dir);
       setPill($(`${dir}-state`), `${dir}: ${t ?? '—'}`, t === 'connected' ? true : t === 'failed' || t === 'closed' ? false : undefined);
@@ -208,7 +212,12 @@ async function main(): Promise<void> {
   const room = params.get('room');
   if (!room) return showJoinForm();
   const name = params.get('name')?.trim() || `guest-${randomSuffix()}`;
-  const identity = params.get('identity') || `${name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').slice(0, 40)}-${randomSuffix()}`;
+  const identity =
+    params.get('identity') ||
+    `${name
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .slice(0, 40)}-${randomSuffix()}`;
   try {
     await conference(room, name, identity);
   } catch (err) {
@@ -217,7 +226,20 @@ async function main(): Promise<void> {
     status.phase = 'failed';
     report(err);
     window.strataDemo ??= {
-      state: { phase: 'failed', room, name, peerId: undefined, connection: 'closed', transports: { send: undefined, recv: undefined }, reconnects: 0, peers: [], producers: [], consumers: [], activeSpeaker: undefined, errors: status.errors },
+      state: {
+        phase: 'failed',
+        room,
+        name,
+        peerId: undefined,
+        connection: 'closed',
+        transports: { send: undefined, recv: undefined },
+        reconnects: 0,
+        peers: [],
+        producers: [],
+        consumers: [],
+        activeSpeaker: undefined,
+        errors: status.errors,
+      },
       stats: async () => [],
       dropConnection: () => undefined,
       leave: async () => undefined,

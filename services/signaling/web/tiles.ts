@@ -103,7 +103,12 @@ export class TileGrid {
     const select = document.createElement('select');
     select.title = 'video layer to receive';
     select.className = 'layers';
-    for (const [value, text] of [['-1', 'auto'], ['0', 'low'], ['1', 'mid'], ['2', 'high']] as const) {
+    for (const [value, text] of [
+      ['-1', 'auto'],
+      ['0', 'low'],
+      ['1', 'mid'],
+      ['2', 'high'],
+    ] as const) {
       const o = document.createElement('option');
       o.value = value;
       o.textContent = text;

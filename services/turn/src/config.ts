@@ -8,6 +8,9 @@ export const turnConfig = {
   TURN_MIN_PORT: port({ description: 'lowest relay port', default: 49152 }),
   TURN_MAX_PORT: port({ description: 'highest relay port', default: 65535 }),
   TURN_REALM: str({ description: 'long-term credential realm', default: 'strata' }),
-  TURN_SECRET: str({ description: 'shared secret for ephemeral REST credentials (user = "<expiry>:<identity>", password = base64 HMAC-SHA1)', default: 'strata-dev-secret' }),
+  TURN_SECRET: str({
+    description: 'shared secret for ephemeral REST credentials (user = "<expiry>:<identity>", password = base64 HMAC-SHA1)',
+    default: 'strata-dev-secret',
+  }),
   TURN_CREDENTIAL_TTL: duration({ description: 'default lifetime of handed-out credentials', default: 3_600_000, min: 60_000, max: 86_400_000 }),
 };

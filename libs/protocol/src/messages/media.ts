@@ -59,7 +59,11 @@ export const MediaTransportCreate = defineRpc(
   TransportInfo,
 );
 export const MediaTransportConnect = defineRpc('transport.connect', strict({ ...InRoom, transportId: EntityId, dtlsParameters: DtlsParameters }), Empty);
-export const MediaTransportRestartIce = defineRpc('transport.restartIce', strict({ ...InRoom, transportId: EntityId }), strict({ iceParameters: IceParameters }));
+export const MediaTransportRestartIce = defineRpc(
+  'transport.restartIce',
+  strict({ ...InRoom, transportId: EntityId }),
+  strict({ iceParameters: IceParameters }),
+);
 export const MediaTransportClose = defineRpc('transport.close', strict({ ...InRoom, transportId: EntityId }), Empty);
 /** Stats of one transport as mediasoup reports them (bytes, packets, ICE state...). */
 export const MediaTransportStats = defineRpc('transport.stats', strict({ ...InRoom, transportId: EntityId }), strict({ stats: Type.Array(Obj) }));
@@ -88,7 +92,12 @@ export const MediaConsume = defineRpc(
 export const MediaConsumerAction = defineRpc('consumer.action', strict({ ...InRoom, consumerId: EntityId, action: ProducerAction }), Empty);
 export const MediaConsumerLayers = defineRpc(
   'consumer.setPreferredLayers',
-  strict({ ...InRoom, consumerId: EntityId, spatialLayer: Type.Integer({ minimum: 0, maximum: 2 }), temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })) }),
+  strict({
+    ...InRoom,
+    consumerId: EntityId,
+    spatialLayer: Type.Integer({ minimum: 0, maximum: 2 }),
+    temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
+  }),
   Empty,
 );
 
@@ -103,7 +112,13 @@ export const MediaPlainTransportCreate = defineRpc(
 );
 export const MediaPlainTransportConnect = defineRpc(
   'plain.connect',
-  strict({ ...InRoom, transportId: EntityId, ip: Type.String({ maxLength: 45 }), port: Type.Integer({ minimum: 1, maximum: 65535 }), rtcpPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })) }),
+  strict({
+    ...InRoom,
+    transportId: EntityId,
+    ip: Type.String({ maxLength: 45 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    rtcpPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  }),
   Empty,
 );
 

@@ -16,7 +16,12 @@ export const RoomEvent = defineEvent(
   'room.event',
   Type.Union([
     strict({ type: Type.Literal('peerJoined'), roomId: RoomId, peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()) }),
-    strict({ type: Type.Literal('peerLeft'), roomId: RoomId, peerId: PeerId, reason: Type.Union([Type.Literal('leave'), Type.Literal('timeout'), Type.Literal('kicked')]) }),
+    strict({
+      type: Type.Literal('peerLeft'),
+      roomId: RoomId,
+      peerId: PeerId,
+      reason: Type.Union([Type.Literal('leave'), Type.Literal('timeout'), Type.Literal('kicked')]),
+    }),
     strict({ type: Type.Literal('newProducer'), roomId: RoomId, peerId: PeerId, producer: ProducerSummary }),
     strict({ type: Type.Literal('producerClosed'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),
     strict({ type: Type.Literal('producerPaused'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),

@@ -21,7 +21,9 @@ const { values } = parseArgs({
 });
 
 function fail(message: string): never {
-  process.stderr.write(`mint-token: ${message}\nusage: npm run token -- --room <room> --identity <id> [--name <name>] [--ttl <seconds>] [--no-publish] [--no-subscribe] [--record] [--admin]\n`);
+  process.stderr.write(
+    `mint-token: ${message}\nusage: npm run token -- --room <room> --identity <id> [--name <name>] [--ttl <seconds>] [--no-publish] [--no-subscribe] [--record] [--admin]\n`,
+  );
   process.exit(2);
 }
 
