@@ -101,6 +101,14 @@ describe('signaling protocol', { timeout: 120_000 }, () => {
     assert.equal(notMine.error?.code, 'NOT_FOUND');
     assert.equal(s.closed, undefined, 'bad frames do not cost the socket');
     s.close();
+
+    // Far past the limit, the frame is not even read: uWS drops the connection (1006 as the
+    // client sees it), and nobody else notices.
+    const huge = await RawSocket.open(region.wsUrl);
+    huge.sendRaw(JSON.stringify({ id: 1, method: 'join', data: { token: 'x'.repeat(2 * 1024 * 1024) } }));
+    await huge.waitFor(() => huge.closed);
+    assert.ok([1006, 1009].includes(huge.closed!.code), `closed with ${huge.closed?.code}`);
+    assert.equal((await alice.request('getRouterRtpCapabilities')).ok, true);
   });
 
   it('rate-limits a flooding socket, then closes it, without touching other peers', async () => {

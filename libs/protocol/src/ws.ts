@@ -28,7 +28,7 @@ import { ProducerSummary } from './messages/room.js';
 const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
 const Empty = strict({});
 
-/** Frame limits. Larger frames get TOO_LARGE (or, past MAX_FRAME_HARD_BYTES, a 1009 close). */
+/** Frame limits. Larger frames get TOO_LARGE; past MAX_FRAME_HARD_BYTES the connection is dropped unread. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 export const MAX_FRAME_HARD_BYTES = 1024 * 1024;
 

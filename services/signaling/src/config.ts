@@ -15,7 +15,7 @@ export const signalingConfig = {
     max: 600_000,
   }),
   SIGNALING_MAX_FRAME_BYTES: int({
-    description: 'largest WebSocket frame answered normally; larger ones get TOO_LARGE (16 times larger: the socket is closed with 1009)',
+    description: 'largest WebSocket frame answered normally; larger ones get TOO_LARGE (past 16 times that, at least 1 MiB, the connection is dropped unread)',
     default: 64 * 1024,
     min: 1024,
     max: 1024 * 1024,

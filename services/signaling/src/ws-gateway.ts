@@ -56,7 +56,7 @@ export class WsGateway {
 
   mount(app: TemplatedApp): void {
     app.ws<SocketData>('/rtc', {
-      // Past the hard limit uWS closes the socket (1009); between the soft and hard limits we answer TOO_LARGE.
+      // Past the hard limit uWS drops the connection without reading the frame; between the soft and hard limits we answer TOO_LARGE.
       maxPayloadLength: Math.max(MAX_FRAME_HARD_BYTES, this.limits.maxFrameBytes * 16),
       idleTimeout: 60,
       sendPingsAutomatically: true,
