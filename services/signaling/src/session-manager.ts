@@ -9,6 +9,7 @@ import {
   subjects,
   type PeerRecord,
   type PeerSummary,
+  type SessionRecord,
   type WsRequest,
   type WsResponse,
 } from '@strata/protocol';
@@ -84,15 +85,24 @@ export class SessionManager {
     this.sessions.set(record.peerId, session);
     // Listen to the room before reading its peers, so nothing published in between is missed.
     this.hub.attach(session);
-    await Promise.all([
-      this.store.save(record),
-      this.store.bindResume(hash, { region: record.region, roomId: record.roomId, peerId: record.peerId }),
-      this.hub.ready(),
-    ]);
-    await this.placer.confirm(record.roomId, record.nodeId);
-    this.hub.publish({ type: 'peerJoined', roomId: record.roomId, peerId: record.peerId, identity: record.identity, ...(name ? { name } : {}) });
-    session.log.info({ identity: record.identity }, 'peer joined');
-    return { session, response: await this.joinedResponse(session, token) };
+    try {
+      await Promise.all([
+        this.store.save(record),
+        this.store.bindResume(hash, { region: record.region, roomId: record.roomId, peerId: record.peerId }),
+        this.hub.ready(),
+      ]);
+      await this.placer.confirm(record.roomId, record.nodeId);
+      const response = await this.joinedResponse(session, token);
+      this.hub.publish({ type: 'peerJoined', roomId: record.roomId, peerId: record.peerId, identity: record.identity, ...(name ? { name } : {}) });
+      session.log.info({ identity: record.identity }, 'peer joined');
+      return { session, response };
+    } catch (err) {
+      // The client got an error and will join again: leave no half-joined peer behind.
+      this.sessions.delete(record.peerId);
+      this.hub.detach(session);
+      await this.store.remove(record).catch(() => undefined);
+      throw err;
+    }
   }
 
   async resume(req: WsRequest<'resume'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'resume'> }> {
@@ -120,6 +130,21 @@ export class SessionManager {
       session = new PeerSession(this.deps(), stored.record, { nodeId: stored.record.nodeId, routerRtpCapabilities: opened.rtpCapabilities });
       this.sessions.set(found.peerId, session);
     }
+    try {
+      return await this.takeOver(session, oldHash, found, socket);
+    } catch (err) {
+      // Not resumed after all: the session goes back to waiting out its grace period.
+      if (session.socket === socket) this.socketLost(session);
+      throw err;
+    }
+  }
+
+  private async takeOver(
+    session: PeerSession,
+    oldHash: string,
+    found: SessionRecord,
+    socket: SocketLink,
+  ): Promise<{ session: PeerSession; response: WsResponse<'resume'> }> {
     const { token, hash } = newResumeToken();
     session.record = { ...session.record, resumeHash: hash, connected: true, gatewayId: this.opts.gatewayId };
     delete session.record.disconnectedAt;
