@@ -12,7 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 MS_VERSION="${MS_VERSION:-$(node -p "require('$root/package-lock.json').packages['node_modules/mediasoup'].version" 2>/dev/null || echo 3.27.1)}"
-CACHE="${STRATA_CACHE:-$HOME/.cache/strata}/mediasoup"
+CACHE="${STRATA_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/strata}/mediasoup"
 recipe_hash="$(cat "$0" $(find "$here/mediasoup-worker" -type f | sort) | sha256sum | cut -c1-12)"
 bin="$CACHE/bin/$MS_VERSION-$recipe_hash/mediasoup-worker"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
