@@ -4,3 +4,5 @@ export { startService, runService } from './service.js';
 export type { ServiceDefinition, ServiceContext, ServiceHandle, RunningService, HealthReport } from './service.js';
 export { ProcessLoad } from './load.js';
 export { startHealthHttp } from './health-http.js';
+export { HeartbeatTable } from './heartbeat-table.js';
+export type { Beat } from './heartbeat-table.js';

@@ -1,6 +1,4 @@
-import type { EventOf, Heartbeat } from '@strata/protocol';
-
-type Beat = EventOf<typeof Heartbeat>;
+import { HeartbeatTable, type Beat } from '@strata/service';
 
 export interface RegionView {
   region: string;
@@ -11,23 +9,19 @@ export interface RegionView {
 
 /** Which regions exist and how loaded they are, as told by media nodes' heartbeats. */
 export class RegionTable {
-  private readonly nodes = new Map<string, { beat: Beat; seenAt: number }>();
+  private readonly table: HeartbeatTable;
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(ttlMs: number) {
+    this.table = new HeartbeatTable(() => ttlMs);
+  }
 
   observe(beat: Beat, now = Date.now()): void {
-    const key = `${beat.region}/${beat.id}`;
-    if (beat.draining) this.nodes.delete(key);
-    else this.nodes.set(key, { beat, seenAt: now });
+    this.table.observe(beat, now);
   }
 
   regions(now = Date.now()): RegionView[] {
     const byRegion = new Map<string, { n: number; load: number }>();
-    for (const [key, { beat, seenAt }] of this.nodes) {
-      if (now - seenAt > this.ttlMs) {
-        this.nodes.delete(key);
-        continue;
-      }
+    for (const beat of this.table.live(now)) {
       const r = byRegion.get(beat.region) ?? { n: 0, load: 0 };
       r.n++;
       r.load += beat.load.score;

@@ -1,6 +1,4 @@
-import type { EventOf, Heartbeat } from '@strata/protocol';
-
-type Beat = EventOf<typeof Heartbeat>;
+import { HeartbeatTable, type Beat } from '@strata/service';
 
 /** What one room placed since a node's last heartbeat is assumed to cost, until the node reports. */
 const PENDING_ROOM_WEIGHT = 0.01;
@@ -11,40 +9,31 @@ const PENDING_ROOM_WEIGHT = 0.01;
  * a burst of new rooms spreads over the nodes instead of piling onto the one that looked idle.
  */
 export class MediaDirectory {
-  private readonly nodes = new Map<string, { beat: Beat; seenAt: number; pending: number }>();
+  private readonly table = new HeartbeatTable();
+  /** Rooms placed on each node since its last heartbeat. */
+  private readonly pending = new Map<string, number>();
   private waiters: (() => void)[] = [];
 
   observe(beat: Beat, now = Date.now()): void {
-    if (beat.draining) this.nodes.delete(beat.id);
-    else this.nodes.set(beat.id, { beat, seenAt: now, pending: 0 });
+    this.table.observe(beat, now);
+    this.pending.delete(beat.id);
     for (const w of this.waiters.splice(0)) w();
   }
 
   notePlaced(nodeId: string): void {
-    const n = this.nodes.get(nodeId);
-    if (n) n.pending++;
+    this.pending.set(nodeId, (this.pending.get(nodeId) ?? 0) + 1);
   }
 
-  private score(nodeId: string): number {
-    const n = this.nodes.get(nodeId);
-    return n ? n.beat.load.score + n.pending * PENDING_ROOM_WEIGHT : Infinity;
+  private score(b: Beat): number {
+    return b.load.score + (this.pending.get(b.id) ?? 0) * PENDING_ROOM_WEIGHT;
   }
 
   private routers(b: Beat): number {
-    return Number(b.load.details['routers'] ?? 0) + (this.nodes.get(b.id)?.pending ?? 0);
+    return Number(b.load.details['routers'] ?? 0) + (this.pending.get(b.id) ?? 0);
   }
 
-  private live(now = Date.now()): Beat[] {
-    const out: Beat[] = [];
-    for (const [id, { beat, seenAt }] of this.nodes) {
-      if (now - seenAt > beat.intervalMs * 3) this.nodes.delete(id);
-      else out.push(beat);
-    }
-    return out;
-  }
-
-  isAlive(nodeId: string): boolean {
-    return this.live().some((b) => b.id === nodeId);
+  private live(): Beat[] {
+    return this.table.live();
   }
 
   get size(): number {
@@ -56,7 +45,7 @@ export class MediaDirectory {
     const pick = () =>
       this.live()
         .filter((b) => !exclude.includes(b.id))
-        .sort((a, b) => this.score(a.id) - this.score(b.id) || this.routers(a) - this.routers(b) || a.id.localeCompare(b.id))[0]?.id;
+        .sort((a, b) => this.score(a) - this.score(b) || this.routers(a) - this.routers(b) || a.id.localeCompare(b.id))[0]?.id;
     const now = pick();
     if (now || waitMs <= 0) return now;
     await new Promise<void>((resolve) => {

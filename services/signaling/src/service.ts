@@ -31,7 +31,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       bus.kv(buckets.peers, PeerRecord),
       bus.kv(buckets.sessions, SessionRecord),
     ]);
-    const status = new RegionStatus();
+    const status = new RegionStatus(region);
     const directory = new MediaDirectory();
     const hub = new RoomHub(bus, region);
     const placer = new RoomPlacer(bus, roomsKv, directory, region, config.SIGNALING_REQUEST_TIMEOUT, log);
