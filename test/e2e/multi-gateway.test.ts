@@ -2,6 +2,7 @@
  * No room state lives only in one gateway: two gateways serve one room, a session dropped on
  * one is resumed on the other, and a gateway that shuts down leaves its sessions resumable.
  */
+import { RoomPlacement, buckets } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RawSocket } from '../helpers/raw-socket.js';
@@ -36,7 +37,7 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     // Both gateways put the room on the same media node, whichever of the two each would pick alone.
     const capsA = JSON.stringify(ja.data!['rtpCapabilities']);
     assert.equal(capsA, JSON.stringify(jb.data!['rtpCapabilities']));
-    const kv = await region.bus.kv('strata-rooms', (await import('@strata/protocol')).RoomPlacement);
+    const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
     const placement = await kv.get(`${region.region}.shared`);
     assert.equal(placement?.value.nodes.length, 1);
 
@@ -63,7 +64,7 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
   });
 
   it('places new rooms on the least-loaded media node', async () => {
-    const kv = await region.bus.kv('strata-rooms', (await import('@strata/protocol')).RoomPlacement);
+    const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
     const sockets: RawSocket[] = [];
     for (let i = 0; i < 6; i++) {
       const s = await RawSocket.open(region.gateways[i % 2]!.wsUrl);
