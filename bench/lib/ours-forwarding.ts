@@ -220,7 +220,13 @@ export class OursForwarding implements ForwardingSetup {
     const created = await mapLimit(sinkPorts, 8, async (sinkPort, i) => {
       const peerId = `recv-${first + i}`;
       const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), { roomId: ROOM, peerId, comedia: false, rtcpMux: true });
-      await this.bus.request(MediaPlainTransportConnect, this.subject('plain.connect'), { roomId: ROOM, transportId: t.transportId, ip: IP, port: sinkPort });
+      await this.bus.request(MediaPlainTransportConnect, this.subject('plain.connect'), {
+        roomId: ROOM,
+        peerId,
+        transportId: t.transportId,
+        ip: IP,
+        port: sinkPort,
+      });
       const consume = async (producerId: string): Promise<number> => {
         const c = await this.bus.request(MediaConsume, this.subject('consumer.create'), {
           roomId: ROOM,
@@ -229,7 +235,7 @@ export class OursForwarding implements ForwardingSetup {
           producerId,
           rtpCapabilities: this.rtpCapabilities,
         });
-        await this.bus.request(MediaConsumerAction, this.subject('consumer.action'), { roomId: ROOM, consumerId: c.consumerId, action: 'resume' });
+        await this.bus.request(MediaConsumerAction, this.subject('consumer.action'), { roomId: ROOM, peerId, consumerId: c.consumerId, action: 'resume' });
         return firstSsrc(c.rtpParameters);
       };
       const videoSsrc = await consume(this.videoProducerId);
@@ -241,7 +247,12 @@ export class OursForwarding implements ForwardingSetup {
 
   async setForwarding(on: boolean): Promise<void> {
     for (const producerId of [this.videoProducerId, this.audioProducerId]) {
-      await this.bus.request(MediaProducerAction, this.subject('producer.action'), { roomId: ROOM, producerId, action: on ? 'resume' : 'pause' });
+      await this.bus.request(MediaProducerAction, this.subject('producer.action'), {
+        roomId: ROOM,
+        peerId: SENDER,
+        producerId,
+        action: on ? 'resume' : 'pause',
+      });
     }
   }
 

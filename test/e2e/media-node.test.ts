@@ -113,14 +113,14 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
       const consumerIds: string[] = [];
       for (const [i, sink] of sinks.entries()) {
         const out = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: `c${i}`, comedia: false });
-        await call(MediaPlainTransportConnect, { roomId: ROOM, transportId: out.transportId, ip: '127.0.0.1', port: sink.port });
+        await call(MediaPlainTransportConnect, { roomId: ROOM, peerId: `c${i}`, transportId: out.transportId, ip: '127.0.0.1', port: sink.port });
         const c = await call(MediaConsume, { roomId: ROOM, peerId: `c${i}`, transportId: out.transportId, producerId: prodA, rtpCapabilities });
         assert.equal(c.peerId, 'a', 'consumer info names the producing peer');
         consumerIds.push(c.consumerId);
       }
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(sinks[0]!.packets(), 0, 'consumers start paused');
-      for (const id of consumerIds) await call(MediaConsumerAction, { roomId: ROOM, consumerId: id, action: 'resume' });
+      for (const [i, id] of consumerIds.entries()) await call(MediaConsumerAction, { roomId: ROOM, peerId: `c${i}`, consumerId: id, action: 'resume' });
       await waitFor('RTP at every sink', () => (sinks.every((s) => s.packets() > 20) ? true : undefined), 10_000);
 
       const extra = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'c9', comedia: false });
@@ -129,7 +129,7 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
         (e: StrataError) => e.code === 'CAPACITY',
       );
 
-      await call(MediaProducerAction, { roomId: ROOM, producerId: prodA, action: 'close' });
+      await call(MediaProducerAction, { roomId: ROOM, peerId: 'a', producerId: prodA, action: 'close' });
       await waitFor('consumerClosed events', () =>
         mediaEvents.filter((e) => e.type === 'consumerClosed' && e.producerId === prodA).length === 3 ? true : undefined,
       );
@@ -161,7 +161,10 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
       (e: StrataError) => e.code === 'FORBIDDEN',
       "a peer cannot use another peer's transport",
     );
-    await assert.rejects(call(MediaProducerAction, { roomId: 'never-opened', producerId: 'x', action: 'pause' }), (e: StrataError) => e.code === 'NOT_FOUND');
+    await assert.rejects(
+      call(MediaProducerAction, { roomId: 'never-opened', peerId: 'z', producerId: 'x', action: 'pause' }),
+      (e: StrataError) => e.code === 'NOT_FOUND',
+    );
     const h = await bus.request(Health, subjects.health(REGION, 'media', NODE), {});
     assert.equal(h.status, 'ok');
   });

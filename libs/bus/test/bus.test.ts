@@ -59,6 +59,11 @@ describe('bus against a real nats-server', () => {
     assert.equal(r2.error.code, 'BAD_REQUEST');
     const bytes = await client.nc.request('test.add', new Uint8Array([0xff, 0xfe, 0x00]), { timeout: 1000 });
     assert.equal((JSON.parse(new TextDecoder().decode(bytes.data)) as { error: { code: string } }).error.code, 'BAD_REQUEST');
+    // Nested 5000 deep in a field the schema does not look at: refused before anything recurses.
+    const deep = await client.nc.request('test.add', new TextEncoder().encode(`{"a":1,"b":2,"x":${'['.repeat(5000)}${']'.repeat(5000)}}`), { timeout: 1000 });
+    const r3 = JSON.parse(new TextDecoder().decode(deep.data)) as { error: { code: string; message: string } };
+    assert.equal(r3.error.code, 'INVALID_MESSAGE');
+    assert.match(r3.error.message, /nested deeper than 32/);
     // still serving, and the failures were logged
     assert.deepEqual(await client.request(Add, 'test.add', { a: 1, b: 1 }), { sum: 2 });
     assert.ok(serverLog.lines().some((l) => l['code'] === 'INVALID_MESSAGE'));

@@ -70,7 +70,14 @@ export class FakeTransport implements TransportLike<FakeTrack> {
       this.#onProduce!(
         {
           kind,
-          rtpParameters: { codecs: [{ mimeType: kind === 'audio' ? 'audio/opus' : 'video/VP8' }], encodings: (options.encodings ?? []).map((e) => ({ ...e })) },
+          rtpParameters: {
+            codecs: [
+              kind === 'audio'
+                ? { mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }
+                : { mimeType: 'video/VP8', payloadType: 101, clockRate: 90000 },
+            ],
+            encodings: (options.encodings ?? []).map((e) => ({ ...e })),
+          },
           appData: options.appData ?? {},
         },
         resolve,
@@ -118,7 +125,12 @@ export class FakeDevice implements DeviceLike<FakeTrack> {
   loaded = false;
   loadedWith: WireRtpCapabilities | undefined;
   readonly transports: FakeTransport[] = [];
-  readonly rtpCapabilities: WireRtpCapabilities = { codecs: [{ mimeType: 'audio/opus' }, { mimeType: 'video/VP8' }] };
+  readonly rtpCapabilities: WireRtpCapabilities = {
+    codecs: [
+      { mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+      { mimeType: 'video/VP8', clockRate: 90000 },
+    ],
+  };
 
   async load({ routerRtpCapabilities }: { routerRtpCapabilities: WireRtpCapabilities }): Promise<void> {
     this.loaded = true;

@@ -27,7 +27,7 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     gw = await FakeGateway.start();
     owners.clear();
     for (const p of bob.producers) owners.set(p.producerId, bob.peerId);
-    gw.handlers.set('join', () => joinResponse({ rtpCapabilities: { codecs: [{ mimeType: 'video/VP8' }] }, peers: [bob] }));
+    gw.handlers.set('join', () => joinResponse({ rtpCapabilities: { codecs: [{ mimeType: 'video/VP8', clockRate: 90000 }] }, peers: [bob] }));
     gw.handlers.set('createWebRtcTransport', (d) => ({
       transportId: `${String(d['direction'])}-1`,
       iceParameters: ice('u0'),
@@ -68,7 +68,7 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     room.on('consumer', (c) => consumed.push(c));
     const joined = await room.join();
     assert.equal(joined.peerId, 'p1');
-    assert.deepEqual(device.loadedWith, { codecs: [{ mimeType: 'video/VP8' }] });
+    assert.deepEqual(device.loadedWith, { codecs: [{ mimeType: 'video/VP8', clockRate: 90000 }] });
     assert.deepEqual(
       device.transports.map((t) => [t.direction, t.id]),
       [

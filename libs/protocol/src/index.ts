@@ -1,6 +1,7 @@
 export * from './ids.js';
 export * from './errors.js';
 export * from './validate.js';
+export * from './json-bounds.js';
 export * from './define.js';
 export * as subjects from './subjects.js';
 export * from './messages/service.js';

@@ -1,4 +1,19 @@
-import { GeoRoute, Health, Heartbeat, RoomPlacement, TurnCredentials, check, isValidId, roomKey, subjects } from '@strata/protocol';
+import {
+  DtlsParameters,
+  GeoRoute,
+  Health,
+  Heartbeat,
+  MAX_JSON_DEPTH,
+  RoomPlacement,
+  RtpCapabilities,
+  RtpParameters,
+  TurnCredentials,
+  check,
+  isValidId,
+  jsonBoundsProblem,
+  roomKey,
+  subjects,
+} from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -72,5 +87,98 @@ describe('message schemas', () => {
     };
     assert.ok(check(Heartbeat.schema, beat).ok);
     assert.ok(!check(Heartbeat.schema, { ...beat, kind: 'database' }).ok);
+  });
+});
+
+describe('bounds on untrusted input', () => {
+  const nest = (depth: number): unknown => {
+    let v: unknown = 0;
+    for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { k: v }; // `depth` arrays and objects, one in the other
+    return v;
+  };
+
+  it('measures depth and size without recursing', () => {
+    assert.equal(jsonBoundsProblem(nest(MAX_JSON_DEPTH)), undefined);
+    assert.match(jsonBoundsProblem(nest(MAX_JSON_DEPTH + 1)) ?? '', /nested deeper than 32/);
+    assert.match(jsonBoundsProblem(nest(1_000_000)) ?? '', /nested deeper/, 'a million levels: no stack overflow');
+    assert.match(jsonBoundsProblem(new Array(30_000).fill(0)) ?? '', /more than 20000 values/);
+    assert.equal(jsonBoundsProblem({ a: [1, 'x', null, { b: true }] }), undefined);
+  });
+
+  // What Chromium sends through mediasoup-client for Opus, trimmed: it must stay valid.
+  const opus = {
+    codecs: [
+      {
+        mimeType: 'audio/opus',
+        payloadType: 111,
+        clockRate: 48000,
+        channels: 2,
+        parameters: { minptime: 10, useinbandfec: 1, 'sprop-stereo': 1 },
+        rtcpFeedback: [{ type: 'transport-cc', parameter: '' }],
+      },
+    ],
+    headerExtensions: [
+      { uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 4, encrypt: false, parameters: {} },
+      { uri: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', id: 3, encrypt: false, parameters: {} },
+    ],
+    encodings: [{ ssrc: 3_000_000_000, dtx: false, active: true, maxBitrate: 64000 }],
+    rtcp: { cname: 'Gtp/zdA+iQNM3QC8', reducedSize: true, mux: true },
+    mid: '0',
+  };
+  const withEncoding = (e: object) => ({ ...opus, encodings: [e] });
+  const withCodec = (c: object) => ({ ...opus, codecs: [{ ...opus.codecs[0], ...c }] });
+
+  it('accepts real RTP parameters and refuses out-of-range ones, naming the field', () => {
+    assert.ok(check(RtpParameters, opus).ok);
+    assert.ok(check(RtpParameters, withEncoding({ rid: 'r0', scalabilityMode: 'L1T3', rtx: { ssrc: 1 } })).ok);
+    const refused: [object, RegExp][] = [
+      [withEncoding({ ssrc: -1 }), /\/encodings\/0\/ssrc/],
+      [withEncoding({ ssrc: 2 ** 40 }), /\/encodings\/0\/ssrc/],
+      [withEncoding({ ssrc: 1.5 }), /\/encodings\/0\/ssrc/],
+      [withEncoding({ rid: 'r'.repeat(100) }), /\/encodings\/0\/rid/],
+      [withEncoding({ rid: 'a b' }), /\/encodings\/0\/rid/],
+      [withEncoding({ rtx: { ssrc: 1, extra: { deep: 1 } } }), /\/encodings\/0\/rtx/],
+      [withCodec({ payloadType: 128 }), /\/codecs\/0\/payloadType/],
+      [withCodec({ clockRate: 0 }), /\/codecs\/0\/clockRate/],
+      [withCodec({ channels: 1000 }), /\/codecs\/0\/channels/],
+      [withCodec({ mimeType: 'text/plain' }), /\/codecs\/0\/mimeType/],
+      [withCodec({ parameters: { 'x-evil': 'a\r\na=candidate' } }), /\/codecs\/0\/parameters\/x-evil/],
+      [withCodec({ parameters: { 'bad key': 1 } }), /\/codecs\/0\/parameters/],
+      [withCodec({ nested: { a: [1] } }), /\/codecs\/0\/nested: expected a string/],
+      [{ ...opus, headerExtensions: [{ uri: 'urn:x', id: 0 }] }, /\/headerExtensions\/0\/id/],
+      [{ ...opus, headerExtensions: [{ uri: 'urn:x', id: 256 }] }, /\/headerExtensions\/0\/id/],
+      [{ ...opus, rtcp: { cname: 'two words' } }, /\/rtcp\/cname/],
+      [{ ...opus, mid: 'm'.repeat(17) }, /\/mid/],
+      [{ ...opus, codecs: [] }, /\/codecs/],
+      [{ ...opus, extra: 1 }, /\/extra/],
+    ];
+    for (const [value, path] of refused) {
+      const r = check(RtpParameters, value);
+      assert.equal(r.ok, false, JSON.stringify(value));
+      if (!r.ok) assert.match(r.errors.join('; '), path);
+    }
+  });
+
+  it('refuses capabilities with payload types past 127 and header extension ids out of range', () => {
+    const cap = { kind: 'audio', mimeType: 'audio/opus', preferredPayloadType: 100, clockRate: 48000, channels: 2 };
+    assert.ok(check(RtpCapabilities, { codecs: [cap], headerExtensions: [{ kind: 'audio', uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', preferredId: 1 }] }).ok);
+    assert.equal(check(RtpCapabilities, { codecs: [{ ...cap, preferredPayloadType: 1e9 }] }).ok, false);
+    assert.equal(check(RtpCapabilities, { headerExtensions: [{ kind: 'audio', uri: 'urn:x', preferredId: -3 }] }).ok, false);
+  });
+
+  it('accepts RFC 8122 fingerprints of the right length only', () => {
+    const hex = (bytes: number, c = 'aB') => Array.from({ length: bytes }, () => c).join(':');
+    assert.ok(check(DtlsParameters, { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: hex(32) }] }).ok);
+    assert.ok(check(DtlsParameters, { fingerprints: [{ algorithm: 'sha-1', value: hex(20, 'F0') }] }).ok);
+    for (const fp of [
+      { algorithm: 'sha-256', value: 'zz:zz:zz' },
+      { algorithm: 'sha-256', value: hex(20) },
+      { algorithm: 'md5', value: hex(16) },
+      { algorithm: 'sha-256', value: hex(32), extra: { deep: 1 } },
+    ]) {
+      const r = check(DtlsParameters, { role: 'client', fingerprints: [fp] });
+      assert.equal(r.ok, false, JSON.stringify(fp));
+      if (!r.ok) assert.match(r.errors[0]!, /\/fingerprints\/0: expected .*RFC 8122/);
+    }
   });
 });

@@ -24,7 +24,7 @@ import type { types } from 'mediasoup';
 import type { Subscription } from 'nats';
 import type { RoomRegistry } from './room-registry.js';
 
-// mediasoup checks these structures in depth; the schemas only bound their shape.
+// The schemas check these structures field by field; mediasoup checks how they fit together.
 const rtpCaps = (x: unknown) => x as types.RtpCapabilities;
 const rtpParams = (x: unknown) => x as types.RtpParameters;
 const dtls = (x: unknown) => x as types.DtlsParameters;
@@ -41,43 +41,43 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
     bus.serve(MediaTransportCreate, subject(MediaTransportCreate), async ({ roomId, peerId, direction, forceTcp }) =>
       (await rooms.open(roomId)).createWebRtcTransport(peerId, direction, forceTcp ?? false),
     ),
-    bus.serve(MediaTransportConnect, subject(MediaTransportConnect), async ({ roomId, transportId, dtlsParameters }) => {
-      await rooms.get(roomId).connectWebRtcTransport(transportId, dtls(dtlsParameters));
+    bus.serve(MediaTransportConnect, subject(MediaTransportConnect), async ({ roomId, peerId, transportId, dtlsParameters }) => {
+      await rooms.get(roomId).connectWebRtcTransport(peerId, transportId, dtls(dtlsParameters));
       return {};
     }),
-    bus.serve(MediaTransportRestartIce, subject(MediaTransportRestartIce), async ({ roomId, transportId }) => ({
-      iceParameters: await rooms.get(roomId).restartIce(transportId),
+    bus.serve(MediaTransportRestartIce, subject(MediaTransportRestartIce), async ({ roomId, peerId, transportId }) => ({
+      iceParameters: await rooms.get(roomId).restartIce(peerId, transportId),
     })),
-    bus.serve(MediaTransportClose, subject(MediaTransportClose), ({ roomId, transportId }) => {
-      rooms.get(roomId).closeTransport(transportId);
+    bus.serve(MediaTransportClose, subject(MediaTransportClose), ({ roomId, peerId, transportId }) => {
+      rooms.get(roomId).closeTransport(peerId, transportId);
       return {};
     }),
-    bus.serve(MediaTransportStats, subject(MediaTransportStats), async ({ roomId, transportId }) => ({
-      stats: await rooms.get(roomId).transportStats(transportId),
+    bus.serve(MediaTransportStats, subject(MediaTransportStats), async ({ roomId, peerId, transportId }) => ({
+      stats: await rooms.get(roomId).transportStats(peerId, transportId),
     })),
     bus.serve(MediaPlainTransportCreate, subject(MediaPlainTransportCreate), async ({ roomId, peerId, comedia, rtcpMux }) =>
       (await rooms.open(roomId)).createPlainTransport(peerId, comedia ?? false, rtcpMux ?? true),
     ),
-    bus.serve(MediaPlainTransportConnect, subject(MediaPlainTransportConnect), async ({ roomId, transportId, ip, port, rtcpPort }) => {
-      await rooms.get(roomId).connectPlainTransport(transportId, ip, port, rtcpPort);
+    bus.serve(MediaPlainTransportConnect, subject(MediaPlainTransportConnect), async ({ roomId, peerId, transportId, ip, port, rtcpPort }) => {
+      await rooms.get(roomId).connectPlainTransport(peerId, transportId, ip, port, rtcpPort);
       return {};
     }),
     bus.serve(MediaProduce, subject(MediaProduce), async ({ roomId, peerId, transportId, kind, rtpParameters, paused, source }) => ({
       producerId: await rooms.get(roomId).produce(peerId, transportId, kind, rtpParams(rtpParameters), paused ?? false, source),
     })),
-    bus.serve(MediaProducerAction, subject(MediaProducerAction), async ({ roomId, producerId, action }) => {
-      await rooms.get(roomId).producerAction(producerId, action);
+    bus.serve(MediaProducerAction, subject(MediaProducerAction), async ({ roomId, peerId, producerId, action }) => {
+      await rooms.get(roomId).producerAction(peerId, producerId, action);
       return {};
     }),
     bus.serve(MediaConsume, subject(MediaConsume), ({ roomId, peerId, transportId, producerId, rtpCapabilities }) =>
       rooms.get(roomId).consume(peerId, transportId, producerId, rtpCaps(rtpCapabilities)),
     ),
-    bus.serve(MediaConsumerAction, subject(MediaConsumerAction), async ({ roomId, consumerId, action }) => {
-      await rooms.get(roomId).consumerAction(consumerId, action);
+    bus.serve(MediaConsumerAction, subject(MediaConsumerAction), async ({ roomId, peerId, consumerId, action }) => {
+      await rooms.get(roomId).consumerAction(peerId, consumerId, action);
       return {};
     }),
-    bus.serve(MediaConsumerLayers, subject(MediaConsumerLayers), async ({ roomId, consumerId, spatialLayer, temporalLayer }) => {
-      await rooms.get(roomId).setPreferredLayers(consumerId, spatialLayer, temporalLayer);
+    bus.serve(MediaConsumerLayers, subject(MediaConsumerLayers), async ({ roomId, peerId, consumerId, spatialLayer, temporalLayer }) => {
+      await rooms.get(roomId).setPreferredLayers(peerId, consumerId, spatialLayer, temporalLayer);
       return {};
     }),
     bus.serve(MediaPeerClose, subject(MediaPeerClose), ({ roomId, peerId }) => {

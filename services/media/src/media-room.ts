@@ -130,48 +130,56 @@ export class MediaRoom {
     };
   }
 
-  private transport(transportId: string, peerId?: string): AnyTransport {
-    const t = this.transports.get(transportId);
-    if (!t) throw new StrataError('NOT_FOUND', `no transport ${transportId} in room ${this.roomId}`);
-    // Gateways check ownership too; the node does not rely on every caller doing it.
-    if (peerId !== undefined && t.peerId !== peerId) throw new StrataError('FORBIDDEN', `transport ${transportId} is not peer ${peerId}'s`);
-    return t.transport;
+  /*
+   * Every operation names the peer it acts for, and an object of another peer is refused with
+   * FORBIDDEN. Gateways check ownership first (and answer NOT_FOUND, revealing nothing); the
+   * node does not rely on every caller doing it.
+   */
+  private owned<T>(what: string, map: Map<string, { peerId: string } & T>, id: string, peerId: string): T {
+    const entry = map.get(id);
+    if (!entry) throw new StrataError('NOT_FOUND', `no ${what} ${id} in room ${this.roomId}`);
+    if (entry.peerId !== peerId) throw new StrataError('FORBIDDEN', `${what} ${id} is not peer ${peerId}'s`);
+    return entry;
   }
 
-  private webRtcTransport(transportId: string): types.WebRtcTransport {
-    const t = this.transport(transportId);
+  private transport(transportId: string, peerId: string): AnyTransport {
+    return this.owned('transport', this.transports, transportId, peerId).transport;
+  }
+
+  private webRtcTransport(transportId: string, peerId: string): types.WebRtcTransport {
+    const t = this.transport(transportId, peerId);
     if (t.type !== 'webrtc') throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a WebRTC transport`);
     return t as types.WebRtcTransport;
   }
 
-  private plainTransport(transportId: string): types.PlainTransport {
-    const t = this.transport(transportId);
+  private plainTransport(transportId: string, peerId: string): types.PlainTransport {
+    const t = this.transport(transportId, peerId);
     if (t.type !== 'plain') throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a plain transport`);
     return t as types.PlainTransport;
   }
 
-  connectWebRtcTransport(transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    const t = this.webRtcTransport(transportId);
+  connectWebRtcTransport(peerId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const t = this.webRtcTransport(transportId, peerId);
     return mediasoupCall(() => t.connect({ dtlsParameters }));
   }
 
-  connectPlainTransport(transportId: string, ip: string, port: number, rtcpPort: number | undefined): Promise<void> {
-    const t = this.plainTransport(transportId);
+  connectPlainTransport(peerId: string, transportId: string, ip: string, port: number, rtcpPort: number | undefined): Promise<void> {
+    const t = this.plainTransport(transportId, peerId);
     return mediasoupCall(() => t.connect({ ip, port, ...(rtcpPort ? { rtcpPort } : {}) }));
   }
 
-  async restartIce(transportId: string) {
-    const t = this.webRtcTransport(transportId);
+  async restartIce(peerId: string, transportId: string) {
+    const t = this.webRtcTransport(transportId, peerId);
     const iceParameters = await mediasoupCall(() => t.restartIce());
     return { ...iceParameters };
   }
 
-  closeTransport(transportId: string): void {
-    this.transport(transportId).close();
+  closeTransport(peerId: string, transportId: string): void {
+    this.transport(transportId, peerId).close();
   }
 
-  async transportStats(transportId: string): Promise<Record<string, unknown>[]> {
-    const t = this.transport(transportId);
+  async transportStats(peerId: string, transportId: string): Promise<Record<string, unknown>[]> {
+    const t = this.transport(transportId, peerId);
     const stats: object[] = await mediasoupCall<object[]>(() => t.getStats());
     return stats.map((s) => ({ ...s }) as Record<string, unknown>);
   }
@@ -200,9 +208,8 @@ export class MediaRoom {
     return producer.id;
   }
 
-  async producerAction(producerId: string, action: Action): Promise<void> {
-    const p = this.producers.get(producerId);
-    if (!p) throw new StrataError('NOT_FOUND', `no producer ${producerId} in room ${this.roomId}`);
+  async producerAction(peerId: string, producerId: string, action: Action): Promise<void> {
+    const p = this.owned('producer', this.producers, producerId, peerId);
     if (action === 'close') p.producer.close();
     else await mediasoupCall(() => (action === 'pause' ? p.producer.pause() : p.producer.resume()));
   }
@@ -214,6 +221,7 @@ export class MediaRoom {
     }
     const source = this.producers.get(producerId);
     if (!source) throw new StrataError('NOT_FOUND', `no producer ${producerId} in room ${this.roomId}`);
+    if (source.peerId === peerId) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
     if (!this.router.canConsume({ producerId, rtpCapabilities })) {
       throw new StrataError('INVALID_MESSAGE', `these RTP capabilities cannot consume producer ${producerId}`);
     }
@@ -248,9 +256,8 @@ export class MediaRoom {
     };
   }
 
-  async consumerAction(consumerId: string, action: Action): Promise<void> {
-    const c = this.consumers.get(consumerId);
-    if (!c) throw new StrataError('NOT_FOUND', `no consumer ${consumerId} in room ${this.roomId}`);
+  async consumerAction(peerId: string, consumerId: string, action: Action): Promise<void> {
+    const c = this.owned('consumer', this.consumers, consumerId, peerId);
     if (action === 'close') c.consumer.close();
     else if (action === 'pause') await mediasoupCall(() => c.consumer.pause());
     else {
@@ -259,9 +266,8 @@ export class MediaRoom {
     }
   }
 
-  async setPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer: number | undefined): Promise<void> {
-    const c = this.consumers.get(consumerId);
-    if (!c) throw new StrataError('NOT_FOUND', `no consumer ${consumerId} in room ${this.roomId}`);
+  async setPreferredLayers(peerId: string, consumerId: string, spatialLayer: number, temporalLayer: number | undefined): Promise<void> {
+    const c = this.owned('consumer', this.consumers, consumerId, peerId);
     await mediasoupCall(() => c.consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
   }
 

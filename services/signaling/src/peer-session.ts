@@ -123,17 +123,17 @@ export class PeerSession implements RoomMember {
 
     connectWebRtcTransport: async ({ transportId, dtlsParameters }) => {
       this.ownTransport(transportId);
-      return this.media(MediaTransportConnect, { roomId: this.roomId, transportId, dtlsParameters });
+      return this.media(MediaTransportConnect, { roomId: this.roomId, peerId: this.peerId, transportId, dtlsParameters });
     },
 
     restartIce: async ({ transportId }) => {
       this.ownTransport(transportId);
-      return this.media(MediaTransportRestartIce, { roomId: this.roomId, transportId });
+      return this.media(MediaTransportRestartIce, { roomId: this.roomId, peerId: this.peerId, transportId });
     },
 
     getTransportStats: async ({ transportId }) => {
       this.ownTransport(transportId);
-      return this.media(MediaTransportStats, { roomId: this.roomId, transportId });
+      return this.media(MediaTransportStats, { roomId: this.roomId, peerId: this.peerId, transportId });
     },
 
     produce: async ({ transportId, kind, rtpParameters, paused, source }) => {
@@ -162,7 +162,7 @@ export class PeerSession implements RoomMember {
 
     closeProducer: async ({ producerId }) => {
       this.ownProducer(producerId);
-      await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: 'close' });
+      await this.media(MediaProducerAction, { roomId: this.roomId, peerId: this.peerId, producerId, action: 'close' });
       this.record.producers = this.record.producers.filter((x) => x.producerId !== producerId);
       await this.persist();
       this.publishRoom({ type: 'producerClosed', roomId: this.roomId, peerId: this.peerId, producerId });
@@ -182,17 +182,17 @@ export class PeerSession implements RoomMember {
 
     pauseConsumer: async ({ consumerId }) => {
       this.ownConsumer(consumerId);
-      return this.media(MediaConsumerAction, { roomId: this.roomId, consumerId, action: 'pause' });
+      return this.media(MediaConsumerAction, { roomId: this.roomId, peerId: this.peerId, consumerId, action: 'pause' });
     },
 
     resumeConsumer: async ({ consumerId }) => {
       this.ownConsumer(consumerId);
-      return this.media(MediaConsumerAction, { roomId: this.roomId, consumerId, action: 'resume' });
+      return this.media(MediaConsumerAction, { roomId: this.roomId, peerId: this.peerId, consumerId, action: 'resume' });
     },
 
     closeConsumer: async ({ consumerId }) => {
       this.ownConsumer(consumerId);
-      await this.media(MediaConsumerAction, { roomId: this.roomId, consumerId, action: 'close' });
+      await this.media(MediaConsumerAction, { roomId: this.roomId, peerId: this.peerId, consumerId, action: 'close' });
       this.record.consumers = this.record.consumers.filter((x) => x.consumerId !== consumerId);
       await this.persist();
       return {};
@@ -200,13 +200,19 @@ export class PeerSession implements RoomMember {
 
     setConsumerPreferredLayers: async ({ consumerId, spatialLayer, temporalLayer }) => {
       this.ownConsumer(consumerId);
-      return this.media(MediaConsumerLayers, { roomId: this.roomId, consumerId, spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
+      return this.media(MediaConsumerLayers, {
+        roomId: this.roomId,
+        peerId: this.peerId,
+        consumerId,
+        spatialLayer,
+        ...(temporalLayer !== undefined ? { temporalLayer } : {}),
+      });
     },
   };
 
   private async setProducerPaused(producerId: string, paused: boolean): Promise<Record<string, never>> {
     const p = this.ownProducer(producerId);
-    await this.media(MediaProducerAction, { roomId: this.roomId, producerId, action: paused ? 'pause' : 'resume' });
+    await this.media(MediaProducerAction, { roomId: this.roomId, peerId: this.peerId, producerId, action: paused ? 'pause' : 'resume' });
     p.paused = paused;
     await this.persist();
     this.publishRoom({ type: paused ? 'producerPaused' : 'producerResumed', roomId: this.roomId, peerId: this.peerId, producerId });

@@ -156,7 +156,7 @@ export class SessionManager {
         const { iceParameters } = await this.bus.request(
           MediaTransportRestartIce,
           subjects.media(this.opts.region, session.record.nodeId, 'transport.restartIce'),
-          { roomId: session.roomId, transportId: t.transportId },
+          { roomId: session.roomId, peerId: session.peerId, transportId: t.transportId },
           { timeoutMs: this.opts.mediaTimeoutMs },
         );
         transports.push({ ...t, iceParameters });

@@ -3,6 +3,7 @@ import {
   RequestFrame,
   StrataError,
   check,
+  jsonBoundsProblem,
   wsMethods,
   type ErrorCode,
   type ResponseFrame,
@@ -33,7 +34,8 @@ interface SocketData {
 }
 
 const MAX_PENDING = 32;
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text (the default strips it silently), so it can be refused.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The WebSocket endpoint `/rtc`: reads frames, refuses what is malformed, oversized, unknown or
@@ -119,14 +121,20 @@ export class WsGateway {
     if (message.byteLength > this.limits.maxFrameBytes)
       return this.fail(ws, null, 'TOO_LARGE', `frame of ${message.byteLength} bytes exceeds ${this.limits.maxFrameBytes}`);
 
+    // RFC 8259 §8.1: JSON text sent over a network must not start with a byte order mark.
+    const bytes = new Uint8Array(message, 0, Math.min(3, message.byteLength));
+    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return this.fail(ws, null, 'BAD_REQUEST', 'frame starts with a byte order mark');
     let parsed: unknown;
     try {
       parsed = JSON.parse(decoder.decode(message));
     } catch {
       return this.fail(ws, null, 'BAD_REQUEST', 'frame is not valid UTF-8 JSON');
     }
-    const frame = check(RequestFrame, parsed);
     const maybeId = typeof (parsed as { id?: unknown } | null)?.id === 'number' ? (parsed as { id: number }).id : null;
+    // Before anything that recurses (schema checks, JSON.stringify towards NATS, mediasoup's clone).
+    const tooDeep = jsonBoundsProblem(parsed);
+    if (tooDeep) return this.fail(ws, maybeId, 'INVALID_MESSAGE', `frame is ${tooDeep}`);
+    const frame = check(RequestFrame, parsed);
     if (!frame.ok) return this.fail(ws, maybeId, 'INVALID_MESSAGE', `not a request frame: ${frame.errors.join('; ')}`);
     const { id, method } = frame.value;
     if (!Object.hasOwn(wsMethods, method)) return this.fail(ws, id, 'UNKNOWN_METHOD', `unknown method "${method}"`);
@@ -146,6 +154,11 @@ export class WsGateway {
             return this.fail(ws, id, 'INTERNAL', `${m}: invalid response`);
           }
           this.send(ws, { id, ok: true, data: result });
+          // Only a leave that succeeded ends the socket: an error answer never closes it.
+          if (m === 'leave' && !d.closed) {
+            d.closed = true;
+            ws.end(1000, 'left');
+          }
         },
         (err: unknown) => {
           const e = StrataError.from(err);
@@ -155,10 +168,6 @@ export class WsGateway {
       )
       .finally(() => {
         d.pending--;
-        if (m === 'leave' && !d.closed) {
-          d.closed = true;
-          ws.end(1000, 'left');
-        }
       });
   }
 

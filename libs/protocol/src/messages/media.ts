@@ -3,27 +3,139 @@ import { defineEvent, defineRpc } from '../define.js';
 import { EntityId, NodeId, PeerId, RoomId } from '../ids.js';
 
 /**
- * mediasoup structures (RTP capabilities and parameters, ICE/DTLS parameters) cross the wire
- * as opaque objects here: mediasoup validates their insides itself and answers precise errors,
- * which the media node turns into INVALID_MESSAGE. We only bound their size and shape.
+ * mediasoup structures (RTP capabilities and parameters, ICE/DTLS parameters). mediasoup checks
+ * their types but not their ranges, and what one peer sends ends up in every other peer's SDP
+ * (codec parameters, CNAME, msid) once it consumes, so the gateway checks every field it knows
+ * against the RFC's limits: SSRCs are 32-bit (RFC 3550), payload types 7-bit, header extension
+ * ids 1-255 (RFC 8285), RIDs RFC 8852 tokens of at most 16 characters (what browsers and the
+ * one-byte header extension carry), fingerprints RFC 8122 hex pairs of the hash's length.
+ * Fields we do not know (browsers add a few, such as `active` on an encoding) are allowed but
+ * must be plain values: nothing nests deeper than the schema says.
  */
+/** Opaque objects mediasoup produces (ICE candidates, stats): only ever sent by a media node. */
 const Obj = Type.Record(Type.String(), Type.Unknown());
-export const RtpCapabilities = Type.Object({
-  codecs: Type.Optional(Type.Array(Obj, { maxItems: 64 })),
-  headerExtensions: Type.Optional(Type.Array(Obj, { maxItems: 64 })),
+const Primitive = Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean(), Type.Null()], {
+  description: 'a string (≤ 256), number, boolean or null: fields the schema does not know may not nest',
 });
-export const RtpParameters = Type.Object({
-  codecs: Type.Array(Obj, { maxItems: 16 }),
-  encodings: Type.Optional(Type.Array(Obj, { maxItems: 8 })),
-  headerExtensions: Type.Optional(Type.Array(Obj, { maxItems: 32 })),
-  rtcp: Type.Optional(Obj),
-  mid: Type.Optional(Type.String({ maxLength: 32 })),
+/** A known shape that tolerates a few unknown fields holding plain values. */
+const open = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: Primitive, maxProperties: 24 });
+const u32 = Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1 });
+export const PayloadType = Type.Integer({ minimum: 0, maximum: 127 });
+/** RFC 8285: 1-14 with one-byte headers, 1-255 with two-byte headers; 0 is padding. */
+export const HeaderExtensionId = Type.Integer({ minimum: 1, maximum: 255 });
+/** RFC 8852 RtpStreamId / RepairedRtpStreamId: alphanumerics, '-' and '_'. */
+export const Rid = Type.String({ pattern: '^[A-Za-z0-9_-]{1,16}$' });
+/** RFC 5888 / RFC 8843 identification tag: a token short enough for a one-byte header extension. */
+export const Mid = Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`{|}~-]{1,16}$" });
+const MimeType = Type.String({ pattern: '^(?:[Aa][Uu][Dd][Ii][Oo]|[Vv][Ii][Dd][Ee][Oo])/[A-Za-z0-9._+-]{1,32}$' });
+const ClockRate = Type.Integer({ minimum: 1000, maximum: 1_000_000 });
+const Channels = Type.Integer({ minimum: 1, maximum: 8 });
+/** Printable ASCII without spaces: these strings are written into SDP lines as they are. */
+const SdpToken = (max: number, min = 1) => Type.String({ pattern: `^[\\x21-\\x7e]{${min},${max}}$` });
+/** fmtp parameters (`a=fmtp:96 key=value;...`): token keys, values without ';' or whitespace. */
+const CodecParameters = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+  Type.Union([Type.String({ pattern: '^[\\x21-\\x3a\\x3c-\\x7e]{0,512}$' }), Type.Number()], {
+    description: "a number, or up to 512 printable ASCII characters without spaces or ';'",
+  }),
+  { maxProperties: 32, additionalProperties: false },
+);
+const RtcpFeedback = open({
+  type: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,32}$' }),
+  parameter: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{0,32}$' })),
 });
-export const DtlsParameters = Type.Object({
-  role: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('client'), Type.Literal('server')])),
-  fingerprints: Type.Array(Type.Object({ algorithm: Type.String({ maxLength: 16 }), value: Type.String({ maxLength: 256 }) }), { minItems: 1, maxItems: 8 }),
+const RtcpFeedbackList = Type.Array(RtcpFeedback, { maxItems: 16 });
+const HeaderExtensionUri = Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$' });
+
+export const RtpCodecCapability = open({
+  kind: Type.Optional(Type.Union([Type.Literal('audio'), Type.Literal('video')])),
+  mimeType: MimeType,
+  preferredPayloadType: Type.Optional(PayloadType),
+  clockRate: ClockRate,
+  channels: Type.Optional(Channels),
+  parameters: Type.Optional(CodecParameters),
+  rtcpFeedback: Type.Optional(RtcpFeedbackList),
 });
-export const IceParameters = Type.Object({ usernameFragment: Type.String(), password: Type.String(), iceLite: Type.Optional(Type.Boolean()) });
+export const RtpHeaderExtensionCapability = open({
+  // mediasoup-client types allow '' (any kind); mediasoup itself refuses it.
+  kind: Type.Optional(Type.Union([Type.Literal('audio'), Type.Literal('video'), Type.Literal('')])),
+  uri: HeaderExtensionUri,
+  preferredId: HeaderExtensionId,
+  preferredEncrypt: Type.Optional(Type.Boolean()),
+  direction: Type.Optional(Type.Union([Type.Literal('sendrecv'), Type.Literal('sendonly'), Type.Literal('recvonly'), Type.Literal('inactive')])),
+});
+export const RtpCapabilities = Type.Object(
+  {
+    codecs: Type.Optional(Type.Array(RtpCodecCapability, { maxItems: 64 })),
+    headerExtensions: Type.Optional(Type.Array(RtpHeaderExtensionCapability, { maxItems: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RtpCodecParameters = open({
+  mimeType: MimeType,
+  payloadType: PayloadType,
+  clockRate: ClockRate,
+  channels: Type.Optional(Channels),
+  parameters: Type.Optional(CodecParameters),
+  rtcpFeedback: Type.Optional(RtcpFeedbackList),
+});
+export const RtpEncodingParameters = open({
+  ssrc: Type.Optional(u32),
+  rid: Type.Optional(Rid),
+  codecPayloadType: Type.Optional(PayloadType),
+  rtx: Type.Optional(Type.Object({ ssrc: u32 }, { additionalProperties: false })),
+  dtx: Type.Optional(Type.Boolean()),
+  scalabilityMode: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_]{1,16}$' })),
+  maxBitrate: Type.Optional(u32),
+});
+export const RtpHeaderExtensionParameters = open({
+  uri: HeaderExtensionUri,
+  id: HeaderExtensionId,
+  encrypt: Type.Optional(Type.Boolean()),
+  parameters: Type.Optional(CodecParameters),
+});
+export const RtpParameters = Type.Object(
+  {
+    codecs: Type.Array(RtpCodecParameters, { minItems: 1, maxItems: 16 }),
+    encodings: Type.Optional(Type.Array(RtpEncodingParameters, { maxItems: 8 })),
+    headerExtensions: Type.Optional(Type.Array(RtpHeaderExtensionParameters, { maxItems: 32 })),
+    /** RFC 3550 SDES items are at most 255 octets; the CNAME is copied into consumers' SDP. */
+    rtcp: Type.Optional(open({ cname: Type.Optional(SdpToken(255)), reducedSize: Type.Optional(Type.Boolean()), mux: Type.Optional(Type.Boolean()) })),
+    mid: Type.Optional(Mid),
+    /** RFC 8830: stream id and optional track id, 64 token characters each. */
+    msid: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,64}(?: [\\x21-\\x7e]{1,64})?$' })),
+  },
+  { additionalProperties: false },
+);
+
+/** RFC 8122 hash functions mediasoup supports, and their digest sizes in bytes. */
+export const FINGERPRINT_ALGORITHMS = { 'sha-1': 20, 'sha-224': 28, 'sha-256': 32, 'sha-384': 48, 'sha-512': 64 } as const;
+/** RFC 8122: the digest as colon-separated hex pairs (uppercase per the RFC; lowercase is accepted). */
+export const DtlsFingerprint = Type.Union(
+  Object.entries(FINGERPRINT_ALGORITHMS).map(([algorithm, bytes]) =>
+    Type.Object(
+      { algorithm: Type.Literal(algorithm), value: Type.String({ pattern: `^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){${bytes - 1}}$` }) },
+      { additionalProperties: false },
+    ),
+  ),
+  {
+    description: `{ algorithm, value }: algorithm one of ${Object.keys(FINGERPRINT_ALGORITHMS).join(', ')}, value its digest as colon-separated hex pairs (RFC 8122)`,
+  },
+);
+export const DtlsParameters = Type.Object(
+  {
+    role: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('client'), Type.Literal('server')])),
+    fingerprints: Type.Array(DtlsFingerprint, { minItems: 1, maxItems: 8 }),
+  },
+  { additionalProperties: false },
+);
+/** RFC 8445: ufrag 4-256 and password 22-256 ice-chars (mediasoup generates them; bounded anyway). */
+export const IceParameters = Type.Object({
+  usernameFragment: Type.String({ maxLength: 256 }),
+  password: Type.String({ maxLength: 256 }),
+  iceLite: Type.Optional(Type.Boolean()),
+});
 export const MediaKind = Type.Union([Type.Literal('audio'), Type.Literal('video')]);
 export const Direction = Type.Union([Type.Literal('send'), Type.Literal('recv')]);
 export const TrackSource = Type.Union([Type.Literal('camera'), Type.Literal('microphone'), Type.Literal('screen'), Type.Literal('bot')]);
@@ -58,15 +170,23 @@ export const MediaTransportCreate = defineRpc(
   strict({ ...InRoom, peerId: PeerId, direction: Direction, forceTcp: Type.Optional(Type.Boolean()) }),
   TransportInfo,
 );
-export const MediaTransportConnect = defineRpc('transport.connect', strict({ ...InRoom, transportId: EntityId, dtlsParameters: DtlsParameters }), Empty);
+export const MediaTransportConnect = defineRpc(
+  'transport.connect',
+  strict({ ...InRoom, peerId: PeerId, transportId: EntityId, dtlsParameters: DtlsParameters }),
+  Empty,
+);
 export const MediaTransportRestartIce = defineRpc(
   'transport.restartIce',
-  strict({ ...InRoom, transportId: EntityId }),
+  strict({ ...InRoom, peerId: PeerId, transportId: EntityId }),
   strict({ iceParameters: IceParameters }),
 );
-export const MediaTransportClose = defineRpc('transport.close', strict({ ...InRoom, transportId: EntityId }), Empty);
+export const MediaTransportClose = defineRpc('transport.close', strict({ ...InRoom, peerId: PeerId, transportId: EntityId }), Empty);
 /** Stats of one transport as mediasoup reports them (bytes, packets, ICE state...). */
-export const MediaTransportStats = defineRpc('transport.stats', strict({ ...InRoom, transportId: EntityId }), strict({ stats: Type.Array(Obj) }));
+export const MediaTransportStats = defineRpc(
+  'transport.stats',
+  strict({ ...InRoom, peerId: PeerId, transportId: EntityId }),
+  strict({ stats: Type.Array(Obj, { maxItems: 64 }) }),
+);
 
 export const MediaProduce = defineRpc(
   'producer.create',
@@ -82,18 +202,19 @@ export const MediaProduce = defineRpc(
   strict({ producerId: EntityId }),
 );
 export const ProducerAction = Type.Union([Type.Literal('pause'), Type.Literal('resume'), Type.Literal('close')]);
-export const MediaProducerAction = defineRpc('producer.action', strict({ ...InRoom, producerId: EntityId, action: ProducerAction }), Empty);
+export const MediaProducerAction = defineRpc('producer.action', strict({ ...InRoom, peerId: PeerId, producerId: EntityId, action: ProducerAction }), Empty);
 
 export const MediaConsume = defineRpc(
   'consumer.create',
   strict({ ...InRoom, peerId: PeerId, transportId: EntityId, producerId: EntityId, rtpCapabilities: RtpCapabilities }),
   ConsumerInfo,
 );
-export const MediaConsumerAction = defineRpc('consumer.action', strict({ ...InRoom, consumerId: EntityId, action: ProducerAction }), Empty);
+export const MediaConsumerAction = defineRpc('consumer.action', strict({ ...InRoom, peerId: PeerId, consumerId: EntityId, action: ProducerAction }), Empty);
 export const MediaConsumerLayers = defineRpc(
   'consumer.setPreferredLayers',
   strict({
     ...InRoom,
+    peerId: PeerId,
     consumerId: EntityId,
     spatialLayer: Type.Integer({ minimum: 0, maximum: 2 }),
     temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
@@ -114,6 +235,7 @@ export const MediaPlainTransportConnect = defineRpc(
   'plain.connect',
   strict({
     ...InRoom,
+    peerId: PeerId,
     transportId: EntityId,
     ip: Type.String({ maxLength: 45 }),
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
