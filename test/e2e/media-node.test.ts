@@ -9,6 +9,7 @@ import {
   Health,
   MediaConsume,
   MediaConsumerAction,
+  MediaConsumerLayers,
   MediaEvent,
   MediaPeerClose,
   MediaPlainTransportConnect,
@@ -16,6 +17,10 @@ import {
   MediaProduce,
   MediaProducerAction,
   MediaRoomOpen,
+  MediaTransportClose,
+  MediaTransportConnect,
+  MediaTransportRestartIce,
+  MediaTransportStats,
   subjects,
   type EventOf,
   type RequestOf,
@@ -169,8 +174,57 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
     assert.equal(h.status, 'ok');
   });
 
+  it("checks every operation's peer: another peer's real transport, producer or consumer is FORBIDDEN and left alone", async () => {
+    const { rtpCapabilities } = await call(MediaRoomOpen, { roomId: ROOM });
+    const inA = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'owner', comedia: true });
+    const { producerId } = await call(MediaProduce, {
+      roomId: ROOM,
+      peerId: 'owner',
+      transportId: inA.transportId,
+      kind: 'audio',
+      rtpParameters: audioParams(4444),
+    });
+    const sink = await startUdpSink();
+    const out = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'viewer', comedia: false });
+    await call(MediaPlainTransportConnect, { roomId: ROOM, peerId: 'viewer', transportId: out.transportId, ip: '127.0.0.1', port: sink.port });
+    const { consumerId } = await call(MediaConsume, { roomId: ROOM, peerId: 'viewer', transportId: out.transportId, producerId, rtpCapabilities });
+    await call(MediaConsumerAction, { roomId: ROOM, peerId: 'viewer', consumerId, action: 'resume' });
+    const sender = startAudioSender(inA.ip, inA.port, 4444, () => 50);
+    try {
+      await waitFor('RTP at the viewer', () => (sink.packets() > 10 ? true : undefined), 10_000);
+      await assert.rejects(
+        call(MediaConsume, { roomId: ROOM, peerId: 'owner', transportId: inA.transportId, producerId, rtpCapabilities }),
+        (e: StrataError) => e.code === 'INVALID_MESSAGE' && /own producer/.test(e.message),
+      );
+      const R = { roomId: ROOM, peerId: 'intruder' };
+      const dtlsParameters = { fingerprints: [{ algorithm: 'sha-256' as const, value: Array(32).fill('AB').join(':') }] };
+      const attempts: [string, () => Promise<unknown>][] = [
+        ['producer pause', () => call(MediaProducerAction, { ...R, producerId, action: 'pause' })],
+        ['producer close', () => call(MediaProducerAction, { ...R, producerId, action: 'close' })],
+        ['consumer pause', () => call(MediaConsumerAction, { ...R, consumerId, action: 'pause' })],
+        ['consumer close', () => call(MediaConsumerAction, { ...R, consumerId, action: 'close' })],
+        ['consumer layers', () => call(MediaConsumerLayers, { ...R, consumerId, spatialLayer: 0 })],
+        ['transport connect', () => call(MediaTransportConnect, { ...R, transportId: out.transportId, dtlsParameters })],
+        ['plain connect', () => call(MediaPlainTransportConnect, { ...R, transportId: out.transportId, ip: '127.0.0.1', port: 9 })],
+        ['transport stats', () => call(MediaTransportStats, { ...R, transportId: inA.transportId })],
+        ['restart ICE', () => call(MediaTransportRestartIce, { ...R, transportId: inA.transportId })],
+        ['transport close', () => call(MediaTransportClose, { ...R, transportId: inA.transportId })],
+      ];
+      for (const [what, attempt] of attempts) {
+        await assert.rejects(attempt(), (e: StrataError) => e.code === 'FORBIDDEN' && /is not peer intruder's/.test(e.message), what);
+      }
+      // Nothing of it happened: the owner's RTP still reaches the viewer.
+      const before = sink.packets();
+      await waitFor('RTP still flowing', () => (sink.packets() > before + 10 ? true : undefined), 10_000);
+      assert.equal((await call(MediaTransportStats, { roomId: ROOM, peerId: 'owner', transportId: inA.transportId })).stats.length, 1);
+    } finally {
+      sender.stop();
+      sink.close();
+    }
+  });
+
   it('closes a room once it has had no transport for the idle timeout', async () => {
-    for (const peerId of ['a', 'b', 'c0', 'c1', 'c2', 'c9', 'z']) await call(MediaPeerClose, { roomId: ROOM, peerId });
+    for (const peerId of ['a', 'b', 'c0', 'c1', 'c2', 'c9', 'z', 'owner', 'viewer']) await call(MediaPeerClose, { roomId: ROOM, peerId });
     await waitFor(
       'room closed',
       async () => ((await bus.request(Health, subjects.health(REGION, 'media', NODE), {})).checks['rooms'] === 0 ? true : undefined),

@@ -100,8 +100,8 @@ export const RtpParameters = Type.Object(
     codecs: Type.Array(RtpCodecParameters, { minItems: 1, maxItems: 16 }),
     encodings: Type.Optional(Type.Array(RtpEncodingParameters, { maxItems: 8 })),
     headerExtensions: Type.Optional(Type.Array(RtpHeaderExtensionParameters, { maxItems: 32 })),
-    /** RFC 3550 SDES items are at most 255 octets; the CNAME is copied into consumers' SDP. */
-    rtcp: Type.Optional(open({ cname: Type.Optional(SdpToken(255)), reducedSize: Type.Optional(Type.Boolean()), mux: Type.Optional(Type.Boolean()) })),
+    /** RFC 3550 SDES items are at most 255 octets; the CNAME is copied into consumers' SDP. Chromium sends "" with simulcast. */
+    rtcp: Type.Optional(open({ cname: Type.Optional(SdpToken(255, 0)), reducedSize: Type.Optional(Type.Boolean()), mux: Type.Optional(Type.Boolean()) })),
     mid: Type.Optional(Mid),
     /** RFC 8830: stream id and optional track id, 64 token characters each. */
     msid: Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,64}(?: [\\x21-\\x7e]{1,64})?$' })),
