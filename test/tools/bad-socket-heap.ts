@@ -9,15 +9,15 @@
  * Rounds repeat the run: RSS that levels off from one round to the next is a high-water mark
  * (V8 heap pages and allocator arenas kept for reuse), RSS that keeps climbing is retention.
  *
- *   node --conditions=strata-src --import tsx scripts/bad-socket-heap.ts [sockets=2000] [rounds=3] [concurrency=50]
+ *   node --conditions=strata-src --import tsx test/tools/bad-socket-heap.ts [sockets=2000] [rounds=3] [concurrency=50]
  */
 import { Heartbeat, subjects, type EventOf } from '@strata/protocol';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { waitFor } from '../test/helpers/processes.js';
-import { startRegion } from '../test/helpers/region.js';
+import { waitFor } from '../helpers/processes.js';
+import { startRegion } from '../helpers/region.js';
 
 const SOCKETS = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 3);
