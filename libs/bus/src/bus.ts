@@ -157,7 +157,14 @@ export class Bus {
       this.track(
         context.with(extractTrace(msg.headers), async () => {
           try {
-            const checked = check(def.schema, decode(msg.data));
+            let payload: unknown;
+            try {
+              payload = decode(msg.data);
+            } catch (e) {
+              this.log.warn({ subject: msg.subject, code: StrataError.from(e).code }, `dropped unreadable ${def.name} event: ${StrataError.from(e).message}`);
+              return;
+            }
+            const checked = check(def.schema, payload);
             if (!checked.ok) {
               this.log.warn({ subject: msg.subject, errors: checked.errors }, `dropped invalid ${def.name} event`);
               return;

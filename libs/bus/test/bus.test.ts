@@ -93,11 +93,15 @@ describe('bus against a real nats-server', () => {
     client.publish(Ping, 'test.ping', { n: 1 });
     client.nc.publish('test.ping', new TextEncoder().encode('{"n":"x"}'));
     client.nc.publish('test.ping', new TextEncoder().encode('garbage'));
+    client.nc.publish('test.ping', new TextEncoder().encode(`{"n":4,"x":${'['.repeat(5000)}${']'.repeat(5000)}}`));
     client.publish(Ping, 'test.ping', { n: 2 });
     client.publish(Ping, 'test.ping', { n: 3 });
     await client.nc.flush();
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(got, [1, 3]);
+    assert.ok(
+      serverLog.lines().some((l) => l['level'] === 40 && /dropped unreadable test.ping event: payload is nested deeper than 32/.test(String(l['msg']))),
+    );
     assert.throws(
       () => client.publish(Ping, 'test.ping', { n: 1.5 }),
       (e: StrataError) => e.code === 'INVALID_MESSAGE',
