@@ -13,6 +13,7 @@ import {
   jsonBoundsProblem,
   roomKey,
   subjects,
+  wsMethods,
 } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -164,6 +165,11 @@ describe('bounds on untrusted input', () => {
     assert.ok(check(RtpCapabilities, { codecs: [cap], headerExtensions: [{ kind: 'audio', uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', preferredId: 1 }] }).ok);
     assert.equal(check(RtpCapabilities, { codecs: [{ ...cap, preferredPayloadType: 1e9 }] }).ok, false);
     assert.equal(check(RtpCapabilities, { headerExtensions: [{ kind: 'audio', uri: 'urn:x', preferredId: -3 }] }).ok, false);
+  });
+
+  it('says what a union expected instead of "Expected union value"', () => {
+    const r = check(wsMethods.createWebRtcTransport.request, { direction: 'sideways' });
+    assert.deepEqual(r.ok ? [] : r.errors, ['/direction: expected send or recv']);
   });
 
   it('accepts RFC 8122 fingerprints of the right length only', () => {

@@ -48,7 +48,7 @@ const RtcpFeedbackList = Type.Array(RtcpFeedback, { maxItems: 16 });
 const HeaderExtensionUri = Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$' });
 
 export const RtpCodecCapability = open({
-  kind: Type.Optional(Type.Union([Type.Literal('audio'), Type.Literal('video')])),
+  kind: Type.Optional(Type.Union([Type.Literal('audio'), Type.Literal('video')], { description: 'audio or video' })),
   mimeType: MimeType,
   preferredPayloadType: Type.Optional(PayloadType),
   clockRate: ClockRate,
@@ -58,11 +58,15 @@ export const RtpCodecCapability = open({
 });
 export const RtpHeaderExtensionCapability = open({
   // mediasoup-client types allow '' (any kind); mediasoup itself refuses it.
-  kind: Type.Optional(Type.Union([Type.Literal('audio'), Type.Literal('video'), Type.Literal('')])),
+  kind: Type.Optional(Type.Union([Type.Literal('audio'), Type.Literal('video'), Type.Literal('')], { description: "audio, video or ''" })),
   uri: HeaderExtensionUri,
   preferredId: HeaderExtensionId,
   preferredEncrypt: Type.Optional(Type.Boolean()),
-  direction: Type.Optional(Type.Union([Type.Literal('sendrecv'), Type.Literal('sendonly'), Type.Literal('recvonly'), Type.Literal('inactive')])),
+  direction: Type.Optional(
+    Type.Union([Type.Literal('sendrecv'), Type.Literal('sendonly'), Type.Literal('recvonly'), Type.Literal('inactive')], {
+      description: 'sendrecv, sendonly, recvonly or inactive',
+    }),
+  ),
 });
 export const RtpCapabilities = Type.Object(
   {
@@ -125,7 +129,7 @@ export const DtlsFingerprint = Type.Union(
 );
 export const DtlsParameters = Type.Object(
   {
-    role: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('client'), Type.Literal('server')])),
+    role: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('client'), Type.Literal('server')], { description: 'auto, client or server' })),
     fingerprints: Type.Array(DtlsFingerprint, { minItems: 1, maxItems: 8 }),
   },
   { additionalProperties: false },
@@ -136,9 +140,11 @@ export const IceParameters = Type.Object({
   password: Type.String({ maxLength: 256 }),
   iceLite: Type.Optional(Type.Boolean()),
 });
-export const MediaKind = Type.Union([Type.Literal('audio'), Type.Literal('video')]);
-export const Direction = Type.Union([Type.Literal('send'), Type.Literal('recv')]);
-export const TrackSource = Type.Union([Type.Literal('camera'), Type.Literal('microphone'), Type.Literal('screen'), Type.Literal('bot')]);
+export const MediaKind = Type.Union([Type.Literal('audio'), Type.Literal('video')], { description: 'audio or video' });
+export const Direction = Type.Union([Type.Literal('send'), Type.Literal('recv')], { description: 'send or recv' });
+export const TrackSource = Type.Union([Type.Literal('camera'), Type.Literal('microphone'), Type.Literal('screen'), Type.Literal('bot')], {
+  description: 'camera, microphone, screen or bot',
+});
 
 export const TransportInfo = Type.Object({
   transportId: EntityId,
@@ -201,7 +207,7 @@ export const MediaProduce = defineRpc(
   }),
   strict({ producerId: EntityId }),
 );
-export const ProducerAction = Type.Union([Type.Literal('pause'), Type.Literal('resume'), Type.Literal('close')]);
+export const ProducerAction = Type.Union([Type.Literal('pause'), Type.Literal('resume'), Type.Literal('close')], { description: 'pause, resume or close' });
 export const MediaProducerAction = defineRpc('producer.action', strict({ ...InRoom, peerId: PeerId, producerId: EntityId, action: ProducerAction }), Empty);
 
 export const MediaConsume = defineRpc(
