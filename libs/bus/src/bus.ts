@@ -196,7 +196,7 @@ export class Bus {
       history: opts.history ?? 1,
       ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
     });
-    return new TypedKv<Static<S>>(kv, bucket, schema, this.log);
+    return new TypedKv<Static<S>>(kv, bucket, schema, this.log, await this.nc.jetstreamManager());
   }
 
   /** Stops taking messages, lets running handlers reply, then closes. Safe to call twice. */
