@@ -109,8 +109,10 @@ export class SessionManager {
         connected: true,
         joinedAt: Date.now(),
       };
-      revision = await this.store.create(record);
-      await this.placer.confirm(record.roomId, record.nodeId);
+      // The node's roster has the joiner now, which is what a racing last leave checks: the
+      // placement can be confirmed while the record is written.
+      const [rev] = await Promise.all([this.store.create(record), this.placer.confirm(record.roomId, record.nodeId)]);
+      revision = rev;
       const session = this.newSession({ record, revision }, admission);
       session.socket = socket;
       this.sessions.set(record.peerId, session);
