@@ -168,7 +168,7 @@ export class SessionManager {
         this.sessions.set(r.peerId, session);
         this.hub.attach(session);
       }
-      return await this.takeOver(session, admission, socket);
+      return await this.takeOver(session, claim.hash, admission, socket);
     } catch (err) {
       if (reserved) this.hub.detach(reserved);
       // Not resumed after all: the session goes back to waiting out its grace period.
@@ -177,24 +177,36 @@ export class SessionManager {
     }
   }
 
-  private async takeOver(session: PeerSession, admission: Admission, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'resume'> }> {
+  private async takeOver(
+    session: PeerSession,
+    presentedHash: string,
+    admission: Admission,
+    socket: SocketLink,
+  ): Promise<{ session: PeerSession; response: WsResponse<'resume'> }> {
     const { token, hash } = newResumeToken(this.opts.region, session.roomId, session.peerId);
-    const previousHash = session.record.resumeHash;
-    session.record = { ...session.record, resumeHash: hash, connected: true, gatewayId: this.opts.gatewayId };
-    delete session.record.disconnectedAt;
-    session.socket = socket;
     const iceServers = this.iceServers(session.peerId);
-    // Compare-and-set on the revision read with the token: a second resume racing this one, or
-    // the old gateway's late write, loses instead of splitting the session.
-    const rev = await this.store.update(session.record, session.revision);
-    if (rev === null) {
-      // Resumed by a racing socket, or claimed for removal: either way not ours.
-      session.record = { ...session.record, resumeHash: previousHash };
-      session.socket = null;
-      this.lost(session, 'moved');
-      throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
+    session.socket = socket;
+    // Compare-and-set on the revision read with the token. A write of the previous holder in
+    // between (its socket-lost mark, a sweep's) is taken over from; a racing resume, or a claim
+    // for removal, changed the hash and wins.
+    let base = { record: session.record, revision: session.revision };
+    for (let attempt = 0; ; attempt++) {
+      const next: PeerRecord = { ...base.record, resumeHash: hash, connected: true, gatewayId: this.opts.gatewayId };
+      delete next.disconnectedAt;
+      const rev = await this.store.update(next, base.revision);
+      if (rev !== null) {
+        session.record = next;
+        session.revision = rev;
+        break;
+      }
+      const now = await this.store.get(base.record.region, base.record.roomId, base.record.peerId);
+      if (!now || !sameHash(now.record.resumeHash, presentedHash) || attempt >= 4) {
+        session.socket = null;
+        this.lost(session, 'moved');
+        throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
+      }
+      base = now;
     }
-    session.revision = rev;
     this.hub.publish({ type: 'peerMoved', roomId: session.roomId, peerId: session.peerId, gatewayId: this.opts.gatewayId });
 
     const transports: WsResponse<'resume'>['transports'] = [];
