@@ -2,9 +2,10 @@
  * No room state lives only in one gateway: two gateways serve one room, a session dropped on
  * one is resumed on the other, and a gateway that shuts down leaves its sessions resumable.
  */
-import { RoomPlacement, buckets } from '@strata/protocol';
+import { Heartbeat, PeerRecord, RoomPlacement, buckets, subjects } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../helpers/processes.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
@@ -101,6 +102,43 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     assert.equal((await c2.request('leave')).ok, true);
     await watcher.notification('peerLeft', (d) => d['peerId'] === jc.data!['peerId']);
     watcher.close();
+  });
+
+  it('a resume on another gateway while the old socket is still open takes the session over for good', async () => {
+    const [g1, g2] = region.gateways;
+    const beats = new Map<string, Record<string, unknown>>();
+    const sub = region.bus.subscribe(Heartbeat, subjects.heartbeats(region.region, 'signaling'), (b) => void beats.set(b.id, b.load.details));
+    const watcher = await RawSocket.open(g2!.wsUrl);
+    await watcher.request('join', { token: await region.mintToken({ room: 'steal', identity: 'watcher' }) });
+    const c = await RawSocket.open(g1!.wsUrl);
+    const jc = await c.request('join', { token: await region.mintToken({ room: 'steal', identity: 'c' }) });
+    const peerId = jc.data!['peerId'] as string;
+    const c2 = await RawSocket.open(g2!.wsUrl);
+    const r = await c2.request('resume', { resumeToken: jc.data!['resumeToken'] as string });
+    assert.equal(r.ok, true, JSON.stringify(r));
+    // The old gateway is told and lets go: its socket closes with 4001 and it holds nothing.
+    await c.waitFor(() => c.closed);
+    assert.equal(c.closed?.code, 4001);
+    // A fresh heartbeat of gateway 1 (sent after the takeover) reports no session and no timer.
+    beats.delete(g1!.id);
+    await waitFor(`gateway 1 to let go (${JSON.stringify(beats.get(g1!.id))})`, () =>
+      beats.get(g1!.id)?.['sessions'] === 0 && beats.get(g1!.id)?.['graceTimers'] === 0 ? true : undefined,
+    );
+    // Past the grace period the peer is still in the room, on its new gateway, and usable.
+    await new Promise((res) => setTimeout(res, 2500));
+    assert.ok(!watcher.notifications.some((n) => n.notification === 'peerLeft'), 'nobody was told c left');
+    const kv = await region.bus.kv(buckets.peers, PeerRecord);
+    const rec = await kv.get(`${region.region}.steal.${peerId}`);
+    assert.equal(rec?.value.gatewayId, g2!.id);
+    assert.equal(rec?.value.connected, true);
+    assert.equal((await c2.request('getRouterRtpCapabilities')).ok, true);
+    // The token the old socket had is spent; the new one works.
+    const stale = await (await RawSocket.open(g1!.wsUrl)).request('resume', { resumeToken: jc.data!['resumeToken'] as string });
+    assert.equal(stale.error?.code, 'UNAUTHORIZED');
+    assert.equal((await c2.request('leave')).ok, true);
+    await watcher.notification('peerLeft', (d) => d['peerId'] === peerId);
+    watcher.close();
+    sub.unsubscribe();
   });
 
   it('a gateway shutting down closes sockets with 1001 and its sessions resume elsewhere, or expire', async () => {

@@ -32,7 +32,7 @@ describe('signaling protocol', { timeout: 120_000 }, () => {
     const r = await bob.request('join', { token: await region.mintToken({ room: 'proto', identity: 'bob' }) });
     assert.equal(r.ok, true);
     const d = r.data!;
-    assert.match(String(d['resumeToken']), /^[A-Za-z0-9_-]{40,}$/);
+    assert.match(String(d['resumeToken']), /^test\.proto\.p_[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{40,}$/, 'names the peer record and carries a secret');
     assert.equal(d['roomId'], 'proto');
     assert.ok((d['rtpCapabilities'] as { codecs: { mimeType: string }[] }).codecs.some((c) => c.mimeType === 'audio/opus'));
     assert.deepEqual(

@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { StrataError, check } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import type { KV } from 'nats';
+import type { JetStreamManager, KV } from 'nats';
 import { decode, encode } from './codec.js';
 
 export interface KvEntry<T> {
@@ -17,7 +17,13 @@ export class TypedKv<T> {
     readonly bucket: string,
     private readonly schema: TSchema,
     private readonly log: Logger,
+    private readonly jsm: JetStreamManager,
   ) {}
+
+  /** The JetStream stream behind the bucket (`KV_<bucket>`). */
+  get stream(): string {
+    return `KV_${this.bucket}`;
+  }
 
   async get(key: string): Promise<KvEntry<T> | null> {
     const e = await this.raw.get(key);
@@ -67,19 +73,17 @@ export class TypedKv<T> {
     }
   }
 
-  async delete(key: string): Promise<void> {
-    await this.raw.delete(key);
-  }
-
-  /** Deletes only if the key is still at `revision`; false when it moved on. */
-  async deleteIfUnchanged(key: string, revision: number): Promise<boolean> {
-    try {
-      await this.raw.delete(key, { previousSeq: revision });
-      return true;
-    } catch (err) {
-      if (isWrongSequence(err)) return false;
-      throw err;
-    }
+  /**
+   * Erases a key: its messages leave the stream, so no delete marker stays behind (on NATS
+   * 2.9 a `delete` or `purge` leaves one per key for ever, and every listing walks them).
+   * With `upToRevision`, only revisions up to it go: a value written after it survives, which
+   * makes this a compare-and-erase whose loser keeps the winner's value. Returns true when
+   * the key is gone afterwards.
+   */
+  async erase(key: string, upToRevision?: number): Promise<boolean> {
+    const filter = `$KV.${this.bucket}.${key}`;
+    await this.jsm.streams.purge(this.stream, upToRevision === undefined ? { filter } : { filter, seq: upToRevision + 1 });
+    return upToRevision === undefined || (await this.raw.get(key)) === null;
   }
 
   async keys(filter = '>'): Promise<string[]> {

@@ -148,9 +148,15 @@ describe('bus against a real nats-server', () => {
     assert.equal(await kv.get('a.bad'), null, 'an invalid stored value reads as absent');
     assert.deepEqual((await kv.keys('a.*')).sort(), ['a.b', 'a.bad']);
     const cur = await kv.get('a.b');
-    assert.equal(await kv.deleteIfUnchanged('a.b', e!.revision), false, 'stale revision cannot delete');
-    assert.equal(await kv.deleteIfUnchanged('a.b', cur!.revision), true);
+    assert.equal(await kv.erase('a.b', e!.revision), false, 'a stale revision erases only older history; the newer value stays');
+    assert.deepEqual((await kv.get('a.b'))?.value, { name: 'x', count: 2 });
+    assert.equal(await kv.erase('a.b', cur!.revision), true);
     assert.equal(await kv.get('a.b'), null);
+    assert.equal(await kv.erase('a.bad'), true);
+    // Erased keys leave no delete marker behind: the stream is empty again, and create works anew.
+    const info = await (await client.nc.jetstreamManager()).streams.info(kv.stream);
+    assert.equal(info.state.messages, 0);
+    assert.notEqual(await kv.create('a.b', { name: 'again', count: 1 }), null);
   });
 
   it('drains: in-flight requests finish, then the connection closes', async () => {

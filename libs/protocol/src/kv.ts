@@ -3,13 +3,13 @@ import { NodeId, RegionId, RoomId } from './ids.js';
 
 /**
  * JetStream KV buckets. Room and peer keys start with the region (`<region>.<roomId>[.<peerId>]`)
- * so one bucket serves every region; session keys are a resume token's sha256, which names its
- * region inside the value.
+ * so one bucket serves every region. Keys of rooms and peers that ended are erased, not
+ * deleted: NATS 2.9 keeps a delete marker per key for ever, and a store that grows with every
+ * peer that ever joined gets slower with age.
  */
 export const buckets = {
   rooms: 'strata-rooms',
   peers: 'strata-peers',
-  sessions: 'strata-sessions',
 } as const;
 
 export function roomKey(region: string, roomId: string): string {
@@ -20,9 +20,9 @@ export function peerKey(region: string, roomId: string, peerId: string): string 
   return `${region}.${roomId}.${peerId}`;
 }
 
-/** KV key filter for every peer of a room. */
-export function roomPeersFilter(region: string, roomId: string): string {
-  return `${region}.${roomId}.*`;
+/** KV key filter for every peer of a region (the orphan sweep; never on a request path). */
+export function regionPeersFilter(region: string): string {
+  return `${region}.*.*`;
 }
 
 /**

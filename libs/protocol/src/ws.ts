@@ -18,12 +18,13 @@ import {
   DtlsParameters,
   IceParameters,
   MediaKind,
+  PeerSummary,
+  ProducerSummary,
   RtpCapabilities,
   RtpParameters,
   TrackSource,
   TransportInfo,
 } from './messages/media.js';
-import { ProducerSummary } from './messages/room.js';
 
 const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
 const Empty = strict({});
@@ -43,9 +44,6 @@ export type ResponseFrame = { id: number | null; ok: true; data: unknown } | { i
 export type NotificationFrame = { notification: string; data: unknown };
 
 export const IceServer = strict({ urls: Type.Array(Type.String()), username: Type.Optional(Type.String()), credential: Type.Optional(Type.String()) });
-
-export const PeerSummary = strict({ peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()), producers: Type.Array(ProducerSummary) });
-export type PeerSummary = Static<typeof PeerSummary>;
 
 const Joined = strict({
   peerId: PeerId,

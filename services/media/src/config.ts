@@ -20,7 +20,7 @@ const nodeConfig = {
 };
 
 const roomConfig = {
-  MEDIA_ROOM_IDLE_TIMEOUT: duration({ description: 'a room with no transport on this node for this long is closed', default: 30_000, min: 1000 }),
+  MEDIA_ROOM_IDLE_TIMEOUT: duration({ description: 'a room with no member and no transport on this node for this long is closed', default: 30_000, min: 1000 }),
   MEDIA_ACTIVE_SPEAKER_INTERVAL: duration({ description: 'how often the active-speaker observer re-evaluates', default: 300, min: 100, max: 5000 }),
   MEDIA_INITIAL_OUTGOING_BITRATE: int({ description: 'initial send bitrate estimate per WebRTC transport (bps)', default: 1_000_000, min: 100_000 }),
 };

@@ -12,6 +12,7 @@ import {
   MediaProducerAction,
   MediaRoomClose,
   MediaRoomOpen,
+  MediaRoomPeers,
   MediaTransportClose,
   MediaTransportConnect,
   MediaTransportCreate,
@@ -33,10 +34,12 @@ const dtls = (x: unknown) => x as types.DtlsParameters;
 export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: RoomRegistry): Subscription[] {
   const subject = (def: RpcDef) => subjects.media(region, nodeId, def.name);
   return [
-    bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId }) => {
+    bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId, peer }) => {
       const room = await rooms.open(roomId);
-      return { routerId: room.router.id, rtpCapabilities: JSON.parse(JSON.stringify(room.router.rtpCapabilities)) as Record<string, unknown> };
+      if (peer) room.admit(peer);
+      return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster() };
     }),
+    bus.serve(MediaRoomPeers, subject(MediaRoomPeers), ({ roomId }) => ({ peers: rooms.find(roomId)?.roster() ?? [] })),
     bus.serve(MediaRoomClose, subject(MediaRoomClose), ({ roomId }) => ({ closed: rooms.close(roomId) })),
     bus.serve(MediaTransportCreate, subject(MediaTransportCreate), async ({ roomId, peerId, direction, forceTcp }) =>
       (await rooms.open(roomId)).createWebRtcTransport(peerId, direction, forceTcp ?? false),
@@ -81,11 +84,10 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
       return {};
     }),
     bus.serve(MediaPeerClose, subject(MediaPeerClose), ({ roomId, peerId }) => {
-      try {
-        return { closedTransports: rooms.get(roomId).closePeer(peerId) };
-      } catch {
-        return { closedTransports: 0 }; // room already gone: nothing left to close
-      }
+      const room = rooms.find(roomId);
+      if (!room) return { closedTransports: 0, peersLeft: 0 }; // room already gone: nothing left to close
+      const closedTransports = room.closePeer(peerId);
+      return { closedTransports, peersLeft: room.memberCount };
     }),
   ];
 }

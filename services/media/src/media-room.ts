@@ -1,4 +1,4 @@
-import { StrataError, type ConsumerInfo, type MediaEvent } from '@strata/protocol';
+import { StrataError, type ConsumerInfo, type MediaEvent, type PeerSummary } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
 import { mediasoupCall } from './media-error.js';
@@ -13,7 +13,7 @@ export interface MediaRoomEvents {
   /** A peer's consumer or transport changed on its own (producer closed, layers...). */
   media(event: MediaEvent): void;
   activeSpeaker(peerId: string, producerId: string): void;
-  /** Transports went from some to none, or back. */
+  /** The room went from used (members or transports) to unused, or back. */
   idle(idle: boolean): void;
 }
 
@@ -25,11 +25,22 @@ export interface RoomLimits {
   announcedAddress: string | undefined;
 }
 
+export interface Member {
+  peerId: string;
+  identity: string;
+  name?: string;
+}
+
 /**
- * This node's share of one room: a router, its active-speaker observer, and every peer's
- * transports, producers and consumers, indexed by id and tagged with the owning peer.
+ * This node's share of one room: a router, its active-speaker observer, its members (the
+ * room's roster on this node, from join to leave), and every peer's transports, producers and
+ * consumers, indexed by id and tagged with the owning peer.
  */
 export class MediaRoom {
+  private readonly members = new Map<string, Member>();
+  private wasIdle = true;
+  /** Sent on every join: copied out of mediasoup once, not per request. */
+  readonly rtpCapabilities: Record<string, unknown>;
   private readonly transports = new Map<string, { peerId: string; transport: AnyTransport }>();
   private readonly producers = new Map<string, { peerId: string; producer: types.Producer }>();
   private readonly consumers = new Map<string, { peerId: string; consumer: types.Consumer }>();
@@ -44,6 +55,7 @@ export class MediaRoom {
     private readonly events: MediaRoomEvents,
     private readonly log: Logger,
   ) {
+    this.rtpCapabilities = JSON.parse(JSON.stringify(router.rtpCapabilities)) as Record<string, unknown>;
     speaker.on('dominantspeaker', ({ producer }) => {
       const owner = this.producers.get(producer.id);
       if (owner) this.events.activeSpeaker(owner.peerId, producer.id);
@@ -73,14 +85,45 @@ export class MediaRoom {
     return this.router.closed;
   }
 
+  /** Nobody is a member and no transport is open: the registry may close the room. */
+  get idle(): boolean {
+    return this.members.size === 0 && this.transports.size === 0;
+  }
+
+  private idleChanged(): void {
+    if (this.router.closed || this.idle === this.wasIdle) return;
+    this.wasIdle = this.idle;
+    this.events.idle(this.idle);
+  }
+
+  /** Makes `peer` a member (idempotent: a resume admits the same peer again). */
+  admit(peer: Member): void {
+    this.members.set(peer.peerId, { peerId: peer.peerId, identity: peer.identity, ...(peer.name ? { name: peer.name } : {}) });
+    this.idleChanged();
+  }
+
+  get memberCount(): number {
+    return this.members.size;
+  }
+
+  /** Every member with what it publishes here. */
+  roster(): PeerSummary[] {
+    const out = new Map<string, PeerSummary>();
+    for (const m of this.members.values()) out.set(m.peerId, { ...m, producers: [] });
+    for (const { peerId, producer } of this.producers.values()) {
+      const source = (producer.appData as { source?: Source }).source;
+      out.get(peerId)?.producers.push({ producerId: producer.id, kind: producer.kind, paused: producer.paused, ...(source ? { source } : {}) });
+    }
+    return [...out.values()];
+  }
+
   private addTransport(peerId: string, transport: AnyTransport): void {
-    const wasIdle = this.transports.size === 0;
     this.transports.set(transport.id, { peerId, transport });
     (transport as types.Transport).observer.once('close', () => {
       this.transports.delete(transport.id);
-      if (this.transports.size === 0 && !this.router.closed) this.events.idle(true);
+      this.idleChanged();
     });
-    if (wasIdle) this.events.idle(false);
+    this.idleChanged();
   }
 
   async createWebRtcTransport(peerId: string, direction: Direction, forceTcp: boolean) {
@@ -271,7 +314,7 @@ export class MediaRoom {
     await mediasoupCall(() => c.consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
   }
 
-  /** Closes every transport of `peerId` (its producers and consumers go with them). */
+  /** Ends `peerId`'s membership and closes every transport of it (its producers and consumers go with them). */
   closePeer(peerId: string): number {
     let n = 0;
     for (const { peerId: owner, transport } of [...this.transports.values()]) {
@@ -280,6 +323,8 @@ export class MediaRoom {
         n++;
       }
     }
+    this.members.delete(peerId);
+    this.idleChanged();
     return n;
   }
 

@@ -16,7 +16,8 @@ export interface RegistryOptions {
 
 /**
  * The rooms this node holds. A room opens on `room.open` or on the first transport created in
- * it, on the least-loaded worker, and closes once it has had no transport for `idleTimeoutMs`.
+ * it, on the least-loaded worker, and closes once it has had no member and no transport for
+ * `idleTimeoutMs`.
  */
 export class RoomRegistry {
   private readonly rooms = new Map<string, MediaRoom>();
@@ -43,6 +44,12 @@ export class RoomRegistry {
       t.consumers += c.consumers;
     }
     return t;
+  }
+
+  /** The room if it is open here, without opening it. */
+  find(roomId: string): MediaRoom | undefined {
+    const room = this.rooms.get(roomId);
+    return room && !room.closed ? room : undefined;
   }
 
   get(roomId: string): MediaRoom {
@@ -96,7 +103,7 @@ export class RoomRegistry {
     const t = setTimeout(() => {
       this.idleTimers.delete(roomId);
       const room = this.rooms.get(roomId);
-      if (room && room.counts.transports === 0) {
+      if (room && room.idle) {
         this.log.info({ roomId }, 'room idle; closing');
         room.close();
       }

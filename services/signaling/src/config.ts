@@ -23,6 +23,10 @@ export const signalingConfig = {
   SIGNALING_RATE_LIMIT: int({ description: 'requests per second a socket may send on average', default: 50, min: 1 }),
   SIGNALING_RATE_BURST: int({ description: 'requests a socket may send at once above the average', default: 100, min: 1 }),
   SIGNALING_REQUEST_TIMEOUT: duration({ description: 'timeout of requests to media nodes', default: 5000, min: 100 }),
-  SIGNALING_SWEEP_INTERVAL: duration({ description: 'how often the gateway looks for sessions of dead gateways to expire', default: 5000, min: 500 }),
+  SIGNALING_SWEEP_INTERVAL: duration({
+    description: 'how often the gateway checks whether a gateway went away (then it sweeps for its sessions to expire)',
+    default: 5000,
+    min: 500,
+  }),
   SIGNALING_TURN: bool({ description: 'ask the region TURN service for credentials at join', default: true }),
 };

@@ -37,10 +37,13 @@ export interface SocketLink {
 export interface SessionDeps {
   bus: Bus;
   region: string;
+  gatewayId: string;
   store: PeerStore;
   hub: RoomHub;
   log: Logger;
   mediaTimeoutMs: number;
+  /** The session is no longer this gateway's: resumed on another one (`moved`), or removed by someone else (`ended`). */
+  lost(session: PeerSession, why: 'moved' | 'ended'): void;
 }
 
 const LIMITS = { transports: 4, producers: 16, consumers: 1000 };
@@ -51,16 +54,24 @@ type Handlers = { [M in SessionMethod]: (req: WsRequest<M>) => Promise<WsRespons
 /**
  * One peer in one room, as held by this gateway: checks that every id a client names is its
  * own, forwards the operation to the peer's media node, and keeps the peer's KV record current.
+ * Record writes go one at a time, each conditional on the revision the previous one produced:
+ * once another gateway has taken the session over, this one's writes fail instead of undoing
+ * the takeover, and the session is handed to `deps.lost`.
  */
 export class PeerSession implements RoomMember {
   socket: SocketLink | null = null;
   graceTimer: NodeJS.Timeout | undefined;
   readonly log: Logger;
+  /** Set once the session is no longer this gateway's (left, removed, or moved): nothing is written after. */
+  ended = false;
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly deps: SessionDeps,
     public record: PeerRecord,
-    readonly placed: PlacedRoom,
+    /** The KV revision of `record` as last written or read. */
+    public revision: number,
+    public placed: PlacedRoom,
   ) {
     this.log = deps.log.child({ roomId: record.roomId, peerId: record.peerId, nodeId: record.nodeId });
   }
@@ -73,9 +84,46 @@ export class PeerSession implements RoomMember {
     return this.record.roomId;
   }
 
-  /** Writes the record, but only while this gateway holds the socket: a detached session may have been resumed elsewhere. */
-  async persist(): Promise<void> {
-    if (this.socket) await this.deps.store.save(this.record);
+  /** Writes the record after the writes already queued; resolves false when the session turned out not to be ours. */
+  persist(): Promise<boolean> {
+    const run = this.writes.then(() => this.write());
+    this.writes = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Resolves once every queued write is done (its revision is then current). */
+  async settled(): Promise<void> {
+    await this.writes;
+  }
+
+  private async write(): Promise<boolean> {
+    if (this.ended) return false;
+    const { store } = this.deps;
+    const rev = await store.update(this.record, this.revision);
+    if (rev !== null) {
+      this.revision = rev;
+      return true;
+    }
+    // Someone else wrote the record: a gateway that resumed the session, one whose sweep
+    // thought this gateway dead, or one removing it. Only the second leaves it ours.
+    const stored = await store.get(this.record.region, this.roomId, this.peerId);
+    const ours = stored && stored.record.gatewayId === this.deps.gatewayId && stored.record.resumeHash === this.record.resumeHash;
+    const again = ours ? await store.update(this.record, stored.revision) : null;
+    if (again !== null) {
+      this.revision = again;
+      return true;
+    }
+    this.log.info({ gatewayId: stored?.record.gatewayId }, stored?.record.resumeHash ? 'session taken over by another gateway' : 'session removed elsewhere');
+    this.deps.lost(this, stored?.record.resumeHash ? 'moved' : 'ended');
+    return false;
+  }
+
+  /** A persist whose failure is only worth a log line (event handlers). */
+  private persistQuietly(): void {
+    void this.persist().catch((err: unknown) => this.log.warn({ err }, 'record not saved'));
   }
 
   private media<D extends RpcDef>(def: D, req: RequestOf<D>): Promise<ResponseOf<D>> {
@@ -244,6 +292,8 @@ export class PeerSession implements RoomMember {
       case 'producerPaused':
       case 'producerResumed':
         return s.notify(e.type, { peerId: e.peerId, producerId: e.producerId });
+      case 'peerMoved':
+        return; // gateway to gateway (RoomHub hands it to onMoved)
     }
   }
 
@@ -251,7 +301,7 @@ export class PeerSession implements RoomMember {
     switch (e.type) {
       case 'consumerClosed':
         this.record.consumers = this.record.consumers.filter((c) => c.consumerId !== e.consumerId);
-        void this.persist().catch((err: unknown) => this.log.warn({ err }, 'record not saved'));
+        this.persistQuietly();
         this.socket?.notify('consumerClosed', { consumerId: e.consumerId, producerId: e.producerId });
         return;
       case 'consumerPaused':
@@ -263,7 +313,7 @@ export class PeerSession implements RoomMember {
         return;
       case 'transportClosed':
         this.record.transports = this.record.transports.filter((t) => t.transportId !== e.transportId);
-        void this.persist().catch((err: unknown) => this.log.warn({ err }, 'record not saved'));
+        this.persistQuietly();
         this.socket?.notify('transportClosed', { transportId: e.transportId });
         return;
     }
@@ -271,5 +321,9 @@ export class PeerSession implements RoomMember {
 
   onActiveSpeaker(peerId: string, producerId: string): void {
     this.socket?.notify('activeSpeaker', { peerId, producerId });
+  }
+
+  onMoved(gatewayId: string): void {
+    if (gatewayId !== this.deps.gatewayId) this.deps.lost(this, 'moved');
   }
 }

@@ -1,72 +1,91 @@
 import type { TypedKv } from '@strata/bus';
-import { peerKey, roomPeersFilter, type PeerRecord, type SessionRecord } from '@strata/protocol';
-import { createHash, randomBytes } from 'node:crypto';
+import { isValidId, peerKey, regionPeersFilter, type PeerRecord } from '@strata/protocol';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export function newResumeToken(): { token: string; hash: string } {
-  const token = randomBytes(32).toString('base64url');
-  return { token, hash: hashResumeToken(token) };
+/**
+ * A resume token names the peer record it resumes and carries a secret whose sha256 that
+ * record holds: `<region>.<roomId>.<peerId>.<secret>` (ids never contain a dot). So resuming
+ * reads one key, and no separate index has to be written on join and erased on leave.
+ */
+export function newResumeToken(region: string, roomId: string, peerId: string): { token: string; hash: string } {
+  const secret = randomBytes(32).toString('base64url');
+  return { token: `${region}.${roomId}.${peerId}.${secret}`, hash: hashSecret(secret) };
 }
 
-export function hashResumeToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+export interface ResumeClaim {
+  region: string;
+  roomId: string;
+  peerId: string;
+  hash: string;
+}
+
+/** Null for anything that is not a token this gateway could have issued. */
+export function parseResumeToken(token: string): ResumeClaim | null {
+  const parts = token.split('.');
+  if (parts.length !== 4) return null;
+  const [region, roomId, peerId, secret] = parts as [string, string, string, string];
+  if (!isValidId(region) || !isValidId(roomId) || !isValidId(peerId) || !/^[A-Za-z0-9_-]{16,128}$/.test(secret)) return null;
+  return { region, roomId, peerId, hash: hashSecret(secret) };
+}
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Constant-time comparison of two hex hashes; an empty stored hash (a session being removed) matches nothing. */
+export function sameHash(stored: string, presented: string): boolean {
+  if (stored.length === 0 || stored.length !== presented.length) return false;
+  return timingSafeEqual(Buffer.from(stored), Buffer.from(presented));
 }
 
 export function newPeerId(): string {
   return `p_${randomBytes(9).toString('base64url')}`;
 }
 
+export interface StoredPeer {
+  record: PeerRecord;
+  revision: number;
+}
+
 /**
- * Peer sessions in JetStream KV: `strata-peers` holds each peer's record (what any gateway
- * needs to list a room or resume a session), `strata-sessions` maps a resume token's hash to
- * its peer. Only the gateway holding a peer writes its record.
+ * Peer records in JetStream KV (`strata-peers`): what any gateway needs to resume a session
+ * another gateway held. The first write creates the key; every later one is conditional on
+ * the revision its writer read, so a gateway that lost a session cannot write over the new
+ * holder. A removed peer's key is erased, leaving nothing behind.
  */
 export class PeerStore {
-  constructor(
-    private readonly peers: TypedKv<PeerRecord>,
-    private readonly sessions: TypedKv<SessionRecord>,
-  ) {}
+  constructor(private readonly peers: TypedKv<PeerRecord>) {}
 
-  async save(rec: PeerRecord): Promise<void> {
-    await this.peers.put(peerKey(rec.region, rec.roomId, rec.peerId), rec);
+  private static key(rec: Pick<PeerRecord, 'region' | 'roomId' | 'peerId'>): string {
+    return peerKey(rec.region, rec.roomId, rec.peerId);
   }
 
-  async get(region: string, roomId: string, peerId: string): Promise<{ record: PeerRecord; revision: number } | null> {
+  /** Writes a new peer's record; its revision, for the writes that follow. */
+  async create(rec: PeerRecord): Promise<number> {
+    const revision = await this.peers.create(PeerStore.key(rec), rec);
+    if (revision === null) throw new Error(`peer record ${PeerStore.key(rec)} exists already`);
+    return revision;
+  }
+
+  async get(region: string, roomId: string, peerId: string): Promise<StoredPeer | null> {
     const e = await this.peers.get(peerKey(region, roomId, peerId));
     return e ? { record: e.value, revision: e.revision } : null;
   }
 
-  async remove(rec: PeerRecord): Promise<void> {
-    await this.peers.delete(peerKey(rec.region, rec.roomId, rec.peerId));
-    await this.sessions.delete(rec.resumeHash);
+  /** Writes only if nobody changed the record since `revision`: the new revision, or null when someone did. */
+  async update(rec: PeerRecord, revision: number): Promise<number | null> {
+    return this.peers.update(PeerStore.key(rec), rec, revision);
   }
 
-  /** Writes only if nobody changed the record since `revision`; false when someone did. */
-  async saveIfUnchanged(rec: PeerRecord, revision: number): Promise<boolean> {
-    return (await this.peers.update(peerKey(rec.region, rec.roomId, rec.peerId), rec, revision)) !== null;
+  /** Erases the record if it is still at `revision` (a newer one, written by a new holder, stays). */
+  async erase(rec: Pick<PeerRecord, 'region' | 'roomId' | 'peerId'>, revision: number): Promise<boolean> {
+    return this.peers.erase(PeerStore.key(rec), revision);
   }
 
-  /** Every peer record of a region, with revisions (for the orphan sweep). */
-  async listRegion(region: string): Promise<{ record: PeerRecord; revision: number }[]> {
-    const keys = await this.peers.keys(`${region}.*.*`);
+  /** Every peer record of a region, with revisions: for the orphan sweep, which runs only when a gateway went away. */
+  async listRegion(region: string): Promise<StoredPeer[]> {
+    const keys = await this.peers.keys(regionPeersFilter(region));
     const entries = await Promise.all(keys.map((k) => this.peers.get(k)));
     return entries.filter((e): e is NonNullable<typeof e> => e !== null).map((e) => ({ record: e.value, revision: e.revision }));
-  }
-
-  async listRoom(region: string, roomId: string): Promise<PeerRecord[]> {
-    const keys = await this.peers.keys(roomPeersFilter(region, roomId));
-    const records = await Promise.all(keys.map((k) => this.peers.get(k)));
-    return records.filter((e): e is NonNullable<typeof e> => e !== null).map((e) => e.value);
-  }
-
-  async bindResume(hash: string, session: SessionRecord): Promise<void> {
-    await this.sessions.put(hash, session);
-  }
-
-  async unbindResume(hash: string): Promise<void> {
-    await this.sessions.delete(hash);
-  }
-
-  async findResume(hash: string): Promise<SessionRecord | null> {
-    return (await this.sessions.get(hash))?.value ?? null;
   }
 }

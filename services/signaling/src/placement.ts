@@ -1,5 +1,15 @@
 import type { Bus, TypedKv } from '@strata/bus';
-import { MediaRoomOpen, StrataError, roomKey, subjects, type RoomPlacement, type ResponseOf } from '@strata/protocol';
+import {
+  MediaRoomOpen,
+  MediaRoomPeers,
+  StrataError,
+  roomKey,
+  subjects,
+  type PeerSummary,
+  type RequestOf,
+  type ResponseOf,
+  type RoomPlacement,
+} from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { MediaDirectory } from './media-directory.js';
 
@@ -8,11 +18,21 @@ export interface PlacedRoom {
   routerRtpCapabilities: ResponseOf<typeof MediaRoomOpen>['rtpCapabilities'];
 }
 
+/** A peer as its media node's roster knows it. */
+export type Member = NonNullable<RequestOf<typeof MediaRoomOpen>['peer']>;
+
+/** A peer admitted to its room on a media node, with the node's roster at that moment. */
+export interface Admission extends PlacedRoom {
+  peers: PeerSummary[];
+}
+
 /**
  * Where a room's media lives. The placement is in JetStream KV so every gateway agrees:
  * the first joiner's gateway picks the least-loaded media node and writes it with
  * create-if-absent; a concurrent joiner loses the race and reads the winner's choice.
- * A placement whose node no longer answers is moved to a live node.
+ * A placement whose node no longer answers is moved to a live node. The joiner is admitted to
+ * the node's roster in the same request that opens the room there, which answers with the
+ * room's members: a join lists no shared state.
  */
 export class RoomPlacer {
   constructor(
@@ -24,7 +44,7 @@ export class RoomPlacer {
     private readonly log: Logger,
   ) {}
 
-  async place(roomId: string): Promise<PlacedRoom> {
+  async place(roomId: string, member: Member): Promise<Admission> {
     const key = roomKey(this.region, roomId);
     const tried: string[] = [];
     for (let attempt = 0; attempt < 4; attempt++) {
@@ -46,8 +66,7 @@ export class RoomPlacer {
         nodeId = chosen;
       }
       try {
-        const opened = await this.bus.request(MediaRoomOpen, subjects.media(this.region, nodeId, 'room.open'), { roomId }, { timeoutMs: this.timeoutMs });
-        return { nodeId, routerRtpCapabilities: opened.rtpCapabilities };
+        return await this.admit(roomId, nodeId, member);
       } catch (err) {
         if (err instanceof StrataError && (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT')) {
           this.log.warn({ roomId, nodeId, code: err.code }, 'placed media node does not answer');
@@ -58,6 +77,17 @@ export class RoomPlacer {
       }
     }
     throw new StrataError('UNAVAILABLE', `could not place room ${roomId} on a media node`);
+  }
+
+  /** Opens the room on `nodeId` (idempotent) with `member` in its roster: a join, or a resume on the node the peer is on. */
+  async admit(roomId: string, nodeId: string, member: Member): Promise<Admission> {
+    const opened = await this.bus.request(
+      MediaRoomOpen,
+      subjects.media(this.region, nodeId, 'room.open'),
+      { roomId, peer: member },
+      { timeoutMs: this.timeoutMs },
+    );
+    return { nodeId, routerRtpCapabilities: opened.rtpCapabilities, peers: opened.peers };
   }
 
   /**
@@ -77,19 +107,20 @@ export class RoomPlacer {
   }
 
   /**
-   * Forgets the placement once the room has no peer left (the media node closes the router on
-   * its own), so the next use of the name is placed afresh. A join racing with the release is
-   * covered twice: the delete is conditional, and a peer that shows up right after it gets its
-   * node written back (and `confirm` covers the joiner's side).
+   * Forgets the placement once the last peer left `nodeId` (the media node closes the router on
+   * its own), so the next use of the name is placed afresh and the key does not outlive the
+   * room. A join racing with the release is covered twice: the erase is conditional (a placement
+   * rewritten meanwhile stays), and a member that reached the node right after it gets its node
+   * written back (and `confirm` covers the joiner's side).
    */
-  async release(roomId: string, peersLeft: () => Promise<{ nodeId: string }[]>): Promise<void> {
+  async release(roomId: string, nodeId: string): Promise<void> {
     const key = roomKey(this.region, roomId);
     try {
       const entry = await this.kv.get(key);
-      if (!entry || (await peersLeft()).length > 0) return;
-      if (!(await this.kv.deleteIfUnchanged(key, entry.revision))) return;
-      const late = await peersLeft();
-      if (late[0]) await this.confirm(roomId, late[0].nodeId);
+      if (!entry || entry.value.nodes[0]?.nodeId !== nodeId) return;
+      if (!(await this.kv.erase(key, entry.revision))) return;
+      const late = await this.bus.request(MediaRoomPeers, subjects.media(this.region, nodeId, 'room.peers'), { roomId }, { timeoutMs: this.timeoutMs });
+      if (late.peers.length > 0) await this.confirm(roomId, nodeId);
     } catch (err) {
       this.log.warn({ err, roomId }, 'placement not released');
     }

@@ -14,6 +14,14 @@ export class RegionStatus {
     return this.table.live(now).sort((a, b) => a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
   }
 
+  /** Ids of the live processes of one kind. */
+  liveIds(kind: Beat['kind'], now = Date.now()): string[] {
+    return this.table
+      .live(now)
+      .filter((b) => b.kind === kind)
+      .map((b) => b.id);
+  }
+
   isAlive(kind: Beat['kind'], id: string, now = Date.now()): boolean {
     return this.table.isAlive(this.region, kind, id, now);
   }

@@ -1,4 +1,4 @@
-import { Heartbeat, PeerRecord, RoomPlacement, SessionRecord, buckets, subjects } from '@strata/protocol';
+import { Heartbeat, PeerRecord, RoomPlacement, buckets, subjects } from '@strata/protocol';
 import { advertisedHost, type ServiceDefinition } from '@strata/service';
 import { fileURLToPath } from 'node:url';
 import { signalingConfig } from './config.js';
@@ -26,18 +26,14 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       log.warn('SIGNALING_JWT_SECRET is the development default: set a real secret outside local development');
 
     // Wiring: shared state lives in JetStream KV, room traffic on NATS subjects.
-    const [roomsKv, peersKv, sessionsKv] = await Promise.all([
-      bus.kv(buckets.rooms, RoomPlacement),
-      bus.kv(buckets.peers, PeerRecord),
-      bus.kv(buckets.sessions, SessionRecord),
-    ]);
+    const [roomsKv, peersKv] = await Promise.all([bus.kv(buckets.rooms, RoomPlacement), bus.kv(buckets.peers, PeerRecord)]);
     const status = new RegionStatus(region);
     const directory = new MediaDirectory();
     const hub = new RoomHub(bus, region);
     const placer = new RoomPlacer(bus, roomsKv, directory, region, config.SIGNALING_REQUEST_TIMEOUT, log);
     const sessions = new SessionManager(
       bus,
-      new PeerStore(peersKv, sessionsKv),
+      new PeerStore(peersKv),
       placer,
       hub,
       {
@@ -65,12 +61,15 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     // Sessions of gateways that died. Wait a few heartbeats first: until other gateways have
     // been heard from, every one of them would look dead.
     const sweepStart = Date.now() + Math.max(6000, 3 * config.HEARTBEAT_INTERVAL);
+    let sweeping = false;
     const sweeper = setInterval(() => {
-      if (Date.now() < sweepStart) return;
+      if (Date.now() < sweepStart || sweeping) return;
+      sweeping = true;
       sessions
-        .sweepOrphans((id) => status.isAlive('signaling', id))
+        .sweepIfDue(status.liveIds('signaling'))
         .then((n) => n > 0 && log.info({ removed: n }, 'expired sessions of gone gateways'))
-        .catch((err: unknown) => log.warn({ err }, 'orphan sweep failed'));
+        .catch((err: unknown) => log.warn({ err }, 'orphan sweep failed'))
+        .finally(() => (sweeping = false));
     }, config.SIGNALING_SWEEP_INTERVAL);
     sweeper.unref();
 
@@ -98,7 +97,17 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
 
     return {
       endpoints: () => ({ http: publicUrl, ws: `${publicUrl.replace(/^http/, 'ws')}/rtc` }),
-      load: () => ({ score: 0, details: { sockets: gateway.socketCount, sessions: sessions.size, connected: sessions.connected, rooms: hub.roomCount } }),
+      load: () => ({
+        score: 0,
+        details: {
+          sockets: gateway.socketCount,
+          sessions: sessions.size,
+          connected: sessions.connected,
+          graceTimers: sessions.graceTimers,
+          rooms: hub.roomCount,
+          roomSubscriptions: hub.subscriptionCount,
+        },
+      }),
       health: () => ({ mediaNodes: directory.size }),
       async close() {
         clearInterval(sweeper);

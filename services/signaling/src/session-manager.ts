@@ -2,22 +2,20 @@ import { verifyJoinToken } from '@strata/auth';
 import type { Bus } from '@strata/bus';
 import {
   MediaPeerClose,
-  MediaRoomOpen,
   MediaTransportRestartIce,
   StrataError,
   TurnCredentials,
   subjects,
   type PeerRecord,
   type PeerSummary,
-  type SessionRecord,
   type WsRequest,
   type WsResponse,
 } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import { PeerSession, type SocketLink } from './peer-session.js';
-import { hashResumeToken, newPeerId, newResumeToken, type PeerStore } from './peer-store.js';
-import type { RoomPlacer } from './placement.js';
-import type { RoomHub } from './room-hub.js';
+import { newPeerId, newResumeToken, parseResumeToken, sameHash, type PeerStore, type StoredPeer } from './peer-store.js';
+import type { Admission, Member, RoomPlacer } from './placement.js';
+import type { RoomHub, RoomMember } from './room-hub.js';
 
 export interface ManagerOptions {
   region: string;
@@ -28,6 +26,12 @@ export interface ManagerOptions {
   turn: boolean;
 }
 
+/** Close codes a gateway uses on a session's socket (besides 1000/1001/1008, see docs/protocol.md). */
+export const CLOSE_MOVED = 4001;
+export const CLOSE_ENDED = 4002;
+
+type IceServers = WsResponse<'join'>['iceServers'];
+
 /**
  * Join, resume and leave: the session life cycle. A dropped socket leaves the session in a
  * grace period during which any gateway may resume it from the KV record; when the period
@@ -35,6 +39,9 @@ export interface ManagerOptions {
  */
 export class SessionManager {
   private readonly sessions = new Map<string, PeerSession>();
+  /** The orphan sweep lists the region's records, so it runs only when orphans can exist (see `sweepIfDue`). */
+  private sweepDue = true;
+  private gatewaysSeen = new Set<string>();
 
   constructor(
     private readonly bus: Bus,
@@ -55,100 +62,152 @@ export class SessionManager {
     return n;
   }
 
-  private deps() {
-    return { bus: this.bus, region: this.opts.region, store: this.store, hub: this.hub, log: this.log, mediaTimeoutMs: this.opts.mediaTimeoutMs };
+  /** Sessions waiting out a grace period (each holds one timer). */
+  get graceTimers(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.graceTimer) n++;
+    return n;
+  }
+
+  private newSession(stored: StoredPeer, admission: Admission): PeerSession {
+    const deps = {
+      bus: this.bus,
+      region: this.opts.region,
+      gatewayId: this.opts.gatewayId,
+      store: this.store,
+      hub: this.hub,
+      log: this.log,
+      mediaTimeoutMs: this.opts.mediaTimeoutMs,
+      lost: (s: PeerSession, why: 'moved' | 'ended') => this.lost(s, why),
+    };
+    return new PeerSession(deps, stored.record, stored.revision, { nodeId: admission.nodeId, routerRtpCapabilities: admission.routerRtpCapabilities });
   }
 
   async join(req: WsRequest<'join'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'join'> }> {
     const claims = await verifyJoinToken(this.opts.jwtSecret, req.token);
-    const placed = await this.placer.place(claims.room);
-    const { token, hash } = newResumeToken();
     const name = req.name ?? claims.name;
-    const record: PeerRecord = {
-      peerId: newPeerId(),
-      roomId: claims.room,
-      region: this.opts.region,
-      identity: claims.identity,
-      ...(name ? { name } : {}),
-      grants: claims.grants,
-      nodeId: placed.nodeId,
-      gatewayId: this.opts.gatewayId,
-      resumeHash: hash,
-      transports: [],
-      producers: [],
-      consumers: [],
-      connected: true,
-      joinedAt: Date.now(),
-    };
-    const session = new PeerSession(this.deps(), record, placed);
-    session.socket = socket;
-    this.sessions.set(record.peerId, session);
-    // Listen to the room before reading its peers, so nothing published in between is missed.
-    this.hub.attach(session);
+    const member: Member = { peerId: newPeerId(), identity: claims.identity, ...(name ? { name } : {}) };
+    // Listen to the room before the media node answers with its roster, so nothing published in between is missed.
+    const reserved = this.hub.reserve(claims.room, member.peerId);
+    let admission: Admission | undefined;
+    let revision: number | undefined;
     try {
-      await Promise.all([
-        this.store.save(record),
-        this.store.bindResume(hash, { region: record.region, roomId: record.roomId, peerId: record.peerId }),
-        this.hub.ready(),
-      ]);
-      await this.placer.confirm(record.roomId, record.nodeId);
-      const response = await this.joinedResponse(session, token);
+      const iceServers = this.iceServers(member.peerId);
+      admission = await this.placer.place(claims.room, member);
+      const { token, hash } = newResumeToken(this.opts.region, claims.room, member.peerId);
+      const record: PeerRecord = {
+        ...member,
+        roomId: claims.room,
+        region: this.opts.region,
+        grants: claims.grants,
+        nodeId: admission.nodeId,
+        gatewayId: this.opts.gatewayId,
+        resumeHash: hash,
+        transports: [],
+        producers: [],
+        consumers: [],
+        connected: true,
+        joinedAt: Date.now(),
+      };
+      // The node's roster has the joiner now, which is what a racing last leave checks: the
+      // placement can be confirmed while the record is written.
+      const [rev] = await Promise.all([this.store.create(record), this.placer.confirm(record.roomId, record.nodeId)]);
+      revision = rev;
+      const session = this.newSession({ record, revision }, admission);
+      session.socket = socket;
+      this.sessions.set(record.peerId, session);
+      this.hub.attach(session);
+      const response = this.joinedResponse(session, token, admission.peers, await iceServers);
       this.hub.publish({ type: 'peerJoined', roomId: record.roomId, peerId: record.peerId, identity: record.identity, ...(name ? { name } : {}) });
       session.log.info({ identity: record.identity }, 'peer joined');
       return { session, response };
     } catch (err) {
       // The client got an error and will join again: leave no half-joined peer behind.
-      this.sessions.delete(record.peerId);
-      this.hub.detach(session);
-      await this.store.remove(record).catch(() => undefined);
+      const session = this.sessions.get(member.peerId);
+      if (session) {
+        session.ended = true;
+        this.sessions.delete(member.peerId);
+        this.hub.detach(session);
+      }
+      this.hub.detach(reserved);
+      if (admission) await this.closeOnNode(claims.room, admission.nodeId, member.peerId, this.log);
+      if (revision !== undefined)
+        await this.store
+          .erase({ region: this.opts.region, roomId: claims.room, peerId: member.peerId }, revision)
+          .catch((e: unknown) => this.log.warn({ err: e }, 'half-joined record not erased'));
       throw err;
     }
   }
 
   async resume(req: WsRequest<'resume'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'resume'> }> {
-    const oldHash = hashResumeToken(req.resumeToken);
-    const found = await this.store.findResume(oldHash);
-    if (!found || found.region !== this.opts.region) throw new StrataError('UNAUTHORIZED', 'unknown or expired resume token');
-    let session = this.sessions.get(found.peerId);
-    if (session) {
-      clearTimeout(session.graceTimer);
-      session.graceTimer = undefined;
-      session.socket?.close(4001, 'session resumed on another socket');
-    } else {
-      const stored = await this.store.get(found.region, found.roomId, found.peerId);
-      if (!stored) throw new StrataError('UNAUTHORIZED', 'the session has ended');
-      const opened = await this.bus
-        .request(
-          MediaRoomOpen,
-          subjects.media(this.opts.region, stored.record.nodeId, 'room.open'),
-          { roomId: found.roomId },
-          { timeoutMs: this.opts.mediaTimeoutMs },
-        )
+    const claim = parseResumeToken(req.resumeToken);
+    if (!claim || claim.region !== this.opts.region) throw new StrataError('UNAUTHORIZED', 'unknown or expired resume token');
+    let session = this.sessions.get(claim.peerId);
+    await session?.settled();
+    const stored = await this.store.get(claim.region, claim.roomId, claim.peerId);
+    if (!stored || !sameHash(stored.record.resumeHash, claim.hash)) throw new StrataError('UNAUTHORIZED', 'unknown or expired resume token');
+    if (session && session.revision !== stored.revision) {
+      // Ours in memory, but the session moved on elsewhere since: the stored record is the truth.
+      this.lost(session, 'moved');
+      session = undefined;
+    }
+    const reserved: RoomMember | undefined = session ? undefined : this.hub.reserve(claim.roomId, claim.peerId);
+    try {
+      const r = stored.record;
+      const admission = await this.placer
+        .admit(r.roomId, r.nodeId, { peerId: r.peerId, identity: r.identity, ...(r.name ? { name: r.name } : {}) })
         .catch((err: unknown) => {
           throw new StrataError('UNAVAILABLE', `the session's media node is gone; join again (${err instanceof Error ? err.message : String(err)})`);
         });
-      session = new PeerSession(this.deps(), stored.record, { nodeId: stored.record.nodeId, routerRtpCapabilities: opened.rtpCapabilities });
-      this.sessions.set(found.peerId, session);
-    }
-    try {
-      return await this.takeOver(session, oldHash, found, socket);
+      if (session) {
+        clearTimeout(session.graceTimer);
+        session.graceTimer = undefined;
+        session.socket?.close(CLOSE_MOVED, 'session resumed on another socket');
+      } else {
+        session = this.newSession(stored, admission);
+        this.sessions.set(r.peerId, session);
+        this.hub.attach(session);
+      }
+      return await this.takeOver(session, claim.hash, admission, socket);
     } catch (err) {
+      if (reserved) this.hub.detach(reserved);
       // Not resumed after all: the session goes back to waiting out its grace period.
-      if (session.socket === socket) this.socketLost(session);
+      if (session && session.socket === socket) this.socketLost(session);
       throw err;
     }
   }
 
   private async takeOver(
     session: PeerSession,
-    oldHash: string,
-    found: SessionRecord,
+    presentedHash: string,
+    admission: Admission,
     socket: SocketLink,
   ): Promise<{ session: PeerSession; response: WsResponse<'resume'> }> {
-    const { token, hash } = newResumeToken();
-    session.record = { ...session.record, resumeHash: hash, connected: true, gatewayId: this.opts.gatewayId };
-    delete session.record.disconnectedAt;
+    const { token, hash } = newResumeToken(this.opts.region, session.roomId, session.peerId);
+    const iceServers = this.iceServers(session.peerId);
     session.socket = socket;
+    // Compare-and-set on the revision read with the token. A write of the previous holder in
+    // between (its socket-lost mark, a sweep's) is taken over from; a racing resume, or a claim
+    // for removal, changed the hash and wins.
+    let base = { record: session.record, revision: session.revision };
+    for (let attempt = 0; ; attempt++) {
+      const next: PeerRecord = { ...base.record, resumeHash: hash, connected: true, gatewayId: this.opts.gatewayId };
+      delete next.disconnectedAt;
+      const rev = await this.store.update(next, base.revision);
+      if (rev !== null) {
+        session.record = next;
+        session.revision = rev;
+        break;
+      }
+      const now = await this.store.get(base.record.region, base.record.roomId, base.record.peerId);
+      if (!now || !sameHash(now.record.resumeHash, presentedHash) || attempt >= 4) {
+        session.socket = null;
+        this.lost(session, 'moved');
+        throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
+      }
+      base = now;
+    }
+    this.hub.publish({ type: 'peerMoved', roomId: session.roomId, peerId: session.peerId, gatewayId: this.opts.gatewayId });
 
     const transports: WsResponse<'resume'>['transports'] = [];
     for (const t of session.record.transports) {
@@ -164,21 +223,17 @@ export class SessionManager {
         session.log.warn({ err, transportId: t.transportId }, 'transport lost while disconnected');
       }
     }
-    session.record.transports = session.record.transports.filter((t) => transports.some((x) => x.transportId === t.transportId));
-    await this.store.save(session.record);
-    await this.store.unbindResume(oldHash);
-    await this.store.bindResume(hash, found);
-    this.hub.attach(session);
-    await this.hub.ready();
+    if (transports.length !== session.record.transports.length) {
+      session.record.transports = session.record.transports.filter((t) => transports.some((x) => x.transportId === t.transportId));
+      if (!(await session.persist())) throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
+    }
     session.log.info({ transports: transports.length }, 'session resumed');
-    const joined = await this.joinedResponse(session, token);
+    const joined = this.joinedResponse(session, token, admission.peers, await iceServers);
     return { session, response: { ...joined, transports, producers: session.record.producers, consumers: session.record.consumers } };
   }
 
-  private async joinedResponse(session: PeerSession, resumeToken: string): Promise<WsResponse<'join'>> {
+  private joinedResponse(session: PeerSession, resumeToken: string, roster: PeerSummary[], iceServers: IceServers): WsResponse<'join'> {
     const r = session.record;
-    const others = (await this.store.listRoom(r.region, r.roomId)).filter((p) => p.peerId !== r.peerId);
-    const peers: PeerSummary[] = others.map((p) => ({ peerId: p.peerId, identity: p.identity, ...(p.name ? { name: p.name } : {}), producers: p.producers }));
     return {
       peerId: r.peerId,
       roomId: r.roomId,
@@ -186,13 +241,13 @@ export class SessionManager {
       resumeToken,
       resumeGraceMs: this.opts.graceMs,
       rtpCapabilities: session.placed.routerRtpCapabilities,
-      peers,
-      iceServers: await this.iceServers(r.peerId),
+      peers: roster.filter((p) => p.peerId !== r.peerId),
+      iceServers,
       grants: r.grants,
     };
   }
 
-  private async iceServers(peerId: string): Promise<WsResponse<'join'>['iceServers']> {
+  private async iceServers(peerId: string): Promise<IceServers> {
     if (!this.opts.turn) return [];
     try {
       const c = await this.bus.request(TurnCredentials, subjects.turnCredentials(this.opts.region), { identity: peerId }, { timeoutMs: 500 });
@@ -204,55 +259,97 @@ export class SessionManager {
     }
   }
 
+  /** The session is no longer ours: forget it here without touching its record or its media. */
+  private lost(session: PeerSession, why: 'moved' | 'ended'): void {
+    if (session.ended) return;
+    session.ended = true;
+    clearTimeout(session.graceTimer);
+    session.graceTimer = undefined;
+    if (this.sessions.get(session.peerId) === session) this.sessions.delete(session.peerId);
+    this.hub.detach(session);
+    const socket = session.socket;
+    session.socket = null;
+    if (why === 'moved') socket?.close(CLOSE_MOVED, 'session resumed on another socket');
+    else socket?.close(CLOSE_ENDED, 'session ended');
+  }
+
   /** The socket went away without `leave`: keep the session for the grace period. */
   socketLost(session: PeerSession): void {
-    if (this.sessions.get(session.peerId) !== session) return;
+    if (this.sessions.get(session.peerId) !== session || session.ended) return;
     session.socket = null;
     session.record = { ...session.record, connected: false, disconnectedAt: Date.now() };
-    void this.store.save(session.record).catch((err: unknown) => session.log.warn({ err }, 'record not saved'));
+    // Conditional like every write: if another gateway resumed the session meanwhile, this
+    // write fails and the session is dropped here (`lost`) instead of overwriting theirs.
+    void session.persist().catch((err: unknown) => session.log.warn({ err }, 'record not saved'));
     session.log.info({ graceMs: this.opts.graceMs }, 'socket lost; session kept for resume');
+    clearTimeout(session.graceTimer);
     session.graceTimer = setTimeout(() => void this.graceExpired(session), this.opts.graceMs);
     session.graceTimer.unref();
   }
 
   private async graceExpired(session: PeerSession): Promise<void> {
     session.graceTimer = undefined;
-    if (session.socket) return;
-    const stored = await this.store.get(session.record.region, session.roomId, session.peerId).catch(() => null);
-    if (stored && (stored.record.gatewayId !== this.opts.gatewayId || stored.record.connected)) {
-      // Resumed on another gateway: it owns the peer now.
-      this.hub.detach(session);
-      this.sessions.delete(session.peerId);
-      return;
-    }
+    if (session.socket || session.ended || this.sessions.get(session.peerId) !== session) return;
+    // Claim the removal: clearing the resume hash (conditionally) makes a resume racing us fail.
+    session.record = { ...session.record, resumeHash: '' };
+    if (!(await session.persist().catch(() => false))) return; // resumed elsewhere: `lost` dropped it
     await this.remove(session, 'timeout');
   }
 
   async leave(session: PeerSession): Promise<void> {
+    await session.settled();
     await this.remove(session, 'leave');
   }
 
   private async remove(session: PeerSession, reason: 'leave' | 'timeout'): Promise<void> {
     clearTimeout(session.graceTimer);
+    session.graceTimer = undefined;
+    session.ended = true;
     this.sessions.delete(session.peerId);
     this.hub.detach(session);
-    await this.removeRecord(session.record, reason, session.log);
+    await this.removeRecord({ record: session.record, revision: session.revision }, reason, session.log);
+  }
+
+  /** Ends the peer's membership on its media node; how many members the room has left there, or null when the node did not answer. */
+  private async closeOnNode(roomId: string, nodeId: string, peerId: string, log: Logger): Promise<number | null> {
+    try {
+      const closed = await this.bus.request(
+        MediaPeerClose,
+        subjects.media(this.opts.region, nodeId, 'peer.close'),
+        { roomId, peerId },
+        { timeoutMs: this.opts.mediaTimeoutMs },
+      );
+      return closed.peersLeft;
+    } catch (err) {
+      log.warn({ err }, 'media node did not close the peer');
+      // No responder at all: the node is gone, and its share of the room with it.
+      return err instanceof StrataError && err.code === 'UNAVAILABLE' ? 0 : null;
+    }
   }
 
   /** Everything a departure involves, for a session held here or an orphan nobody holds. */
-  private async removeRecord(r: PeerRecord, reason: 'leave' | 'timeout', log: Logger): Promise<void> {
-    await this.bus
-      .request(
-        MediaPeerClose,
-        subjects.media(this.opts.region, r.nodeId, 'peer.close'),
-        { roomId: r.roomId, peerId: r.peerId },
-        { timeoutMs: this.opts.mediaTimeoutMs },
-      )
-      .catch((err: unknown) => log.warn({ err }, 'media node did not close the peer'));
-    await this.store.remove(r).catch((err: unknown) => log.warn({ err }, 'record not removed'));
+  private async removeRecord({ record: r, revision }: StoredPeer, reason: 'leave' | 'timeout', log: Logger): Promise<void> {
+    const peersLeft = await this.closeOnNode(r.roomId, r.nodeId, r.peerId, log);
+    await this.store.erase(r, revision).catch((err: unknown) => log.warn({ err }, 'record not erased'));
     this.hub.publish({ type: 'peerLeft', roomId: r.roomId, peerId: r.peerId, reason });
     log.info({ reason }, 'peer left');
-    await this.placer.release(r.roomId, () => this.store.listRoom(r.region, r.roomId));
+    if (peersLeft === 0) await this.placer.release(r.roomId, r.nodeId);
+  }
+
+  /**
+   * Sweeps for orphans only when some can exist: at start-up (a crashed predecessor), after a
+   * gateway of the region stopped beating, and while the last sweep found orphans still inside
+   * their grace period. A steady region lists nothing, however many peers it holds.
+   */
+  async sweepIfDue(liveGateways: Iterable<string>, now = Date.now()): Promise<number> {
+    const live = new Set(liveGateways);
+    live.add(this.opts.gatewayId);
+    for (const g of this.gatewaysSeen) if (!live.has(g)) this.sweepDue = true;
+    this.gatewaysSeen = live;
+    if (!this.sweepDue) return 0;
+    const { removed, waiting } = await this.sweepOrphans((id) => live.has(id), now);
+    this.sweepDue = waiting > 0;
+    return removed;
   }
 
   /**
@@ -261,24 +358,30 @@ export class SessionManager {
    * on a dead gateway is marked disconnected, and one disconnected for longer than the grace
    * period is claimed (compare-and-set, so one gateway wins) and removed.
    */
-  async sweepOrphans(gatewayAlive: (gatewayId: string) => boolean, now = Date.now()): Promise<number> {
+  async sweepOrphans(gatewayAlive: (gatewayId: string) => boolean, now = Date.now()): Promise<{ removed: number; waiting: number }> {
     let removed = 0;
+    let waiting = 0;
     for (const { record, revision } of await this.store.listRegion(this.opts.region)) {
       if (this.sessions.has(record.peerId)) continue;
       if (record.gatewayId !== this.opts.gatewayId && gatewayAlive(record.gatewayId)) continue;
       const log = this.log.child({ roomId: record.roomId, peerId: record.peerId, gatewayId: record.gatewayId });
       if (record.connected) {
-        await this.store.saveIfUnchanged({ ...record, connected: false, disconnectedAt: now }, revision);
+        await this.store.update({ ...record, connected: false, disconnectedAt: now }, revision);
         log.info('gateway gone: session kept for resume');
+        waiting++;
         continue;
       }
-      if (now - (record.disconnectedAt ?? 0) < this.opts.graceMs) continue;
-      const claimed = { ...record, gatewayId: this.opts.gatewayId };
-      if (!(await this.store.saveIfUnchanged(claimed, revision))) continue; // another gateway got it first
-      await this.removeRecord(claimed, 'timeout', log);
+      if (now - (record.disconnectedAt ?? 0) < this.opts.graceMs) {
+        waiting++;
+        continue;
+      }
+      const claimed = { ...record, gatewayId: this.opts.gatewayId, resumeHash: '' };
+      const claimedRev = await this.store.update(claimed, revision);
+      if (claimedRev === null) continue; // another gateway got it first, or it was resumed
+      await this.removeRecord({ record: claimed, revision: claimedRev }, 'timeout', log);
       removed++;
     }
-    return removed;
+    return { removed, waiting };
   }
 
   /**
@@ -290,11 +393,13 @@ export class SessionManager {
     await Promise.all(
       [...this.sessions.values()].map(async (s) => {
         clearTimeout(s.graceTimer);
+        s.graceTimer = undefined;
         this.hub.detach(s);
         if (s.record.connected) {
           s.record = { ...s.record, connected: false, disconnectedAt: now };
-          await this.store.save(s.record).catch((err: unknown) => s.log.warn({ err }, 'record not saved'));
+          await s.persist().catch((err: unknown) => s.log.warn({ err }, 'record not saved'));
         }
+        s.ended = true;
       }),
     );
     this.sessions.clear();

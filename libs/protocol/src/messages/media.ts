@@ -168,7 +168,29 @@ const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.O
 const Empty = strict({});
 const InRoom = { roomId: RoomId };
 
-export const MediaRoomOpen = defineRpc('room.open', strict({ ...InRoom }), strict({ routerId: Type.String(), rtpCapabilities: RtpCapabilities }));
+/** A published track as the room sees it. */
+export const ProducerSummary = strict({ producerId: EntityId, kind: MediaKind, source: Type.Optional(TrackSource), paused: Type.Boolean() });
+export type ProducerSummary = Static<typeof ProducerSummary>;
+
+/** A room member as other members see it: who, and what they publish. */
+export const PeerSummary = strict({ peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()), producers: Type.Array(ProducerSummary) });
+export type PeerSummary = Static<typeof PeerSummary>;
+
+/**
+ * Opens the room on this node (idempotent) and, with `peer`, makes the peer a member of this
+ * node's share of the room. The node is the room's roster: the answer lists its members
+ * (with their producers, which it holds anyway), so a join costs no listing of shared state.
+ */
+export const MediaRoomOpen = defineRpc(
+  'room.open',
+  strict({
+    ...InRoom,
+    peer: Type.Optional(strict({ peerId: PeerId, identity: Type.String({ maxLength: 128 }), name: Type.Optional(Type.String({ maxLength: 128 })) })),
+  }),
+  strict({ routerId: Type.String(), rtpCapabilities: RtpCapabilities, peers: Type.Array(PeerSummary) }),
+);
+/** This node's members of a room, without opening it: an empty list when the room is not open here. */
+export const MediaRoomPeers = defineRpc('room.peers', strict({ ...InRoom }), strict({ peers: Type.Array(PeerSummary) }));
 export const MediaRoomClose = defineRpc('room.close', strict({ ...InRoom }), strict({ closed: Type.Boolean() }));
 
 export const MediaTransportCreate = defineRpc(
@@ -251,7 +273,12 @@ export const MediaPlainTransportConnect = defineRpc(
 );
 
 /** Closes everything a peer has on this node (leave, or the resume grace period ran out). */
-export const MediaPeerClose = defineRpc('peer.close', strict({ ...InRoom, peerId: PeerId }), strict({ closedTransports: Type.Integer() }));
+export const MediaPeerClose = defineRpc(
+  'peer.close',
+  strict({ ...InRoom, peerId: PeerId }),
+  /** `peersLeft`: members of the room still on this node; 0 lets the gateway release the placement. */
+  strict({ closedTransports: Type.Integer(), peersLeft: Type.Integer() }),
+);
 
 /**
  * What a media node tells the gateways about one peer's consumers and producers, on

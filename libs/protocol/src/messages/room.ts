@@ -1,12 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { defineEvent } from '../define.js';
 import { EntityId, NodeId, PeerId, RegionId, RoomId } from '../ids.js';
-import { MediaKind, TrackSource } from './media.js';
+import { ProducerSummary } from './media.js';
 
 const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
-
-export const ProducerSummary = strict({ producerId: EntityId, kind: MediaKind, source: Type.Optional(TrackSource), paused: Type.Boolean() });
-export type ProducerSummary = Static<typeof ProducerSummary>;
 
 /**
  * What gateways tell each other about a room, on `strata.<region>.room.<roomId>.events`.
@@ -26,13 +23,21 @@ export const RoomEvent = defineEvent(
     strict({ type: Type.Literal('producerClosed'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),
     strict({ type: Type.Literal('producerPaused'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),
     strict({ type: Type.Literal('producerResumed'), roomId: RoomId, peerId: PeerId, producerId: EntityId }),
+    /**
+     * The peer's session was resumed on gateway `gatewayId`: any other gateway still holding it
+     * closes its socket (4001) and forgets it. Not forwarded to clients.
+     */
+    strict({ type: Type.Literal('peerMoved'), roomId: RoomId, peerId: PeerId, gatewayId: NodeId }),
   ]),
 );
 export type RoomEvent = Static<typeof RoomEvent.schema>;
 
 /**
  * One peer's session, in the `strata-peers` KV bucket under `<region>.<roomId>.<peerId>`.
- * It is what lets any gateway list a room's peers and resume a session another gateway held.
+ * It is what lets any gateway resume a session another gateway held (the resume token names
+ * the key). Every write after the first is conditional on the revision the writer read, so a
+ * gateway that lost the session to another cannot write over it. Removal erases the key
+ * (no delete marker stays behind).
  */
 export const PeerRecord = strict({
   peerId: PeerId,
@@ -44,7 +49,7 @@ export const PeerRecord = strict({
   /** The media node holding this peer's transports. */
   nodeId: NodeId,
   gatewayId: NodeId,
-  /** sha256 of the current resume token; the token itself never leaves the client and this record. */
+  /** sha256 of the current resume token's secret; empty once a gateway has claimed the session for removal. */
   resumeHash: Type.String({ maxLength: 64 }),
   transports: Type.Array(strict({ transportId: EntityId, direction: Type.Union([Type.Literal('send'), Type.Literal('recv')]) }), { maxItems: 8 }),
   producers: Type.Array(ProducerSummary, { maxItems: 16 }),
@@ -55,10 +60,6 @@ export const PeerRecord = strict({
   joinedAt: Type.Integer(),
 });
 export type PeerRecord = Static<typeof PeerRecord>;
-
-/** Resume token index, in the `strata-sessions` KV bucket under the token's sha256. */
-export const SessionRecord = strict({ region: RegionId, roomId: RoomId, peerId: PeerId });
-export type SessionRecord = Static<typeof SessionRecord>;
 
 /** Claims of a join token (JWT, HS256). */
 export const JoinClaims = Type.Object({
