@@ -145,6 +145,10 @@ describe('bounds on untrusted input', () => {
       [withCodec({ mimeType: 'text/plain' }), /\/codecs\/0\/mimeType/],
       [withCodec({ parameters: { 'x-evil': 'a\r\na=candidate' } }), /\/codecs\/0\/parameters\/x-evil/],
       [withCodec({ parameters: { 'bad key': 1 } }), /\/codecs\/0\/parameters/],
+      [
+        JSON.parse('{"codecs":[{"mimeType":"audio/opus","payloadType":111,"clockRate":48000,"parameters":{"__proto__":1}}]}') as object,
+        /\/codecs\/0\/parameters/,
+      ],
       [withCodec({ nested: { a: [1] } }), /\/codecs\/0\/nested: expected a string/],
       [{ ...opus, headerExtensions: [{ uri: 'urn:x', id: 0 }] }, /\/headerExtensions\/0\/id/],
       [{ ...opus, headerExtensions: [{ uri: 'urn:x', id: 256 }] }, /\/headerExtensions\/0\/id/],

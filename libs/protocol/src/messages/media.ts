@@ -32,9 +32,12 @@ const ClockRate = Type.Integer({ minimum: 1000, maximum: 1_000_000 });
 const Channels = Type.Integer({ minimum: 1, maximum: 8 });
 /** Printable ASCII without spaces: these strings are written into SDP lines as they are. */
 const SdpToken = (max: number, min = 1) => Type.String({ pattern: `^[\\x21-\\x7e]{${min},${max}}$` });
-/** fmtp parameters (`a=fmtp:96 key=value;...`): token keys, values without ';' or whitespace. */
+/**
+ * fmtp parameters (`a=fmtp:96 key=value;...`): token keys, values without ';' or whitespace.
+ * Keys that mean something to a JavaScript object (`__proto__`...) are no codec's parameters.
+ */
 const CodecParameters = Type.Record(
-  Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+  Type.String({ pattern: '^(?!__proto__$|constructor$|prototype$)[A-Za-z0-9_.-]{1,64}$' }),
   Type.Union([Type.String({ pattern: '^[\\x21-\\x3a\\x3c-\\x7e]{0,512}$' }), Type.Number()], {
     description: "a number, or up to 512 printable ASCII characters without spaces or ';'",
   }),
