@@ -105,6 +105,11 @@ describe('bad input at the gateway and the media node', { timeout: 180_000 }, ()
       assert.equal(r.error?.code, 'INVALID_MESSAGE', `${String(f['method'])}: ${code(r)}`);
       assert.match(r.error!.message, /nested deeper than 32 levels/);
     }
+    // Wide rather than deep: 30 000 values in under 64 KiB.
+    bob.sendRaw(JSON.stringify({ id: 510, method: 'getRouterRtpCapabilities', data: { x: new Array(30_000).fill(0) } }));
+    const wide = await bob.waitFor(() => bob.responses.find((x) => x.id === 510));
+    assert.equal(wide.error?.code, 'INVALID_MESSAGE', code(wide));
+    assert.match(wide.error!.message, /made of more than 20000 values/);
     assert.equal(bob.closed, undefined);
     assert.equal(
       region.processes.every((p) => p.child.exitCode === null),
