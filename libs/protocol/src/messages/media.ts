@@ -35,13 +35,16 @@ const SdpToken = (max: number, min = 1) => Type.String({ pattern: `^[\\x21-\\x7e
 /**
  * fmtp parameters (`a=fmtp:96 key=value;...`): token keys, values without ';' or whitespace.
  * Keys that mean something to a JavaScript object (`__proto__`...) are no codec's parameters.
+ * Checked as above, but typed as mediasoup and mediasoup-client type them, so their devices fit.
  */
-const CodecParameters = Type.Record(
-  Type.String({ pattern: '^(?!__proto__$|constructor$|prototype$)[A-Za-z0-9_.-]{1,64}$' }),
-  Type.Union([Type.String({ pattern: '^[\\x21-\\x3a\\x3c-\\x7e]{0,512}$' }), Type.Number()], {
-    description: "a number, or up to 512 printable ASCII characters without spaces or ';'",
-  }),
-  { maxProperties: 32, additionalProperties: false },
+const CodecParameters = Type.Unsafe<Record<string, unknown>>(
+  Type.Record(
+    Type.String({ pattern: '^(?!__proto__$|constructor$|prototype$)[A-Za-z0-9_.-]{1,64}$' }),
+    Type.Union([Type.String({ pattern: '^[\\x21-\\x3a\\x3c-\\x7e]{0,512}$' }), Type.Number()], {
+      description: "a number, or up to 512 printable ASCII characters without spaces or ';'",
+    }),
+    { maxProperties: 32, additionalProperties: false },
+  ),
 );
 const RtcpFeedback = open({
   type: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,32}$' }),
