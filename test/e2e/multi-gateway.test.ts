@@ -38,6 +38,7 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     // Both gateways put the room on the same media node, whichever of the two each would pick alone.
     const capsA = JSON.stringify(ja.data!['rtpCapabilities']);
     assert.equal(capsA, JSON.stringify(jb.data!['rtpCapabilities']));
+    assert.equal(JSON.stringify((await a.request('getRouterRtpCapabilities')).data?.['rtpCapabilities']), capsA, 'asked again later: the same router');
     const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
     const placement = await kv.get(`${region.region}.shared`);
     assert.equal(placement?.value.nodes.length, 1);

@@ -5,6 +5,7 @@ import {
   MediaConsumerLayers,
   MediaProduce,
   MediaProducerAction,
+  MediaRoomOpen,
   MediaTransportConnect,
   MediaTransportCreate,
   MediaTransportRestartIce,
@@ -24,7 +25,6 @@ import {
   type WsResponse,
 } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import type { PlacedRoom } from './placement.js';
 import type { RoomHub, RoomMember } from './room-hub.js';
 import type { PeerStore } from './peer-store.js';
 
@@ -71,7 +71,6 @@ export class PeerSession implements RoomMember {
     public record: PeerRecord,
     /** The KV revision of `record` as last written or read. */
     public revision: number,
-    public placed: PlacedRoom,
   ) {
     this.log = deps.log.child({ roomId: record.roomId, peerId: record.peerId, nodeId: record.nodeId });
   }
@@ -158,7 +157,9 @@ export class PeerSession implements RoomMember {
   }
 
   private readonly handlers: Handlers = {
-    getRouterRtpCapabilities: async () => ({ rtpCapabilities: this.placed.routerRtpCapabilities }),
+    // Asked again of the node rather than kept per session: the join answer carries them, and
+    // a copy per session is most of what a session would weigh.
+    getRouterRtpCapabilities: async () => ({ rtpCapabilities: (await this.media(MediaRoomOpen, { roomId: this.roomId })).rtpCapabilities }),
 
     createWebRtcTransport: async ({ direction, forceTcp }) => {
       this.grant(direction === 'send' ? 'publish' : 'subscribe');

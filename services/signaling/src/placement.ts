@@ -13,16 +13,13 @@ import {
 import type { Logger } from '@strata/telemetry';
 import type { MediaDirectory } from './media-directory.js';
 
-export interface PlacedRoom {
-  nodeId: string;
-  routerRtpCapabilities: ResponseOf<typeof MediaRoomOpen>['rtpCapabilities'];
-}
-
 /** A peer as its media node's roster knows it. */
 export type Member = NonNullable<RequestOf<typeof MediaRoomOpen>['peer']>;
 
 /** A peer admitted to its room on a media node, with the node's roster at that moment. */
-export interface Admission extends PlacedRoom {
+export interface Admission {
+  nodeId: string;
+  routerRtpCapabilities: ResponseOf<typeof MediaRoomOpen>['rtpCapabilities'];
   peers: PeerSummary[];
 }
 

@@ -7,7 +7,6 @@ import {
   TurnCredentials,
   subjects,
   type PeerRecord,
-  type PeerSummary,
   type WsRequest,
   type WsResponse,
 } from '@strata/protocol';
@@ -69,7 +68,7 @@ export class SessionManager {
     return n;
   }
 
-  private newSession(stored: StoredPeer, admission: Admission): PeerSession {
+  private newSession(stored: StoredPeer): PeerSession {
     const deps = {
       bus: this.bus,
       region: this.opts.region,
@@ -80,7 +79,7 @@ export class SessionManager {
       mediaTimeoutMs: this.opts.mediaTimeoutMs,
       lost: (s: PeerSession, why: 'moved' | 'ended') => this.lost(s, why),
     };
-    return new PeerSession(deps, stored.record, stored.revision, { nodeId: admission.nodeId, routerRtpCapabilities: admission.routerRtpCapabilities });
+    return new PeerSession(deps, stored.record, stored.revision);
   }
 
   async join(req: WsRequest<'join'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'join'> }> {
@@ -113,11 +112,11 @@ export class SessionManager {
       // placement can be confirmed while the record is written.
       const [rev] = await Promise.all([this.store.create(record), this.placer.confirm(record.roomId, record.nodeId)]);
       revision = rev;
-      const session = this.newSession({ record, revision }, admission);
+      const session = this.newSession({ record, revision });
       session.socket = socket;
       this.sessions.set(record.peerId, session);
       this.hub.attach(session);
-      const response = this.joinedResponse(session, token, admission.peers, await iceServers);
+      const response = this.joinedResponse(session, token, admission, await iceServers);
       this.hub.publish({ type: 'peerJoined', roomId: record.roomId, peerId: record.peerId, identity: record.identity, ...(name ? { name } : {}) });
       session.log.info({ identity: record.identity }, 'peer joined');
       return { session, response };
@@ -164,7 +163,7 @@ export class SessionManager {
         session.graceTimer = undefined;
         session.socket?.close(CLOSE_MOVED, 'session resumed on another socket');
       } else {
-        session = this.newSession(stored, admission);
+        session = this.newSession(stored);
         this.sessions.set(r.peerId, session);
         this.hub.attach(session);
       }
@@ -228,11 +227,11 @@ export class SessionManager {
       if (!(await session.persist())) throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
     }
     session.log.info({ transports: transports.length }, 'session resumed');
-    const joined = this.joinedResponse(session, token, admission.peers, await iceServers);
+    const joined = this.joinedResponse(session, token, admission, await iceServers);
     return { session, response: { ...joined, transports, producers: session.record.producers, consumers: session.record.consumers } };
   }
 
-  private joinedResponse(session: PeerSession, resumeToken: string, roster: PeerSummary[], iceServers: IceServers): WsResponse<'join'> {
+  private joinedResponse(session: PeerSession, resumeToken: string, admission: Admission, iceServers: IceServers): WsResponse<'join'> {
     const r = session.record;
     return {
       peerId: r.peerId,
@@ -240,8 +239,8 @@ export class SessionManager {
       region: r.region,
       resumeToken,
       resumeGraceMs: this.opts.graceMs,
-      rtpCapabilities: session.placed.routerRtpCapabilities,
-      peers: roster.filter((p) => p.peerId !== r.peerId),
+      rtpCapabilities: admission.routerRtpCapabilities,
+      peers: admission.peers.filter((p) => p.peerId !== r.peerId),
       iceServers,
       grants: r.grants,
     };
