@@ -95,7 +95,10 @@ export class WsGateway {
 
   private send(ws: WebSocket<SocketData>, frame: ResponseFrame | { notification: string; data: unknown }): void {
     if (ws.getUserData().closed) return;
-    ws.send(JSON.stringify(frame), false);
+    const text = JSON.stringify(frame);
+    // Most sends happen outside uWS's own callbacks (NATS replies, room fan-out): corked, the
+    // frame goes out in one write instead of uWS's uncorked path.
+    ws.cork(() => ws.send(text, false));
   }
 
   private fail(ws: WebSocket<SocketData>, id: number | null, code: ErrorCode, message: string): void {
