@@ -5,6 +5,7 @@ import {
   StrataError,
   roomKey,
   subjects,
+  type PeerMedia,
   type PeerSummary,
   type RequestOf,
   type ResponseOf,
@@ -21,6 +22,8 @@ export interface Admission {
   nodeId: string;
   routerRtpCapabilities: ResponseOf<typeof MediaRoomOpen>['rtpCapabilities'];
   peers: PeerSummary[];
+  /** The admitted peer's own media on the node (nothing for a new peer). */
+  self: PeerMedia;
 }
 
 /**
@@ -84,7 +87,12 @@ export class RoomPlacer {
       { roomId, peer: member },
       { timeoutMs: this.timeoutMs },
     );
-    return { nodeId, routerRtpCapabilities: opened.rtpCapabilities, peers: opened.peers };
+    return {
+      nodeId,
+      routerRtpCapabilities: opened.rtpCapabilities,
+      peers: opened.peers,
+      self: opened.self ?? { transports: [], producers: [], consumers: [] },
+    };
   }
 
   /**

@@ -68,7 +68,7 @@ export class SessionManager {
     return n;
   }
 
-  private newSession(stored: StoredPeer): PeerSession {
+  private newSession(stored: StoredPeer, admission: Admission): PeerSession {
     const deps = {
       bus: this.bus,
       region: this.opts.region,
@@ -79,7 +79,7 @@ export class SessionManager {
       mediaTimeoutMs: this.opts.mediaTimeoutMs,
       lost: (s: PeerSession, why: 'moved' | 'ended') => this.lost(s, why),
     };
-    return new PeerSession(deps, stored.record, stored.revision);
+    return new PeerSession(deps, stored.record, stored.revision, admission.self);
   }
 
   async join(req: WsRequest<'join'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'join'> }> {
@@ -102,9 +102,6 @@ export class SessionManager {
         nodeId: admission.nodeId,
         gatewayId: this.opts.gatewayId,
         resumeHash: hash,
-        transports: [],
-        producers: [],
-        consumers: [],
         connected: true,
         joinedAt: Date.now(),
       };
@@ -112,7 +109,7 @@ export class SessionManager {
       // placement can be confirmed while the record is written.
       const [rev] = await Promise.all([this.store.create(record), this.placer.confirm(record.roomId, record.nodeId)]);
       revision = rev;
-      const session = this.newSession({ record, revision });
+      const session = this.newSession({ record, revision }, admission);
       session.socket = socket;
       this.sessions.set(record.peerId, session);
       this.hub.attach(session);
@@ -162,8 +159,9 @@ export class SessionManager {
         clearTimeout(session.graceTimer);
         session.graceTimer = undefined;
         session.socket?.close(CLOSE_MOVED, 'session resumed on another socket');
+        session.own = admission.self; // what the node holds now (a producer may have closed meanwhile)
       } else {
-        session = this.newSession(stored);
+        session = this.newSession(stored, admission);
         this.sessions.set(r.peerId, session);
         this.hub.attach(session);
       }
@@ -209,7 +207,7 @@ export class SessionManager {
     this.hub.publish({ type: 'peerMoved', roomId: session.roomId, peerId: session.peerId, gatewayId: this.opts.gatewayId });
 
     const transports: WsResponse<'resume'>['transports'] = [];
-    for (const t of session.record.transports) {
+    for (const t of session.own.transports) {
       try {
         const { iceParameters } = await this.bus.request(
           MediaTransportRestartIce,
@@ -222,13 +220,10 @@ export class SessionManager {
         session.log.warn({ err, transportId: t.transportId }, 'transport lost while disconnected');
       }
     }
-    if (transports.length !== session.record.transports.length) {
-      session.record.transports = session.record.transports.filter((t) => transports.some((x) => x.transportId === t.transportId));
-      if (!(await session.persist())) throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
-    }
+    session.own.transports = session.own.transports.filter((t) => transports.some((x) => x.transportId === t.transportId));
     session.log.info({ transports: transports.length }, 'session resumed');
     const joined = this.joinedResponse(session, token, admission, await iceServers);
-    return { session, response: { ...joined, transports, producers: session.record.producers, consumers: session.record.consumers } };
+    return { session, response: { ...joined, transports, producers: session.own.producers, consumers: session.own.consumers } };
   }
 
   private joinedResponse(session: PeerSession, resumeToken: string, admission: Admission, iceServers: IceServers): WsResponse<'join'> {
