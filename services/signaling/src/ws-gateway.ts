@@ -30,6 +30,8 @@ interface SocketData {
   queue: Promise<void>;
   pending: number;
   closed: boolean;
+  /** Frames waiting for this tick's flush (see `send`). */
+  outbox: string[];
 }
 
 const MAX_PENDING = 32;
@@ -72,6 +74,7 @@ export class WsGateway {
           queue: Promise.resolve(),
           pending: 0,
           closed: false,
+          outbox: [],
         };
         res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
@@ -85,6 +88,8 @@ export class WsGateway {
         this.open.delete(ws);
         const d = ws.getUserData();
         d.closed = true;
+        d.outbox = [];
+        this.dirty.delete(ws); // uWS forbids touching a closed socket, even to flush it
         if (d.session && d.session.socket && this.linkOf.get(d.session.socket) === ws) this.sessions.socketLost(d.session);
         this.log.debug({ socket: d.id, code, peerId: d.session?.peerId }, 'socket closed');
       },
@@ -93,12 +98,48 @@ export class WsGateway {
 
   private readonly linkOf = new WeakMap<SocketLink, WebSocket<SocketData>>();
 
+  private readonly dirty = new Map<WebSocket<SocketData>, SocketData>();
+  private flushScheduled = false;
+
+  /**
+   * Frames are queued per socket and written once per event-loop turn, corked: a socket that
+   * gets several frames in one turn (a join storm's peerJoined fan-out, a response with its
+   * notifications) costs one write instead of one per frame. Order is kept.
+   */
   private send(ws: WebSocket<SocketData>, frame: ResponseFrame | { notification: string; data: unknown }): void {
-    if (ws.getUserData().closed) return;
-    const text = JSON.stringify(frame);
-    // Most sends happen outside uWS's own callbacks (NATS replies, room fan-out): corked, the
-    // frame goes out in one write instead of uWS's uncorked path.
-    ws.cork(() => ws.send(text, false));
+    const d = ws.getUserData();
+    if (d.closed) return;
+    d.outbox.push(JSON.stringify(frame));
+    this.dirty.set(ws, d);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushAll());
+    }
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (const [ws, d] of this.dirty) this.flush(ws, d);
+    this.dirty.clear();
+  }
+
+  private flush(ws: WebSocket<SocketData>, d: SocketData): void {
+    if (d.outbox.length === 0 || d.closed) return void (d.outbox = []);
+    const frames = d.outbox;
+    d.outbox = [];
+    ws.cork(() => {
+      for (const f of frames) ws.send(f, false);
+    });
+  }
+
+  /** Closes with a close frame, after whatever was queued for the socket. */
+  private end(ws: WebSocket<SocketData>, code: number, reason: string): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    this.flush(ws, d);
+    this.dirty.delete(ws);
+    d.closed = true;
+    ws.end(code, reason);
   }
 
   private fail(ws: WebSocket<SocketData>, id: number | null, code: ErrorCode, message: string): void {
@@ -112,8 +153,7 @@ export class WsGateway {
     if (!d.limiter.take()) {
       if (d.limiter.refused > this.limits.burst * 2) {
         this.log.warn({ socket: d.id, ip: d.ip, peerId: d.session?.peerId }, 'closing a flooding socket');
-        d.closed = true;
-        ws.end(1008, 'rate limit exceeded');
+        this.end(ws, 1008, 'rate limit exceeded');
         return;
       }
       return this.fail(ws, null, 'RATE_LIMITED', `more than ${this.limits.ratePerSec} requests per second`);
@@ -158,10 +198,7 @@ export class WsGateway {
       )
       .finally(() => {
         d.pending--;
-        if (m === 'leave' && !d.closed) {
-          d.closed = true;
-          ws.end(1000, 'left');
-        }
+        if (m === 'leave' && !d.closed) this.end(ws, 1000, 'left');
       });
   }
 
@@ -193,10 +230,9 @@ export class WsGateway {
       close: (code, reason) => {
         const d = ws.getUserData();
         if (d.closed) return;
-        d.closed = true;
         // The session moved to another socket: this one closing must not start its grace period.
         d.session = undefined;
-        ws.end(code, reason);
+        this.end(ws, code, reason);
       },
     };
     this.linkOf.set(link, ws);
@@ -206,11 +242,7 @@ export class WsGateway {
   /** Shutdown: close every socket with 1001 so clients reconnect (and resume) elsewhere. */
   closeAll(): void {
     for (const ws of [...this.open]) {
-      const d = ws.getUserData();
-      if (!d.closed) {
-        d.closed = true;
-        ws.end(1001, 'gateway shutting down');
-      }
+      this.end(ws, 1001, 'gateway shutting down');
     }
   }
 }
