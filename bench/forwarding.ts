@@ -32,7 +32,7 @@
 import * as mediasoup from 'mediasoup';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BareForwarding } from './lib/bare-forwarding.js';
@@ -113,6 +113,8 @@ async function main(): Promise<number> {
   const opt = options();
   checkFfmpeg();
   const started = Date.now();
+  // Other work on the machine at the start, for the record (the ratio is what copes with it).
+  const loadAtStart = loadavg()[0] ?? 0;
   const maxN = opt.consumers[opt.consumers.length - 1] ?? 0;
   const perRound = opt.mode === 'simultaneous' ? 1 : opt.sides.size;
   const estimate = ((opt.consumers.length + 1) * opt.rounds * perRound + opt.sides.size) * (opt.windowMs + opt.warmupMs);
@@ -223,7 +225,7 @@ async function main(): Promise<number> {
   process.stdout.write(`${[...header, '', formatReport(table, opt.windowMs / 1000, GOAL), ...footer].join('\n')}\n`);
   if (opt.json) {
     const date = new Date().toISOString();
-    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, mediasoup ${mediasoup.version}`;
+    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, Node ${process.version}, mediasoup ${mediasoup.version}`;
     const run = `${opt.mode}, ${opt.rounds} round(s) of ${opt.windowMs / 1000} s`;
     // The results of record (bench/lib/results.ts) first, then every window's raw figures.
     const results = forwardingResults(table, GOAL, { machine, date, run });

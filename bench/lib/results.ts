@@ -51,6 +51,8 @@ export interface BenchResult {
   date: string;
   /** Problems the producer saw that make the figure doubtful (e.g. windows still anomalous after their retries). */
   problems?: string[];
+  /** Context that does not put the figure in doubt (how it was obtained, what ran beside it). */
+  notes?: string[];
 }
 
 export interface ResultFile {
@@ -70,6 +72,7 @@ export interface K6Meta {
   /** Goals by stat, e.g. { "p(95)": { "maxRatio": 5 } }. */
   goals?: Record<string, Goal>;
   problems?: string[];
+  notes?: string[];
 }
 
 export type Status = 'met' | 'NOT MET' | 'no goal' | 'invalid';
@@ -132,7 +135,8 @@ function checkResult(x: unknown, where: string): BenchResult {
     date: str('date'),
   };
   if (x['goal'] !== undefined) r.goal = checkGoal(x['goal'], `${where}: goal`);
-  if (x['problems'] !== undefined) r.problems = checkProblems(x['problems'], where);
+  if (x['problems'] !== undefined) r.problems = checkStrings(x['problems'], where, 'problems');
+  if (x['notes'] !== undefined) r.notes = checkStrings(x['notes'], where, 'notes');
   return r;
 }
 
@@ -148,14 +152,15 @@ function checkGoal(x: unknown, where: string): Goal {
   return g;
 }
 
-function checkProblems(x: unknown, where: string): string[] {
-  if (!Array.isArray(x) || !x.every((p) => typeof p === 'string')) throw new Error(`${where}: "problems" must be a list of strings`);
+function checkStrings(x: unknown, where: string, key: string): string[] {
+  if (!Array.isArray(x) || !x.every((p) => typeof p === 'string')) throw new Error(`${where}: "${key}" must be a list of strings`);
   return x as string[];
 }
 
 const TARGET = /^(.+)\{target:([^}]+)\}$/;
 const DEFAULT_STATS = ['med', 'p(95)', 'p(99)'];
-const STAT_NAMES: Record<string, string> = { med: 'p50', avg: 'mean' };
+/** k6's stat names as a figure shows them: med → p50, p(95) → p95. */
+const statName = (stat: string): string => (stat === 'med' ? 'p50' : stat === 'avg' ? 'mean' : stat.replace(/^p\((\d+(?:\.\d+)?)\)$/, 'p$1'));
 
 /** The figures of a k6 summary-export: each tagged target against `{target:baseline}`, per stat. */
 export function fromK6Summary(x: Record<string, unknown>, fileName: string): BenchResult[] {
@@ -165,7 +170,8 @@ export function fromK6Summary(x: Record<string, unknown>, fileName: string): Ben
   if (metaRaw !== undefined && !isObj(metaRaw)) throw new Error(`${fileName}: "strata" must be an object`);
   const meta = (metaRaw ?? {}) as K6Meta;
   const benchmark = typeof meta.benchmark === 'string' ? meta.benchmark : fileName.replace(/\.json$/, '');
-  const problems = meta.problems === undefined ? undefined : checkProblems(meta.problems, fileName);
+  const problems = meta.problems === undefined ? undefined : checkStrings(meta.problems, fileName, 'strata.problems');
+  const notes = meta.notes === undefined ? undefined : checkStrings(meta.notes, fileName, 'strata.notes');
   const out: BenchResult[] = [];
   const byMetric = new Map<string, Map<string, Record<string, unknown>>>();
   for (const [key, values] of Object.entries(metrics)) {
@@ -187,7 +193,7 @@ export function fromK6Summary(x: Record<string, unknown>, fileName: string): Ben
         const goal = meta.goals?.[stat];
         out.push({
           benchmark,
-          figure: `${name} ${STAT_NAMES[stat] ?? stat}${targets.size > 2 ? ` (${target})` : ''}`,
+          figure: `${name} ${statName(stat)}${targets.size > 2 ? ` (${target})` : ''}`,
           value: typeof value === 'number' ? value : Number.NaN,
           baseline: typeof baseline === 'number' ? baseline : Number.NaN,
           unit: meta.unit ?? 'ms',
@@ -195,6 +201,7 @@ export function fromK6Summary(x: Record<string, unknown>, fileName: string): Ben
           date: meta.date ?? 'unknown',
           ...(goal ? { goal: checkGoal(goal, `${fileName}: strata.goals["${stat}"]`) } : {}),
           ...(problems ? { problems } : {}),
+          ...(notes ? { notes } : {}),
         });
       }
     }
@@ -236,13 +243,17 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export function renderTable(rows: Row[]): string {
   const sorted = rows.map((r, i) => ({ r, i })).sort((a, b) => a.r.benchmark.localeCompare(b.r.benchmark) || a.i - b.i);
   const lines = ['| benchmark | figure | ours | baseline | ours / baseline | goal | status | machine | date |', '|---|---|---:|---:|---:|---|---|---|---|'];
+  // Numbered notes under the table; rows with the same text share a number.
   const notes: string[] = [];
+  const ref = (text: string): string => {
+    let i = notes.indexOf(text);
+    if (i < 0) i = notes.push(text) - 1;
+    return `[${i + 1}]`;
+  };
   for (const { r } of sorted) {
     let status = r.status === 'met' || r.status === 'NOT MET' ? `**${r.status}**` : r.status;
-    if (r.why.length) {
-      notes.push(`${r.benchmark}, ${r.figure}: ${r.why.join('; ')}`);
-      status += ` [${notes.length}]`;
-    }
+    const refs = [...(r.why.length ? [ref(`flagged: ${r.why.join('; ')}`)] : []), ...(r.notes ?? []).map(ref)];
+    if (refs.length) status += ` ${refs.join(' ')}`;
     lines.push(
       `| ${cell(r.benchmark)} | ${cell(r.figure)} | ${fmt(r.value)} ${cell(r.unit)} | ${fmt(r.baseline)} ${cell(r.unit)} | ${usableRatio(r.ratio) ? r.ratio.toFixed(3) : String(r.ratio)} | ${goalText(r.goal)} | ${status} | ${cell(r.machine)} | ${cell(r.date.slice(0, 10))} |`,
     );

@@ -87,8 +87,8 @@ describe('benchmark results', () => {
       rs.map((r) => [r.figure, r.value, r.baseline, r.goal?.maxRatio]),
       [
         ['join_latency p50', 12, 2.5, undefined],
-        ['join_latency p(95)', 27.5, 4.1, 10],
-        ['join_latency p(99)', 40.1, 6.1, undefined],
+        ['join_latency p95', 27.5, 4.1, 10],
+        ['join_latency p99', 40.1, 6.1, undefined],
       ],
     );
     assert.ok(rs.every((r) => r.benchmark === 'join-latency' && r.unit === 'ms' && r.machine === '2 cores' && r.date === '2026-12-01T09:30:00Z'));
@@ -112,12 +112,23 @@ describe('benchmark results', () => {
     assert.equal(lines[2], '| forwarding | CPU per consumer, N=100 | 0.0660 % core | 0.0640 % core | 1.031 | ≤ 1.05 | **met** | 2 cores | 2026-12-01 |');
     assert.match(lines[3]!, /^\| forwarding \| N=500 \| NaN % core \| 0.0640 % core \| NaN \| ≤ 1.05 \| invalid \[1\] \|/);
     assert.match(lines[4]!, /^\| join-latency \| p95 \| 30.00 ms \| 4.00 ms \| 7.500 \| ≤ 5 \| \*\*NOT MET\*\* \|/);
-    assert.match(table, /\n\[1\] forwarding, N=500: a figure is not a number; ratio NaN$/);
+    assert.match(table, /\n\[1\] flagged: a figure is not a number; ratio NaN$/);
+    const shared = renderTable([
+      judge({ ...base, notes: ['from a printed summary'] }, 'a'),
+      judge({ ...base, figure: 'N=250', notes: ['from a printed summary'] }, 'a'),
+    ]);
+    assert.equal(shared.match(/\*\*met\*\* \[1\]/g)?.length, 2, 'rows with the same note share its number');
+    assert.match(shared, /\n\[1\] from a printed summary$/);
     const doc = `# B\n\nintro\n\n${TABLE_START}\nold table\n${TABLE_END}\n\nrest\n`;
     const next = replaceTable(doc, table);
     assert.equal(next, `# B\n\nintro\n\n${TABLE_START}\n\n${table}\n\n${TABLE_END}\n\nrest\n`);
     assert.equal(replaceTable(next, table), next, 'idempotent');
     assert.throws(() => replaceTable('# no markers', table), /no <!-- bench:table -->/);
+  });
+
+  it('the table in docs/benchmarks.md is what bench/results/ says (fix: npm run bench:report)', () => {
+    const doc = readFileSync(join(REPO, 'docs', 'benchmarks.md'), 'utf8');
+    assert.equal(doc, replaceTable(doc, renderTable(loadRows(join(REPO, 'bench', 'results')))));
   });
 
   it('npm run bench:report rewrites the document from a results folder, and --check spots a stale one', () => {
