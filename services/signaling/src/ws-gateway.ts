@@ -19,6 +19,7 @@ export interface GatewayLimits {
   maxFrameBytes: number;
   ratePerSec: number;
   burst: number;
+  idleTimeoutMs: number;
 }
 
 interface SocketData {
@@ -60,7 +61,7 @@ export class WsGateway {
     app.ws<SocketData>('/rtc', {
       // Past the hard limit uWS drops the connection without reading the frame; between the soft and hard limits we answer TOO_LARGE.
       maxPayloadLength: Math.max(MAX_FRAME_HARD_BYTES, this.limits.maxFrameBytes * 16),
-      idleTimeout: 60,
+      idleTimeout: this.limits.idleTimeoutMs / 1000,
       sendPingsAutomatically: true,
       maxBackpressure: 4 * 1024 * 1024,
       closeOnBackpressureLimit: 1,
