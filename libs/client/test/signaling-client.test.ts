@@ -193,7 +193,11 @@ describe('SignalingClient against a ws server', () => {
       assert.match(err?.message ?? '', /session lost/);
       const resumes = gw.frames.filter((f) => f.method === 'resume');
       assert.ok(resumes.length >= 3, `several attempts, got ${resumes.length}`);
-      assert.equal(c.resumeAttempts, resumes.length, 'one resume per attempt');
+      // The last attempt may have ended at the deadline before its socket opened or before the gateway read its frame.
+      assert.ok(
+        c.resumeAttempts - resumes.length <= 1 && c.resumeAttempts >= resumes.length,
+        `one resume per attempt: ${c.resumeAttempts} / ${resumes.length}`,
+      );
       assert.deepEqual(
         resumes.map((f) => f.conn),
         resumes.map((_, i) => i + 1),
