@@ -4,7 +4,7 @@
  *
  *   node --conditions=strata-src --import tsx bench/forwarding.ts
  *        [--consumers 100,250,500] [--window 10] [--warmup 3] [--rounds 2]
- *        [--mode alternate|simultaneous] [--sides bare,ours] [--source clip|live] [--json out.json]
+ *        [--mode alternate|simultaneous] [--sides bare,ours] [--source clip|live] [--json bench/results/forwarding.json]
  *
  * - Sender: one ffmpeg sending VP8 (libvpx, 640x360@30, 800 kbit/s target) and Opus (libopus,
  *   48 kbit/s) as RTP in real time to a relay in the sink process, which copies every packet to
@@ -25,19 +25,22 @@
  *   process.cpuUsage(); ours: /proc/<pid>/stat of the media service and of its worker) over a
  *   fixed window after a warm-up, at 0 consumers (sender flowing) and at each N.
  *   CPU per consumer = (CPU(N) - CPU(0)) / N.
- * Prints the table on stdout, progress on stderr. See docs/benchmarks.md, "Forwarding cost".
+ * Prints the table on stdout, progress on stderr. `--json` writes the results of record
+ * (bench/lib/results.ts, read by `npm run bench:report`) and every window's raw figures.
+ * See docs/benchmarks.md, "Forwarding cost".
  */
 import * as mediasoup from 'mediasoup';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BareForwarding } from './lib/bare-forwarding.js';
 import { cleanupAll, onCleanup, runWithCleanup } from './lib/cleanup.js';
-import { measureWindow, type MeasureContext, type WindowResult } from './lib/measure.js';
+import { MAX_ATTEMPTS, measureWindow, type MeasureContext, type WindowResult } from './lib/measure.js';
 import { OursForwarding } from './lib/ours-forwarding.js';
-import { formatReport, rows } from './lib/report.js';
+import { formatReport, forwardingResults, rows } from './lib/report.js';
+import { RESULT_FORMAT } from './lib/results.js';
 import { checkFfmpeg, clipArgs, liveArgs, prepareClip, startRtpSource } from './lib/rtp-source.js';
 import type { ForwardingSetup } from './lib/setup.js';
 import { SinkProcess } from './lib/sink.js';
@@ -110,6 +113,8 @@ async function main(): Promise<number> {
   const opt = options();
   checkFfmpeg();
   const started = Date.now();
+  // Other work on the machine at the start, for the record (the ratio is what copes with it).
+  const loadAtStart = loadavg()[0] ?? 0;
   const maxN = opt.consumers[opt.consumers.length - 1] ?? 0;
   const perRound = opt.mode === 'simultaneous' ? 1 : opt.sides.size;
   const estimate = ((opt.consumers.length + 1) * opt.rounds * perRound + opt.sides.size) * (opt.windowMs + opt.warmupMs);
@@ -212,16 +217,23 @@ async function main(): Promise<number> {
   const discarded = windows.reduce((n, w) => n + w.discarded.length, 0) / (opt.mode === 'simultaneous' ? Math.max(1, setups.length) : 1);
   const footer = [
     `windows redone because a process stalled or packets were off: ${discarded} (of ${windows.length / (opt.mode === 'simultaneous' ? Math.max(1, setups.length) : 1)} kept)`,
+    `windows kept although still anomalous after ${MAX_ATTEMPTS} attempts: ${windows.filter((w) => w.anomalies?.length).length}`,
     ...(agreement !== undefined ? [`check: bare worker CPU, getResourceUsage() / (/proc/<pid>/stat), summed over its windows = ${agreement.toFixed(3)}`] : []),
     ...(natsMs !== undefined ? [`nats-server used ${(natsMs / 1000).toFixed(2)} s CPU over the whole run (not counted)`] : []),
     `total run time ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
   process.stdout.write(`${[...header, '', formatReport(table, opt.windowMs / 1000, GOAL), ...footer].join('\n')}\n`);
-  if (opt.json)
+  if (opt.json) {
+    const date = new Date().toISOString();
+    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, Node ${process.version}, mediasoup ${mediasoup.version}`;
+    const run = `${opt.mode}, ${opt.rounds} round(s) of ${opt.windowMs / 1000} s`;
+    // The results of record (bench/lib/results.ts) first, then every window's raw figures.
+    const results = forwardingResults(table, GOAL, { machine, date, run });
     writeFileSync(
       opt.json,
-      JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, options: { ...opt, sides: [...opt.sides] }, windows, rows: table }, null, 2),
+      `${JSON.stringify({ format: RESULT_FORMAT, results, date, cores: cpus().length, options: { ...opt, sides: [...opt.sides] }, windows, rows: table }, null, 2)}\n`,
     );
+  }
   stopping = true;
   await cleanupAll();
   return 0;

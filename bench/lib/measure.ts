@@ -32,11 +32,13 @@ export interface WindowResult {
   bytesPerConsumerPerSec: number;
   /** Earlier attempts at this window that were thrown away, and why. */
   discarded: string[];
+  /** Set when this window was kept although still anomalous after its last attempt: why. */
+  anomalies?: string[];
 }
 
 /** A snapshot slower than this means a process stalled (host preemption, a long GC): the window is redone. */
 const MAX_SNAPSHOT_MS = 250;
-const MAX_ATTEMPTS = 3;
+export const MAX_ATTEMPTS = 3;
 
 interface Snapshot {
   /** When the CPU figures were read (midpoint of the read). */
@@ -116,8 +118,9 @@ export async function measureWindow(
     if (!problems.length) return results;
     const why = problems.join('; ');
     if (attempt >= MAX_ATTEMPTS) {
-      ctx.log(`window kept after ${attempt} attempts despite: ${why}`);
-      return results;
+      // Kept so the run completes, but marked: the report flags its level and the result.
+      ctx.log(`window kept after ${attempt} attempts despite: ${why} (flagged in the report)`);
+      return results.map((w) => ({ ...w, anomalies: problems }));
     }
     ctx.log(`window discarded, measuring again: ${why}`);
     discarded.push(why);

@@ -1,5 +1,6 @@
-/** Turns measurement windows into the forwarding-cost tables. */
+/** Turns measurement windows into the forwarding-cost tables and results of record. */
 import type { WindowResult } from './measure.js';
+import { usableRatio, type BenchResult } from './results.js';
 
 export interface LevelFigures {
   consumers: number;
@@ -39,6 +40,8 @@ export interface Row {
    */
   ratioRange?: [number, number];
   ratioTotal?: number;
+  /** Windows of this level (either set-up) kept although still anomalous after their retries, with why. */
+  anomalies: string[];
 }
 
 const pct = (ms: number, window: number): number => (ms / window) * 100;
@@ -96,6 +99,7 @@ export function rows(windows: WindowResult[], levels: number[]): Row[] {
       ...(o ? { ours: o } : {}),
       ...(b && o && n > 0 ? { ratio: o.perConsumer / b.perConsumer, ratioTotal: o.perConsumerTotal / b.perConsumerTotal } : {}),
       ...(ratioRange ? { ratioRange } : {}),
+      anomalies: windows.filter((w) => w.consumers === n && w.anomalies?.length).flatMap((w) => (w.anomalies ?? []).map((a) => `round ${w.round + 1}: ${a}`)),
     };
   });
 }
@@ -185,11 +189,53 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
     if (sb !== undefined && so !== undefined) {
       out.push(`least-squares slope of CPU over N (all levels): bare ${f(sb, 4)}, ours ${f(so, 4)} %core/consumer, ours/bare ${f(so / sb, 3)}`);
     }
-    const over = ratios.filter((r) => (r.ratio ?? Infinity) > goal);
-    out.push(
-      `RESULT forwarding CPU per consumer, ours/bare: ${ratios.map((r) => `N=${r.consumers} ${f(r.ratio, 3)}`).join(', ')}; ` +
-        `goal <= ${goal}: ${over.length ? `not met at N=${over.map((r) => r.consumers).join(', ')}` : 'met at every N'}`,
-    );
+    out.push(resultLine(ratios, goal));
+  }
+  const flagged = all.filter((r) => r.anomalies.length);
+  if (flagged.length) {
+    out.push('');
+    out.push('WARNING windows kept although still anomalous after their retries (their levels are unverified):');
+    for (const r of flagged) for (const a of r.anomalies) out.push(`  N=${r.consumers} ${a}`);
   }
   return out.join('\n');
+}
+
+/**
+ * The verdict line. A ratio that is not a finite positive number (a baseline that cost nothing
+ * or less than its 0-consumer window, a missing level) is NOT MET, never met; a level with a
+ * window still anomalous after its retries is named as unverified.
+ */
+export function resultLine(measured: Row[], goal: number): string {
+  const bad = measured.filter((r) => !usableRatio(r.ratio) || r.ratio > goal);
+  const invalid = measured.filter((r) => !usableRatio(r.ratio));
+  const unverified = measured.filter((r) => r.anomalies.length);
+  const verdict = !measured.length
+    ? 'NOT MET (nothing measured)'
+    : bad.length
+      ? `NOT MET at N=${bad.map((r) => r.consumers).join(', ')}${invalid.length ? ` (invalid ratio at N=${invalid.map((r) => r.consumers).join(', ')})` : ''}`
+      : 'met at every N';
+  return (
+    `RESULT forwarding CPU per consumer, ours/bare: ${measured.map((r) => `N=${r.consumers} ${f(r.ratio, 3)}`).join(', ')}; goal <= ${goal}: ${verdict}` +
+    (unverified.length ? `; unverified at N=${unverified.map((r) => r.consumers).join(', ')} (windows still anomalous after retries)` : '')
+  );
+}
+
+/** One result of record per measured N (see bench/lib/results.ts), for bench/results/. */
+export function forwardingResults(all: Row[], goal: number, meta: { machine: string; date: string; run: string; problems?: string[] }): BenchResult[] {
+  return all
+    .filter((r) => r.consumers > 0)
+    .map((r) => {
+      const problems = [...(meta.problems ?? []), ...r.anomalies.map((a) => `window still anomalous after retries, ${a}`)];
+      return {
+        benchmark: 'forwarding',
+        figure: `CPU per consumer, N=${r.consumers} (${meta.run})`,
+        value: r.ours?.perConsumer ?? Number.NaN,
+        baseline: r.bare?.perConsumer ?? Number.NaN,
+        unit: '% core',
+        goal: { maxRatio: goal },
+        machine: meta.machine,
+        date: meta.date,
+        ...(problems.length ? { problems } : {}),
+      };
+    });
 }

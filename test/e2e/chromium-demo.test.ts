@@ -2,7 +2,8 @@
  * The demo page in a real browser: Debian's headless Chromium (fake camera and microphone)
  * opens /?room=… twice against a real region; each page publishes VP8 simulcast + Opus and
  * must play the other's video. Also: a signaling drop in the browser resumes with a real ICE
- * restart (mediasoup-client's restartIce) and the video keeps playing.
+ * restart (the browser's peer connections switch to the ICE parameters of the resume answer,
+ * read from their SDP) and the video keeps playing.
  */
 import type { DemoState, InboundStats, StrataDemo } from '../../services/signaling/web/demo-api.js';
 import { spawnSync } from 'node:child_process';
@@ -44,6 +45,47 @@ interface PageGlobals {
   document: { querySelectorAll(selector: string): Iterable<VideoEl> };
 }
 
+/**
+ * Runs in every page before its scripts: keeps each RTCPeerConnection the page makes, so the
+ * test can read the ICE credentials the browser actually uses from its SDP.
+ */
+const RECORD_PEER_CONNECTIONS = `(() => {
+  const Native = globalThis.RTCPeerConnection;
+  const pcs = [];
+  globalThis.__strataPeerConnections = pcs;
+  globalThis.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      pcs.push(this);
+    }
+  };
+})();`;
+
+interface PcIce {
+  /** 'answer' for a send transport (mediasoup answers the browser's offer), 'offer' for a receive transport. */
+  remoteType: string | undefined;
+  remoteUfrags: string[];
+  localUfrags: string[];
+}
+
+/**
+ * The ICE ufrags in the local and remote descriptions of each open peer connection of a page.
+ * A string, not a callback: tsx would wrap a callback's inner functions in a helper the page lacks.
+ */
+const READ_PEER_CONNECTION_ICE = `(() => {
+  const ufrags = (d) => [...((d && d.sdp) || '').matchAll(/^a=ice-ufrag:(\\S+)/gm)].map((m) => m[1]);
+  return (globalThis.__strataPeerConnections || [])
+    .filter((pc) => pc.signalingState !== 'closed')
+    .map((pc) => ({ remoteType: pc.remoteDescription ? pc.remoteDescription.type : undefined, remoteUfrags: ufrags(pc.remoteDescription), localUfrags: ufrags(pc.localDescription) }));
+})()`;
+const peerConnectionIce = (page: Page): Promise<PcIce[]> => page.evaluate<PcIce[]>(READ_PEER_CONNECTION_ICE);
+
+interface WsFrame {
+  id?: number;
+  ok?: boolean;
+  data?: { transports?: { transportId: string; direction: 'send' | 'recv'; iceParameters: { usernameFragment: string } }[]; resumeToken?: string };
+}
+
 const state = (page: Page): Promise<DemoState | undefined> => page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.state);
 const stats = (page: Page): Promise<InboundStats[]> => page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.stats() ?? Promise.resolve([]));
 
@@ -65,6 +107,8 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
   let browser: Browser;
   const pages: Page[] = [];
   const logs: string[] = [];
+  /** Every frame the gateway sent each page, as the browser received it. */
+  const received = new Map<Page, WsFrame[]>();
 
   /** Waits for `probe` in `page`, printing the page's console on a timeout. */
   const waitIn = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
@@ -108,7 +152,15 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
     for (const name of ['Alice', 'Bob']) {
       // A context per page: separate profiles, like two people.
       const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+      await context.addInitScript({ content: RECORD_PEER_CONNECTIONS });
       const page = await context.newPage();
+      const frames: WsFrame[] = [];
+      received.set(page, frames);
+      page.on('websocket', (ws) =>
+        ws.on('framereceived', ({ payload }) => {
+          if (typeof payload === 'string') frames.push(JSON.parse(payload) as WsFrame);
+        }),
+      );
       page.on('console', (m) => logs.push(`[${name}] ${m.type()}: ${m.text()}`));
       page.on('pageerror', (e) => logs.push(`[${name}] pageerror: ${e.message}`));
       await page.goto(`${region.httpUrl}/?room=${ROOM}&name=${name}`);
@@ -181,6 +233,9 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
 
   it('a signaling drop in the browser resumes (real ICE restart) and video keeps playing', async () => {
     const [alice, bob] = pages as [Page, Page];
+    const iceBefore = await peerConnectionIce(alice);
+    assert.equal(iceBefore.length, 2, 'a send and a receive peer connection');
+    assert.deepEqual((await state(alice))!.iceRestarts, { send: 0, recv: 0 });
     await alice.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.dropConnection());
     const resumed = await waitIn(
       'alice to resume',
@@ -191,6 +246,34 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
       20_000,
     );
     assert.equal(resumed.consumers.length, 2);
+
+    // A real ICE restart: the browser now uses the ICE parameters the resume answer carried.
+    // (mediasoup keeps accepting the old ones, so media flowing on does not prove this.)
+    const resumeAnswer = received.get(alice)!.find((f) => f.ok === true && f.data?.transports !== undefined && f.data.resumeToken !== undefined);
+    assert.ok(resumeAnswer, 'the browser received the resume answer');
+    const fresh = new Map(resumeAnswer.data!.transports!.map((t) => [t.direction, t.iceParameters.usernameFragment]));
+    assert.deepEqual([...fresh.keys()].sort(), ['recv', 'send']);
+    const remote = (pcs: PcIce[], direction: 'send' | 'recv'): string[] =>
+      pcs.find((p) => p.remoteType === (direction === 'send' ? 'answer' : 'offer'))?.remoteUfrags ?? [];
+    const local = (pcs: PcIce[], direction: 'send' | 'recv'): string[] =>
+      pcs.find((p) => p.remoteType === (direction === 'send' ? 'answer' : 'offer'))?.localUfrags ?? [];
+    // Restarting ICE also renews the browser's own credentials (the receive side sets the remote
+    // offer first and its answer after, so both are waited for).
+    await waitIn('the new ICE parameters in both peer connections, and new local credentials', async () => {
+      const pcs = await peerConnectionIce(alice);
+      return (['send', 'recv'] as const).every(
+        (d) =>
+          remote(pcs, d).length > 0 &&
+          remote(pcs, d).every((u) => u === fresh.get(d)) &&
+          local(pcs, d).length > 0 &&
+          local(pcs, d).every((u) => !local(iceBefore, d).includes(u)),
+      )
+        ? pcs
+        : undefined;
+    });
+    for (const d of ['send', 'recv'] as const) assert.ok(!remote(iceBefore, d).includes(fresh.get(d)!), `${d}: the resume handed out new ICE parameters`);
+    assert.deepEqual((await state(alice))!.iceRestarts, { send: 1, recv: 1 }, 'one ICE restart per transport');
+    assert.deepEqual((await state(bob))!.iceRestarts, { send: 0, recv: 0 }, 'bob did not restart anything');
     for (const page of [alice, bob]) {
       const [v0] = await remoteVideos(page);
       const before = (await stats(page)).find((x) => x.kind === 'video')!;

@@ -37,6 +37,7 @@ import { AUDIO_LEVEL_EXT_ID, startAudioSender, startUdpSink } from '../helpers/r
 const REGION = 'mtest';
 const NODE = 'media-x';
 const ROOM = 'speakers';
+const IDLE_TIMEOUT_MS = 3000;
 
 function audioParams(ssrc: number) {
   return {
@@ -66,7 +67,7 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
       HTTP_PORT: '0',
       MEDIA_NUM_WORKERS: '1',
       MEDIA_MAX_CONSUMERS: '3',
-      MEDIA_ROOM_IDLE_TIMEOUT: '1s',
+      MEDIA_ROOM_IDLE_TIMEOUT: `${IDLE_TIMEOUT_MS}ms`,
     });
     await waitFor(
       'media node health',
@@ -123,9 +124,17 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
         assert.equal(c.peerId, 'a', 'consumer info names the producing peer');
         consumerIds.push(c.consumerId);
       }
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(sinks[0]!.packets(), 0, 'consumers start paused');
-      for (const [i, id] of consumerIds.entries()) await call(MediaConsumerAction, { roomId: ROOM, peerId: `c${i}`, consumerId: id, action: 'resume' });
+      // Consumers start paused: resume one, and once its sink has RTP the other two, fed by the
+      // same producer for longer, must still have none.
+      await call(MediaConsumerAction, { roomId: ROOM, peerId: 'c0', consumerId: consumerIds[0]!, action: 'resume' });
+      await waitFor('RTP at the resumed consumer', () => (sinks[0]!.packets() > 20 ? true : undefined), 10_000);
+      assert.deepEqual(
+        sinks.slice(1).map((x) => x.packets()),
+        [0, 0],
+        'paused consumers send nothing',
+      );
+      for (const [i, id] of consumerIds.entries())
+        if (i > 0) await call(MediaConsumerAction, { roomId: ROOM, peerId: `c${i}`, consumerId: id, action: 'resume' });
       await waitFor('RTP at every sink', () => (sinks.every((s) => s.packets() > 20) ? true : undefined), 10_000);
 
       const extra = await call(MediaPlainTransportCreate, { roomId: ROOM, peerId: 'c9', comedia: false });
@@ -223,13 +232,25 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
     }
   });
 
-  it('closes a room once it has had no transport for the idle timeout', async () => {
+  it('closes a room once it has had no transport for the idle timeout, not before', async () => {
+    const rooms = async (): Promise<number> => (await bus.request(Health, subjects.health(REGION, 'media', NODE), {})).checks['rooms'] as number;
+    assert.equal(await rooms(), 1);
+    // The idle timer starts when the last transport closes, which is after t0.
+    const t0 = Date.now();
     for (const peerId of ['a', 'b', 'c0', 'c1', 'c2', 'c9', 'z', 'owner', 'viewer']) await call(MediaPeerClose, { roomId: ROOM, peerId });
+    const seen: { at: number; rooms: number }[] = [];
     await waitFor(
       'room closed',
-      async () => ((await bus.request(Health, subjects.health(REGION, 'media', NODE), {})).checks['rooms'] === 0 ? true : undefined),
-      10_000,
-      250,
+      async () => {
+        const n = await rooms();
+        seen.push({ at: Date.now() - t0, rooms: n });
+        return n === 0 ? true : undefined;
+      },
+      IDLE_TIMEOUT_MS + 10_000,
+      100,
     );
+    const closedAt = seen.at(-1)!.at;
+    assert.ok(seen[0]!.rooms === 1, `the room outlives its last transport (${JSON.stringify(seen.slice(0, 3))})`);
+    assert.ok(closedAt >= IDLE_TIMEOUT_MS, `closed ${closedAt} ms after its transports, not before the ${IDLE_TIMEOUT_MS} ms idle timeout`);
   });
 });

@@ -38,6 +38,7 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     // Both gateways put the room on the same media node, whichever of the two each would pick alone.
     const capsA = JSON.stringify(ja.data!['rtpCapabilities']);
     assert.equal(capsA, JSON.stringify(jb.data!['rtpCapabilities']));
+    assert.equal(JSON.stringify((await a.request('getRouterRtpCapabilities')).data?.['rtpCapabilities']), capsA, 'asked again later: the same router');
     const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
     const placement = await kv.get(`${region.region}.shared`);
     assert.equal(placement?.value.nodes.length, 1);
@@ -86,6 +87,9 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     const c = await RawSocket.open(g1!.wsUrl);
     const jc = await c.request('join', { token: await region.mintToken({ room: 'hop', identity: 'c' }) });
     const t = await c.request('createWebRtcTransport', { direction: 'send' });
+    const rtpParameters = { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 5151 }] };
+    const p = await c.request('produce', { transportId: t.data!['transportId'] as string, kind: 'audio', rtpParameters, source: 'microphone' });
+    assert.equal(p.ok, true, JSON.stringify(p));
     c.terminate();
     const c2 = await RawSocket.open(g2!.wsUrl);
     const r = await c2.request('resume', { resumeToken: jc.data!['resumeToken'] as string });
@@ -95,6 +99,8 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
       (r.data!['transports'] as { transportId: string }[]).map((x) => x.transportId),
       [t.data!['transportId']],
     );
+    // What the media node holds, told to a gateway that never saw the session before.
+    assert.deepEqual(r.data!['producers'], [{ producerId: p.data!['producerId'], kind: 'audio', source: 'microphone', paused: false }]);
     // The resumed session is fully usable on its new gateway.
     const stats = await c2.request('getTransportStats', { transportId: t.data!['transportId'] as string });
     assert.equal(stats.ok, true);

@@ -10,6 +10,15 @@ import { memoryLogger } from '../../../test/helpers/logger.js';
 
 const Add = defineRpc('test.add', Type.Object({ a: Type.Integer(), b: Type.Integer() }, { additionalProperties: false }), Type.Object({ sum: Type.Integer() }));
 const Ping = defineEvent('test.ping', Type.Object({ n: Type.Integer() }, { additionalProperties: false }));
+/** Polls `probe` until it holds; fails after `timeoutMs`. */
+async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const Item = Type.Object({ name: Type.String(), count: Type.Integer() }, { additionalProperties: false });
 
 describe('bus against a real nats-server', () => {
@@ -93,12 +102,13 @@ describe('bus against a real nats-server', () => {
     client.publish(Ping, 'test.ping', { n: 1 });
     client.nc.publish('test.ping', new TextEncoder().encode('{"n":"x"}'));
     client.nc.publish('test.ping', new TextEncoder().encode('garbage'));
-    client.nc.publish('test.ping', new TextEncoder().encode(`{"n":4,"x":${'['.repeat(5000)}${']'.repeat(5000)}}`));
+    client.nc.publish('test.ping', new TextEncoder().encode(`{"n":5,"x":${'['.repeat(5000)}${']'.repeat(5000)}}`));
     client.publish(Ping, 'test.ping', { n: 2 });
     client.publish(Ping, 'test.ping', { n: 3 });
-    await client.nc.flush();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(got, [1, 3]);
+    // One publisher, one subscription: delivery is in order, so once 4 is in, the rest were handled.
+    client.publish(Ping, 'test.ping', { n: 4 });
+    await until('the last event', () => got.includes(4));
+    assert.deepEqual(got, [1, 3, 4]);
     assert.ok(
       serverLog.lines().some((l) => l['level'] === 40 && /dropped unreadable test.ping event: payload is nested deeper than 32/.test(String(l['msg']))),
     );
@@ -111,12 +121,15 @@ describe('bus against a real nats-server', () => {
 
   it('delivers each message to one member of a queue group', async () => {
     const counts = [0, 0];
+    let done = false;
     const subs = [0, 1].map((i) => server.subscribe(Ping, 'test.q', () => void counts[i]!++, { queue: 'workers' }));
+    subs.push(server.subscribe(Ping, 'test.q.done', () => void (done = true)));
     await server.nc.flush();
     for (let n = 0; n < 50; n++) client.publish(Ping, 'test.q', { n });
-    await client.nc.flush();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(counts[0]! + counts[1]!, 50);
+    // Published after the 50 on the same connection, delivered after them on the same one.
+    client.publish(Ping, 'test.q.done', { n: 0 });
+    await until('the end marker', () => done);
+    assert.equal(counts[0]! + counts[1]!, 50, `each message once: ${counts.join(' + ')}`);
     for (const s of subs) s.unsubscribe();
   });
 
@@ -161,14 +174,23 @@ describe('bus against a real nats-server', () => {
 
   it('drains: in-flight requests finish, then the connection closes', async () => {
     const slow = await Bus.connect({ servers: nats.url, name: 'slow', logger: memoryLogger().log });
+    let started = false;
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
     slow.serve(Add, 'test.slow', async ({ a, b }) => {
-      await new Promise((r) => setTimeout(r, 200));
+      started = true;
+      await released;
       return { sum: a + b };
     });
     await slow.nc.flush();
     const pending = client.request(Add, 'test.slow', { a: 1, b: 2 });
-    await new Promise((r) => setTimeout(r, 50));
-    await slow.drain();
+    await until('the handler to start', () => started);
+    let drained = false;
+    const draining = slow.drain().then(() => (drained = true));
+    await slow.nc.flush().catch(() => undefined);
+    assert.equal(drained, false, 'drain waits for the handler in flight');
+    release();
+    await draining;
     assert.deepEqual(await pending, { sum: 3 });
     assert.ok(slow.nc.isClosed());
   });

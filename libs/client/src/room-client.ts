@@ -120,6 +120,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   readonly #producers = new Map<string, LocalProducer>();
   readonly #transportStates = new Map<TransportDirection, TransportConnectionState>();
   #activeSpeaker: { peerId: string; producerId: string } | undefined;
+  readonly #iceRestarts = { send: 0, recv: 0 };
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(opts: RoomClientOptions<TTrack>) {
@@ -160,6 +161,10 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   }
   get recvTransport(): TransportLike<TTrack> | undefined {
     return this.#recv;
+  }
+  /** ICE restarts applied to each local transport (after a resume, on failure, or asked for). */
+  get iceRestarts(): Readonly<Record<TransportDirection, number>> {
+    return { ...this.#iceRestarts };
   }
   transportState(direction: TransportDirection): TransportConnectionState | undefined {
     return this.#transportStates.get(direction);
@@ -287,6 +292,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     if (!transport || transport.closed) return;
     const { iceParameters } = await this.signaling.request('restartIce', { transportId: transport.id });
     await transport.restartIce({ iceParameters });
+    this.#iceRestarts[direction]++;
   }
 
   /** Leaves the room (the gateway closes our media at once) and closes the signaling client. */
@@ -443,7 +449,10 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   async #onResumed(res: ResumeResult): Promise<void> {
     for (const t of res.transports) {
       const local = t.direction === 'send' ? this.#send : this.#recv;
-      if (local && local.id === t.transportId && !local.closed) await local.restartIce({ iceParameters: t.iceParameters });
+      if (local && local.id === t.transportId && !local.closed) {
+        await local.restartIce({ iceParameters: t.iceParameters });
+        this.#iceRestarts[t.direction]++;
+      }
     }
     const ownProducers = new Set(res.producers.map((p) => p.producerId));
     for (const [id, local] of this.#producers) {

@@ -85,6 +85,7 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
   #resumeToken: string | undefined;
   #resumeGraceMs = 0;
   #reconnects = 0;
+  #resumeAttempts = 0;
 
   constructor(opts: SignalingClientOptions) {
     super();
@@ -103,6 +104,11 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
   /** How many times the session was resumed on a new socket. */
   get reconnects(): number {
     return this.#reconnects;
+  }
+
+  /** Sockets opened (or tried) to resume the session, successful or not, since the client was created. */
+  get resumeAttempts(): number {
+    return this.#resumeAttempts;
   }
 
   get resumeGraceMs(): number {
@@ -220,8 +226,8 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
     });
   }
 
-  /** Opens a socket and makes it the current one; rejects if it does not open in time. */
-  #open(): Promise<WebSocketLike> {
+  /** Opens a socket and makes it the current one; rejects if it does not open within `timeoutMs`. */
+  #open(timeoutMs = this.#connectTimeoutMs): Promise<WebSocketLike> {
     return new Promise((resolve, reject) => {
       let opened = false;
       let sock: WebSocketLike;
@@ -236,8 +242,8 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
         if (opened) return;
         this.#socket = this.#socket === sock ? undefined : this.#socket;
         sock.terminate ? sock.terminate() : sock.close();
-        reject(new SignalingError('TIMEOUT', `${this.url} did not open within ${this.#connectTimeoutMs} ms`));
-      }, this.#connectTimeoutMs);
+        reject(new SignalingError('TIMEOUT', `${this.url} did not open within ${timeoutMs} ms`));
+      }, timeoutMs);
       sock.addEventListener('open', () => {
         clearTimeout(timer);
         if (this.#socket !== sock || this.#state === 'closed') {
@@ -311,22 +317,28 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
 
   async #reconnectLoop(): Promise<void> {
     this.#setState('reconnecting');
-    // After the grace period the gateway has removed the session: no point trying longer.
-    const deadline = Date.now() + this.#resumeGraceMs;
+    // After the grace period the gateway has removed the session: no point trying longer, so
+    // every step of an attempt (backoff, socket open, resume answer) is bounded by what is left.
+    const graceMs = this.#resumeGraceMs;
+    const deadline = Date.now() + graceMs;
+    const lost = (): void => this.#finish(new SignalingError('TIMEOUT', `session lost: not resumed within the ${graceMs} ms grace period`));
     for (let attempt = 0; ; attempt++) {
-      await new Promise((r) => setTimeout(r, backoffDelay(attempt, this.#backoff)));
+      await new Promise((r) => setTimeout(r, Math.min(backoffDelay(attempt, this.#backoff), Math.max(0, deadline - Date.now()))));
       if (this.#state !== 'reconnecting') return;
       if (!this.#reconnectEnabled) return this.#finish(new SignalingError('UNAVAILABLE', 'connection lost; reconnect disabled'));
-      if (Date.now() > deadline) return this.#finish(new SignalingError('TIMEOUT', `could not resume within ${this.#resumeGraceMs} ms`));
+      if (deadline - Date.now() <= 0) return lost();
+      this.#resumeAttempts++;
       let sock: WebSocketLike;
       try {
-        sock = await this.#open();
+        sock = await this.#open(Math.min(this.#connectTimeoutMs, deadline - Date.now()));
       } catch {
         continue;
       }
       if (this.#state !== 'reconnecting') return;
+      const left = deadline - Date.now();
       try {
-        const res = (await this.#send(sock, 'resume', { resumeToken: this.#resumeToken }, this.#requestTimeoutMs)) as ResumeResult;
+        if (left <= 0) throw new SignalingError('TIMEOUT', 'grace period over', 'resume');
+        const res = (await this.#send(sock, 'resume', { resumeToken: this.#resumeToken }, Math.min(this.#requestTimeoutMs, left))) as ResumeResult;
         this.#resumeToken = res.resumeToken;
         this.#resumeGraceMs = res.resumeGraceMs;
         this.#reconnects++;

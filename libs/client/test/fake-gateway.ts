@@ -27,6 +27,8 @@ export type Handler = (data: Record<string, unknown>, conn: WebSocket) => unknow
 export class FakeGateway {
   readonly frames: (Frame & { conn: number })[] = [];
   readonly connections: WebSocket[] = [];
+  /** Responses sent, in order, with the connection they went to. */
+  readonly answers: { id: number; method: string; ok: boolean; conn: number; at: number }[] = [];
   readonly handlers = new Map<string, Handler>();
   /** Delay before answering, per method (ms); `Infinity` never answers. */
   readonly delays = new Map<string, number>();
@@ -48,9 +50,11 @@ export class FakeGateway {
             if (!handler) throw new GatewayError('UNKNOWN_METHOD', `unknown method ${frame.method}`);
             const data = await handler(frame.data ?? {}, ws);
             ws.send(JSON.stringify({ id: frame.id, ok: true, data: data ?? {} }));
+            this.answers.push({ id: frame.id, method: frame.method, ok: true, conn: connIndex, at: Date.now() });
           } catch (err) {
             const e = err instanceof GatewayError ? err : new GatewayError('INTERNAL', String(err));
             ws.send(JSON.stringify({ id: frame.id, ok: false, error: { code: e.code, message: e.message } }));
+            this.answers.push({ id: frame.id, method: frame.method, ok: false, conn: connIndex, at: Date.now() });
           }
         };
         void reply();

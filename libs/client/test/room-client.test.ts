@@ -184,6 +184,7 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     await resumed;
     assert.deepEqual(transport('send').restarts, [ice('u-send')]);
     assert.deepEqual(transport('recv').restarts, [ice('u-recv')]);
+    assert.deepEqual(room.iceRestarts, { send: 1, recv: 1 });
     assert.deepEqual(left, ['p2:left while disconnected']);
     await waitUntil('dave consumed', () => room.consumers.has('c-dave-a'));
     assert.deepEqual([...room.consumers.keys()], ['c-dave-a']);

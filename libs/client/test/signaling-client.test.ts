@@ -54,13 +54,24 @@ describe('SignalingClient against a ws server', () => {
     assert.equal(err.method, 'produce');
   });
 
-  it('times out a request the gateway never answers, and ignores the late answer', async () => {
-    gw.delays.set('leave', Infinity);
+  it('times out a request the gateway answers too late, and ignores the late answer', async () => {
+    gw.handlers.set('restartIce', () => ({ iceParameters: { usernameFragment: 'late', password: 'x' } }));
+    gw.handlers.set('getRouterRtpCapabilities', () => ({ rtpCapabilities: { codecs: [{ mimeType: 'audio/opus' }] } }));
+    gw.delays.set('restartIce', 300);
     await client.connect();
     await client.join({ token: 't' });
+    const errors: SignalingError[] = [];
+    client.on('protocolError', (e) => errors.push(e));
     const t0 = Date.now();
-    await assert.rejects(client.request('leave', {}, { timeoutMs: 150 }), (e: SignalingError) => e.code === 'TIMEOUT');
-    assert.ok(Date.now() - t0 >= 140);
+    await assert.rejects(client.request('restartIce', { transportId: 'tr-1' }, { timeoutMs: 150 }), (e: SignalingError) => e.code === 'TIMEOUT');
+    assert.ok(Date.now() - t0 >= 140, 'not before its timeout');
+    const late = gw.frames.find((f) => f.method === 'restartIce')!;
+    await waitUntil('the late answer sent', () => gw.answers.some((a) => a.id === late.id));
+    // Frames on one socket arrive in order: once this answer is in, the late one was read before it.
+    const caps = await client.request('getRouterRtpCapabilities', {});
+    assert.equal(caps.rtpCapabilities.codecs?.[0]?.['mimeType'], 'audio/opus', 'the next request gets its own answer');
+    assert.ok(gw.answers.findIndex((a) => a.id === late.id) < gw.answers.findIndex((a) => a.method === 'getRouterRtpCapabilities'));
+    assert.deepEqual(errors, [], 'a late answer is not a protocol error');
     assert.equal(client.state, 'connected', 'a timeout does not close the connection');
   });
 
@@ -162,15 +173,65 @@ describe('SignalingClient against a ws server', () => {
     await assert.rejects(client.request('leave', {}), (e: SignalingError) => e.code === 'UNAVAILABLE');
   });
 
-  it('keeps retrying while the gateway is away, until the grace period ends', async () => {
-    gw.handlers.set('join', () => joinResponse({ resumeGraceMs: 400 }));
-    await client.connect();
-    await client.join({ token: 't' });
-    gw.delays.set('resume', Infinity); // the gateway accepts sockets but never answers
-    const closed = client.next('closed');
-    client.dropConnectionForTest();
-    const [err] = await closed;
-    assert.equal(err?.code, 'TIMEOUT');
+  it('keeps retrying while the gateway refuses to resume, and gives up when the grace period ends', async () => {
+    const graceMs = 600;
+    // A long request timeout: giving up must follow the grace period, not the request timeout.
+    const c = new SignalingClient({ url: gw.url, WebSocket, requestTimeoutMs: 30_000, reconnect: { initialDelayMs: 20, maxDelayMs: 100, jitter: 0 } });
+    try {
+      gw.handlers.set('join', () => joinResponse({ resumeGraceMs: graceMs }));
+      gw.handlers.set('resume', () => {
+        throw new GatewayError('UNAVAILABLE', 'media node unreachable'); // worth another try
+      });
+      await c.connect();
+      await c.join({ token: 't' });
+      const closed = c.next('closed');
+      const droppedAt = Date.now();
+      c.dropConnectionForTest();
+      const [err] = await closed;
+      const elapsed = Date.now() - droppedAt;
+      assert.equal(err?.code, 'TIMEOUT');
+      assert.match(err?.message ?? '', /session lost/);
+      const resumes = gw.frames.filter((f) => f.method === 'resume');
+      assert.ok(resumes.length >= 3, `several attempts, got ${resumes.length}`);
+      // The last attempt may have ended at the deadline before its socket opened or before the gateway read its frame.
+      assert.ok(
+        c.resumeAttempts - resumes.length <= 1 && c.resumeAttempts >= resumes.length,
+        `one resume per attempt: ${c.resumeAttempts} / ${resumes.length}`,
+      );
+      assert.deepEqual(
+        resumes.map((f) => f.conn),
+        resumes.map((_, i) => i + 1),
+        'each attempt on its own socket, resume first',
+      );
+      assert.ok(elapsed >= graceMs - 20, `not before the grace period (gave up after ${elapsed} ms)`);
+      assert.ok(elapsed < 30_000, 'not after a request timeout');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('bounds a resume the gateway never answers by the remaining grace, not the request timeout', async () => {
+    const graceMs = 500;
+    const c = new SignalingClient({ url: gw.url, WebSocket, requestTimeoutMs: 30_000, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    try {
+      gw.handlers.set('join', () => joinResponse({ resumeGraceMs: graceMs }));
+      gw.delays.set('resume', Infinity); // the gateway accepts sockets but never answers
+      await c.connect();
+      await c.join({ token: 't' });
+      const closed = c.next('closed');
+      const droppedAt = Date.now();
+      c.dropConnectionForTest();
+      const [err] = await closed;
+      const elapsed = Date.now() - droppedAt;
+      assert.equal(err?.code, 'TIMEOUT');
+      assert.match(err?.message ?? '', /session lost/);
+      assert.equal(gw.frames.filter((f) => f.method === 'resume').length, 1, 'one attempt, waiting for the rest of the grace period');
+      assert.ok(elapsed >= graceMs - 20, `not before the grace period (gave up after ${elapsed} ms)`);
+      assert.ok(elapsed < 30_000, 'not after the request timeout');
+      assert.equal(c.state, 'closed');
+    } finally {
+      c.close();
+    }
   });
 
   it('does not reconnect after dropConnectionForTest({ reconnect: false })', async () => {
@@ -179,9 +240,9 @@ describe('SignalingClient against a ws server', () => {
     const closed = client.next('closed');
     client.dropConnectionForTest({ reconnect: false });
     await closed;
-    await new Promise((r) => setTimeout(r, 100));
+    // The reconnect loop enters `reconnecting` synchronously, and nothing leaves `closed`.
+    assert.deepEqual(states, ['connecting', 'connected', 'closed']);
     assert.equal(gw.connections.length, 1);
-    assert.ok(!states.includes('connected') || states.at(-1) === 'closed');
   });
 
   it('does not fight for a session resumed on another socket (close 4001)', async () => {
@@ -191,7 +252,7 @@ describe('SignalingClient against a ws server', () => {
     gw.current?.close(4001, 'session resumed on another socket');
     const [err] = await closed;
     assert.match(err?.message ?? '', /4001/);
-    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(states, ['connecting', 'connected', 'closed']);
     assert.equal(gw.connections.length, 1);
   });
 

@@ -36,8 +36,9 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
   return [
     bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId, peer }) => {
       const room = await rooms.open(roomId);
-      if (peer) room.admit(peer);
-      return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster() };
+      if (!peer) return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster() };
+      room.admit(peer);
+      return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster(), self: room.peerMedia(peer.peerId) };
     }),
     bus.serve(MediaRoomPeers, subject(MediaRoomPeers), ({ roomId }) => ({ peers: rooms.find(roomId)?.roster() ?? [] })),
     bus.serve(MediaRoomClose, subject(MediaRoomClose), ({ roomId }) => ({ closed: rooms.close(roomId) })),

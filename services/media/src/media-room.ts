@@ -1,4 +1,4 @@
-import { StrataError, type ConsumerInfo, type MediaEvent, type PeerSummary } from '@strata/protocol';
+import { StrataError, type ConsumerInfo, type MediaEvent, type PeerMedia, type PeerSummary, type ProducerSummary } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
 import { mediasoupCall } from './media-error.js';
@@ -106,15 +106,30 @@ export class MediaRoom {
     return this.members.size;
   }
 
+  private static summary(producer: types.Producer): ProducerSummary {
+    const source = (producer.appData as { source?: Source }).source;
+    return { producerId: producer.id, kind: producer.kind, paused: producer.paused, ...(source ? { source } : {}) };
+  }
+
   /** Every member with what it publishes here. */
   roster(): PeerSummary[] {
     const out = new Map<string, PeerSummary>();
     for (const m of this.members.values()) out.set(m.peerId, { ...m, producers: [] });
-    for (const { peerId, producer } of this.producers.values()) {
-      const source = (producer.appData as { source?: Source }).source;
-      out.get(peerId)?.producers.push({ producerId: producer.id, kind: producer.kind, paused: producer.paused, ...(source ? { source } : {}) });
-    }
+    for (const { peerId, producer } of this.producers.values()) out.get(peerId)?.producers.push(MediaRoom.summary(producer));
     return [...out.values()];
+  }
+
+  /** One peer's WebRTC transports, producers and consumers on this node (plain transports are not a client's). */
+  peerMedia(peerId: string): PeerMedia {
+    const media: PeerMedia = { transports: [], producers: [], consumers: [] };
+    for (const { peerId: owner, transport } of this.transports.values()) {
+      const direction = (transport.appData as { direction?: Direction }).direction;
+      if (owner === peerId && transport.type === 'webrtc' && direction) media.transports.push({ transportId: transport.id, direction });
+    }
+    for (const { peerId: owner, producer } of this.producers.values()) if (owner === peerId) media.producers.push(MediaRoom.summary(producer));
+    for (const [consumerId, { peerId: owner, consumer }] of this.consumers)
+      if (owner === peerId) media.consumers.push({ consumerId, producerId: consumer.producerId });
+    return media;
   }
 
   private addTransport(peerId: string, transport: AnyTransport): void {

@@ -1,4 +1,22 @@
-import { bool, duration, int, str } from '@strata/config';
+import { bool, duration, int, str, type VarSpec } from '@strata/config';
+
+/** uWS counts a socket's idle time in whole seconds and accepts 0 (off) or 8–960 s. */
+function socketIdleTimeout(): VarSpec<number> {
+  const base = duration({
+    description: 'a WebSocket that sends nothing and answers no ping for this long is closed (whole seconds, 8s-960s; 0 disables); pings go out automatically',
+    default: 60_000,
+    max: 960_000,
+  });
+  return {
+    ...base,
+    parse(raw) {
+      const ms = base.parse(raw);
+      if (ms % 1000 !== 0) throw new Error(`${ms} ms is not a whole number of seconds`);
+      if (ms !== 0 && ms < 8000) throw new Error(`${ms} ms is below the minimum 8s (0 disables)`);
+      return ms;
+    },
+  };
+}
 
 export const signalingConfig = {
   SIGNALING_PUBLIC_URL: str({ description: 'base URL printed for people and handed to clients; empty: http://<HTTP_HOST>:<port>', default: '' }),
@@ -22,6 +40,7 @@ export const signalingConfig = {
   }),
   SIGNALING_RATE_LIMIT: int({ description: 'requests per second a socket may send on average', default: 50, min: 1 }),
   SIGNALING_RATE_BURST: int({ description: 'requests a socket may send at once above the average', default: 100, min: 1 }),
+  SIGNALING_IDLE_TIMEOUT: socketIdleTimeout(),
   SIGNALING_REQUEST_TIMEOUT: duration({ description: 'timeout of requests to media nodes', default: 5000, min: 100 }),
   SIGNALING_SWEEP_INTERVAL: duration({
     description: 'how often the gateway checks whether a gateway went away (then it sweeps for its sessions to expire)',

@@ -5,6 +5,7 @@ import {
   MediaConsumerLayers,
   MediaProduce,
   MediaProducerAction,
+  MediaRoomOpen,
   MediaTransportConnect,
   MediaTransportCreate,
   MediaTransportRestartIce,
@@ -12,6 +13,7 @@ import {
   StrataError,
   subjects,
   type MediaEvent,
+  type PeerMedia,
   type PeerRecord,
   type RequestOf,
   type ResponseOf,
@@ -24,7 +26,6 @@ import {
   type WsResponse,
 } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import type { PlacedRoom } from './placement.js';
 import type { RoomHub, RoomMember } from './room-hub.js';
 import type { PeerStore } from './peer-store.js';
 
@@ -53,7 +54,8 @@ type Handlers = { [M in SessionMethod]: (req: WsRequest<M>) => Promise<WsRespons
 
 /**
  * One peer in one room, as held by this gateway: checks that every id a client names is its
- * own, forwards the operation to the peer's media node, and keeps the peer's KV record current.
+ * own, forwards the operation to the peer's media node, and keeps the peer's KV record current
+ * (ownership and connection state only: media operations write nothing to KV).
  * Record writes go one at a time, each conditional on the revision the previous one produced:
  * once another gateway has taken the session over, this one's writes fail instead of undoing
  * the takeover, and the session is handed to `deps.lost`.
@@ -71,7 +73,8 @@ export class PeerSession implements RoomMember {
     public record: PeerRecord,
     /** The KV revision of `record` as last written or read. */
     public revision: number,
-    public placed: PlacedRoom,
+    /** The peer's own media, as its node last told it (at join or resume) and as this session changed it since. */
+    public own: PeerMedia,
   ) {
     this.log = deps.log.child({ roomId: record.roomId, peerId: record.peerId, nodeId: record.nodeId });
   }
@@ -121,30 +124,25 @@ export class PeerSession implements RoomMember {
     return false;
   }
 
-  /** A persist whose failure is only worth a log line (event handlers). */
-  private persistQuietly(): void {
-    void this.persist().catch((err: unknown) => this.log.warn({ err }, 'record not saved'));
-  }
-
   private media<D extends RpcDef>(def: D, req: RequestOf<D>): Promise<ResponseOf<D>> {
     return this.deps.bus.request(def, subjects.media(this.deps.region, this.record.nodeId, def.name), req, { timeoutMs: this.deps.mediaTimeoutMs });
   }
 
   private ownTransport(transportId: string, direction?: 'send' | 'recv') {
-    const t = this.record.transports.find((x) => x.transportId === transportId);
+    const t = this.own.transports.find((x) => x.transportId === transportId);
     if (!t) throw new StrataError('NOT_FOUND', `no transport ${transportId} of yours`);
     if (direction && t.direction !== direction) throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is a ${t.direction} transport`);
     return t;
   }
 
   private ownProducer(producerId: string) {
-    const p = this.record.producers.find((x) => x.producerId === producerId);
+    const p = this.own.producers.find((x) => x.producerId === producerId);
     if (!p) throw new StrataError('NOT_FOUND', `no producer ${producerId} of yours`);
     return p;
   }
 
   private ownConsumer(consumerId: string) {
-    const c = this.record.consumers.find((x) => x.consumerId === consumerId);
+    const c = this.own.consumers.find((x) => x.consumerId === consumerId);
     if (!c) throw new StrataError('NOT_FOUND', `no consumer ${consumerId} of yours`);
     return c;
   }
@@ -158,14 +156,15 @@ export class PeerSession implements RoomMember {
   }
 
   private readonly handlers: Handlers = {
-    getRouterRtpCapabilities: async () => ({ rtpCapabilities: this.placed.routerRtpCapabilities }),
+    // Asked again of the node rather than kept per session: the join answer carries them, and
+    // a copy per session is most of what a session would weigh.
+    getRouterRtpCapabilities: async () => ({ rtpCapabilities: (await this.media(MediaRoomOpen, { roomId: this.roomId })).rtpCapabilities }),
 
     createWebRtcTransport: async ({ direction, forceTcp }) => {
       this.grant(direction === 'send' ? 'publish' : 'subscribe');
-      if (this.record.transports.length >= LIMITS.transports) throw new StrataError('CAPACITY', `at most ${LIMITS.transports} transports per peer`);
+      if (this.own.transports.length >= LIMITS.transports) throw new StrataError('CAPACITY', `at most ${LIMITS.transports} transports per peer`);
       const info = await this.media(MediaTransportCreate, { roomId: this.roomId, peerId: this.peerId, direction, ...(forceTcp ? { forceTcp } : {}) });
-      this.record.transports.push({ transportId: info.transportId, direction });
-      await this.persist();
+      this.own.transports.push({ transportId: info.transportId, direction });
       return info;
     },
 
@@ -187,7 +186,7 @@ export class PeerSession implements RoomMember {
     produce: async ({ transportId, kind, rtpParameters, paused, source }) => {
       this.grant('publish');
       this.ownTransport(transportId, 'send');
-      if (this.record.producers.length >= LIMITS.producers) throw new StrataError('CAPACITY', `at most ${LIMITS.producers} producers per peer`);
+      if (this.own.producers.length >= LIMITS.producers) throw new StrataError('CAPACITY', `at most ${LIMITS.producers} producers per peer`);
       const { producerId } = await this.media(MediaProduce, {
         roomId: this.roomId,
         peerId: this.peerId,
@@ -198,8 +197,7 @@ export class PeerSession implements RoomMember {
         ...(source ? { source } : {}),
       });
       const producer = { producerId, kind, paused: paused ?? false, ...(source ? { source } : {}) };
-      this.record.producers.push(producer);
-      await this.persist();
+      this.own.producers.push(producer);
       this.publishRoom({ type: 'newProducer', roomId: this.roomId, peerId: this.peerId, producer });
       return { producerId };
     },
@@ -211,8 +209,7 @@ export class PeerSession implements RoomMember {
     closeProducer: async ({ producerId }) => {
       this.ownProducer(producerId);
       await this.media(MediaProducerAction, { roomId: this.roomId, peerId: this.peerId, producerId, action: 'close' });
-      this.record.producers = this.record.producers.filter((x) => x.producerId !== producerId);
-      await this.persist();
+      this.own.producers = this.own.producers.filter((x) => x.producerId !== producerId);
       this.publishRoom({ type: 'producerClosed', roomId: this.roomId, peerId: this.peerId, producerId });
       return {};
     },
@@ -220,11 +217,10 @@ export class PeerSession implements RoomMember {
     consume: async ({ transportId, producerId, rtpCapabilities }) => {
       this.grant('subscribe');
       this.ownTransport(transportId, 'recv');
-      if (this.record.consumers.length >= LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${LIMITS.consumers} consumers per peer`);
-      if (this.record.producers.some((p) => p.producerId === producerId)) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
+      if (this.own.consumers.length >= LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${LIMITS.consumers} consumers per peer`);
+      if (this.own.producers.some((p) => p.producerId === producerId)) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
       const info = await this.media(MediaConsume, { roomId: this.roomId, peerId: this.peerId, transportId, producerId, rtpCapabilities });
-      this.record.consumers.push({ consumerId: info.consumerId, producerId });
-      await this.persist();
+      this.own.consumers.push({ consumerId: info.consumerId, producerId });
       return info;
     },
 
@@ -241,8 +237,7 @@ export class PeerSession implements RoomMember {
     closeConsumer: async ({ consumerId }) => {
       this.ownConsumer(consumerId);
       await this.media(MediaConsumerAction, { roomId: this.roomId, peerId: this.peerId, consumerId, action: 'close' });
-      this.record.consumers = this.record.consumers.filter((x) => x.consumerId !== consumerId);
-      await this.persist();
+      this.own.consumers = this.own.consumers.filter((x) => x.consumerId !== consumerId);
       return {};
     },
 
@@ -262,7 +257,6 @@ export class PeerSession implements RoomMember {
     const p = this.ownProducer(producerId);
     await this.media(MediaProducerAction, { roomId: this.roomId, peerId: this.peerId, producerId, action: paused ? 'pause' : 'resume' });
     p.paused = paused;
-    await this.persist();
     this.publishRoom({ type: paused ? 'producerPaused' : 'producerResumed', roomId: this.roomId, peerId: this.peerId, producerId });
     return {};
   }
@@ -300,8 +294,7 @@ export class PeerSession implements RoomMember {
   onMediaEvent(e: MediaEvent): void {
     switch (e.type) {
       case 'consumerClosed':
-        this.record.consumers = this.record.consumers.filter((c) => c.consumerId !== e.consumerId);
-        this.persistQuietly();
+        this.own.consumers = this.own.consumers.filter((c) => c.consumerId !== e.consumerId);
         this.socket?.notify('consumerClosed', { consumerId: e.consumerId, producerId: e.producerId });
         return;
       case 'consumerPaused':
@@ -312,8 +305,7 @@ export class PeerSession implements RoomMember {
         this.socket?.notify('consumerLayersChanged', { consumerId: e.consumerId, spatialLayer: e.spatialLayer, temporalLayer: e.temporalLayer });
         return;
       case 'transportClosed':
-        this.record.transports = this.record.transports.filter((t) => t.transportId !== e.transportId);
-        this.persistQuietly();
+        this.own.transports = this.own.transports.filter((t) => t.transportId !== e.transportId);
         this.socket?.notify('transportClosed', { transportId: e.transportId });
         return;
     }

@@ -5,6 +5,7 @@ import {
   StrataError,
   roomKey,
   subjects,
+  type PeerMedia,
   type PeerSummary,
   type RequestOf,
   type ResponseOf,
@@ -13,17 +14,16 @@ import {
 import type { Logger } from '@strata/telemetry';
 import type { MediaDirectory } from './media-directory.js';
 
-export interface PlacedRoom {
-  nodeId: string;
-  routerRtpCapabilities: ResponseOf<typeof MediaRoomOpen>['rtpCapabilities'];
-}
-
 /** A peer as its media node's roster knows it. */
 export type Member = NonNullable<RequestOf<typeof MediaRoomOpen>['peer']>;
 
 /** A peer admitted to its room on a media node, with the node's roster at that moment. */
-export interface Admission extends PlacedRoom {
+export interface Admission {
+  nodeId: string;
+  routerRtpCapabilities: ResponseOf<typeof MediaRoomOpen>['rtpCapabilities'];
   peers: PeerSummary[];
+  /** The admitted peer's own media on the node (nothing for a new peer). */
+  self: PeerMedia;
 }
 
 /**
@@ -87,7 +87,12 @@ export class RoomPlacer {
       { roomId, peer: member },
       { timeoutMs: this.timeoutMs },
     );
-    return { nodeId, routerRtpCapabilities: opened.rtpCapabilities, peers: opened.peers };
+    return {
+      nodeId,
+      routerRtpCapabilities: opened.rtpCapabilities,
+      peers: opened.peers,
+      self: opened.self ?? { transports: [], producers: [], consumers: [] },
+    };
   }
 
   /**

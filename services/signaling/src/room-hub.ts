@@ -2,6 +2,9 @@ import type { Bus } from '@strata/bus';
 import { ActiveSpeakerEvent, MediaEvent, RoomEvent, subjects } from '@strata/protocol';
 import type { Subscription } from 'nats';
 
+/** What the hub needs of the bus (a fake in unit tests). */
+export type RoomBus = Pick<Bus, 'subscribe' | 'publish'>;
+
 export interface RoomMember {
   readonly peerId: string;
   readonly roomId: string;
@@ -53,7 +56,7 @@ export class RoomHub {
   private readonly rooms = new Map<string, { members: Map<string, RoomMember>; subs: Subscription[] }>();
 
   constructor(
-    private readonly bus: Bus,
+    private readonly bus: RoomBus,
     private readonly region: string,
   ) {}
 

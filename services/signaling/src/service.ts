@@ -48,7 +48,12 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     );
     const gateway = new WsGateway(
       sessions,
-      { maxFrameBytes: config.SIGNALING_MAX_FRAME_BYTES, ratePerSec: config.SIGNALING_RATE_LIMIT, burst: config.SIGNALING_RATE_BURST },
+      {
+        maxFrameBytes: config.SIGNALING_MAX_FRAME_BYTES,
+        ratePerSec: config.SIGNALING_RATE_LIMIT,
+        burst: config.SIGNALING_RATE_BURST,
+        idleTimeoutMs: config.SIGNALING_IDLE_TIMEOUT,
+      },
       log,
     );
     const subs = [

@@ -7,7 +7,6 @@ import {
   TurnCredentials,
   subjects,
   type PeerRecord,
-  type PeerSummary,
   type WsRequest,
   type WsResponse,
 } from '@strata/protocol';
@@ -80,7 +79,7 @@ export class SessionManager {
       mediaTimeoutMs: this.opts.mediaTimeoutMs,
       lost: (s: PeerSession, why: 'moved' | 'ended') => this.lost(s, why),
     };
-    return new PeerSession(deps, stored.record, stored.revision, { nodeId: admission.nodeId, routerRtpCapabilities: admission.routerRtpCapabilities });
+    return new PeerSession(deps, stored.record, stored.revision, admission.self);
   }
 
   async join(req: WsRequest<'join'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'join'> }> {
@@ -103,9 +102,6 @@ export class SessionManager {
         nodeId: admission.nodeId,
         gatewayId: this.opts.gatewayId,
         resumeHash: hash,
-        transports: [],
-        producers: [],
-        consumers: [],
         connected: true,
         joinedAt: Date.now(),
       };
@@ -117,7 +113,7 @@ export class SessionManager {
       session.socket = socket;
       this.sessions.set(record.peerId, session);
       this.hub.attach(session);
-      const response = this.joinedResponse(session, token, admission.peers, await iceServers);
+      const response = this.joinedResponse(session, token, admission, await iceServers);
       this.hub.publish({ type: 'peerJoined', roomId: record.roomId, peerId: record.peerId, identity: record.identity, ...(name ? { name } : {}) });
       session.log.info({ identity: record.identity }, 'peer joined');
       return { session, response };
@@ -163,6 +159,7 @@ export class SessionManager {
         clearTimeout(session.graceTimer);
         session.graceTimer = undefined;
         session.socket?.close(CLOSE_MOVED, 'session resumed on another socket');
+        session.own = admission.self; // what the node holds now (a producer may have closed meanwhile)
       } else {
         session = this.newSession(stored, admission);
         this.sessions.set(r.peerId, session);
@@ -210,7 +207,7 @@ export class SessionManager {
     this.hub.publish({ type: 'peerMoved', roomId: session.roomId, peerId: session.peerId, gatewayId: this.opts.gatewayId });
 
     const transports: WsResponse<'resume'>['transports'] = [];
-    for (const t of session.record.transports) {
+    for (const t of session.own.transports) {
       try {
         const { iceParameters } = await this.bus.request(
           MediaTransportRestartIce,
@@ -223,16 +220,13 @@ export class SessionManager {
         session.log.warn({ err, transportId: t.transportId }, 'transport lost while disconnected');
       }
     }
-    if (transports.length !== session.record.transports.length) {
-      session.record.transports = session.record.transports.filter((t) => transports.some((x) => x.transportId === t.transportId));
-      if (!(await session.persist())) throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
-    }
+    session.own.transports = session.own.transports.filter((t) => transports.some((x) => x.transportId === t.transportId));
     session.log.info({ transports: transports.length }, 'session resumed');
-    const joined = this.joinedResponse(session, token, admission.peers, await iceServers);
-    return { session, response: { ...joined, transports, producers: session.record.producers, consumers: session.record.consumers } };
+    const joined = this.joinedResponse(session, token, admission, await iceServers);
+    return { session, response: { ...joined, transports, producers: session.own.producers, consumers: session.own.consumers } };
   }
 
-  private joinedResponse(session: PeerSession, resumeToken: string, roster: PeerSummary[], iceServers: IceServers): WsResponse<'join'> {
+  private joinedResponse(session: PeerSession, resumeToken: string, admission: Admission, iceServers: IceServers): WsResponse<'join'> {
     const r = session.record;
     return {
       peerId: r.peerId,
@@ -240,8 +234,8 @@ export class SessionManager {
       region: r.region,
       resumeToken,
       resumeGraceMs: this.opts.graceMs,
-      rtpCapabilities: session.placed.routerRtpCapabilities,
-      peers: roster.filter((p) => p.peerId !== r.peerId),
+      rtpCapabilities: admission.routerRtpCapabilities,
+      peers: admission.peers.filter((p) => p.peerId !== r.peerId),
       iceServers,
       grants: r.grants,
     };

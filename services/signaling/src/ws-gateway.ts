@@ -20,6 +20,7 @@ export interface GatewayLimits {
   maxFrameBytes: number;
   ratePerSec: number;
   burst: number;
+  idleTimeoutMs: number;
 }
 
 interface SocketData {
@@ -31,6 +32,8 @@ interface SocketData {
   queue: Promise<void>;
   pending: number;
   closed: boolean;
+  /** Frames waiting for this tick's flush (see `send`). */
+  outbox: string[];
 }
 
 const MAX_PENDING = 32;
@@ -60,7 +63,7 @@ export class WsGateway {
     app.ws<SocketData>('/rtc', {
       // Past the hard limit uWS drops the connection without reading the frame; between the soft and hard limits we answer TOO_LARGE.
       maxPayloadLength: Math.max(MAX_FRAME_HARD_BYTES, this.limits.maxFrameBytes * 16),
-      idleTimeout: 60,
+      idleTimeout: this.limits.idleTimeoutMs / 1000,
       sendPingsAutomatically: true,
       maxBackpressure: 4 * 1024 * 1024,
       closeOnBackpressureLimit: 1,
@@ -74,6 +77,7 @@ export class WsGateway {
           queue: Promise.resolve(),
           pending: 0,
           closed: false,
+          outbox: [],
         };
         res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
@@ -87,6 +91,8 @@ export class WsGateway {
         this.open.delete(ws);
         const d = ws.getUserData();
         d.closed = true;
+        d.outbox = [];
+        this.dirty.delete(ws); // uWS forbids touching a closed socket, even to flush it
         if (d.session && d.session.socket && this.linkOf.get(d.session.socket) === ws) this.sessions.socketLost(d.session);
         this.log.debug({ socket: d.id, code, peerId: d.session?.peerId }, 'socket closed');
       },
@@ -95,9 +101,48 @@ export class WsGateway {
 
   private readonly linkOf = new WeakMap<SocketLink, WebSocket<SocketData>>();
 
+  private readonly dirty = new Map<WebSocket<SocketData>, SocketData>();
+  private flushScheduled = false;
+
+  /**
+   * Frames are queued per socket and written once per event-loop turn, corked: a socket that
+   * gets several frames in one turn (a join storm's peerJoined fan-out, a response with its
+   * notifications) costs one write instead of one per frame. Order is kept.
+   */
   private send(ws: WebSocket<SocketData>, frame: ResponseFrame | { notification: string; data: unknown }): void {
-    if (ws.getUserData().closed) return;
-    ws.send(JSON.stringify(frame), false);
+    const d = ws.getUserData();
+    if (d.closed) return;
+    d.outbox.push(JSON.stringify(frame));
+    this.dirty.set(ws, d);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushAll());
+    }
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (const [ws, d] of this.dirty) this.flush(ws, d);
+    this.dirty.clear();
+  }
+
+  private flush(ws: WebSocket<SocketData>, d: SocketData): void {
+    if (d.outbox.length === 0 || d.closed) return void (d.outbox = []);
+    const frames = d.outbox;
+    d.outbox = [];
+    ws.cork(() => {
+      for (const f of frames) ws.send(f, false);
+    });
+  }
+
+  /** Closes with a close frame, after whatever was queued for the socket. */
+  private end(ws: WebSocket<SocketData>, code: number, reason: string): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    this.flush(ws, d);
+    this.dirty.delete(ws);
+    d.closed = true;
+    ws.end(code, reason);
   }
 
   private fail(ws: WebSocket<SocketData>, id: number | null, code: ErrorCode, message: string): void {
@@ -111,8 +156,7 @@ export class WsGateway {
     if (!d.limiter.take()) {
       if (d.limiter.refused > this.limits.burst * 2) {
         this.log.warn({ socket: d.id, ip: d.ip, peerId: d.session?.peerId }, 'closing a flooding socket');
-        d.closed = true;
-        ws.end(1008, 'rate limit exceeded');
+        this.end(ws, 1008, 'rate limit exceeded');
         return;
       }
       return this.fail(ws, null, 'RATE_LIMITED', `more than ${this.limits.ratePerSec} requests per second`);
@@ -154,11 +198,8 @@ export class WsGateway {
             return this.fail(ws, id, 'INTERNAL', `${m}: invalid response`);
           }
           this.send(ws, { id, ok: true, data: result });
-          // Only a leave that succeeded ends the socket: an error answer never closes it.
-          if (m === 'leave' && !d.closed) {
-            d.closed = true;
-            ws.end(1000, 'left');
-          }
+          // Only a leave that succeeded ends the socket (after its answer): an error answer never closes it.
+          if (m === 'leave') this.end(ws, 1000, 'left');
         },
         (err: unknown) => {
           const e = StrataError.from(err);
@@ -199,10 +240,9 @@ export class WsGateway {
       close: (code, reason) => {
         const d = ws.getUserData();
         if (d.closed) return;
-        d.closed = true;
         // The session moved to another socket: this one closing must not start its grace period.
         d.session = undefined;
-        ws.end(code, reason);
+        this.end(ws, code, reason);
       },
     };
     this.linkOf.set(link, ws);
@@ -212,11 +252,7 @@ export class WsGateway {
   /** Shutdown: close every socket with 1001 so clients reconnect (and resume) elsewhere. */
   closeAll(): void {
     for (const ws of [...this.open]) {
-      const d = ws.getUserData();
-      if (!d.closed) {
-        d.closed = true;
-        ws.end(1001, 'gateway shutting down');
-      }
+      this.end(ws, 1001, 'gateway shutting down');
     }
   }
 }

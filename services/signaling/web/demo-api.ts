@@ -15,6 +15,8 @@ export interface DemoState {
   transports: { send: TransportConnectionState | undefined; recv: TransportConnectionState | undefined };
   /** How many times the signaling session was resumed on a new socket. */
   reconnects: number;
+  /** ICE restarts the client applied to each transport (one per transport after each resume). */
+  iceRestarts: { send: number; recv: number };
   peers: { peerId: string; identity: string; name: string | undefined; producers: number }[];
   producers: { producerId: string; kind: string; source: string | undefined }[];
   consumers: {

@@ -132,6 +132,7 @@ async function conference(roomName: string, name: string, identity: string): Pro
         connection: signaling.state,
         transports: { send: room.transportState('send'), recv: room.transportState('recv') },
         reconnects: signaling.reconnects,
+        iceRestarts: room.iceRestarts,
         peers: [...room.peers.values()].map((p) => ({ peerId: p.peerId, identity: p.identity, name: p.name, producers: p.producers.size })),
         producers: [...room.producers.values()].map((p) => ({ producerId: p.producerId, kind: p.kind, source: p.source })),
         consumers: [...room.consumers.values()].map((c) => ({
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
         connection: 'closed',
         transports: { send: undefined, recv: undefined },
         reconnects: 0,
+        iceRestarts: { send: 0, recv: 0 },
         peers: [],
         producers: [],
         consumers: [],

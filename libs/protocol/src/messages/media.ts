@@ -182,10 +182,19 @@ export type ProducerSummary = Static<typeof ProducerSummary>;
 export const PeerSummary = strict({ peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()), producers: Type.Array(ProducerSummary) });
 export type PeerSummary = Static<typeof PeerSummary>;
 
+/** One peer's media on a node: what a gateway resuming the session must know to check ids and restart ICE. */
+export const PeerMedia = strict({
+  transports: Type.Array(strict({ transportId: EntityId, direction: Direction }), { maxItems: 8 }),
+  producers: Type.Array(ProducerSummary, { maxItems: 16 }),
+  consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId }), { maxItems: 1024 }),
+});
+export type PeerMedia = Static<typeof PeerMedia>;
+
 /**
  * Opens the room on this node (idempotent) and, with `peer`, makes the peer a member of this
  * node's share of the room. The node is the room's roster: the answer lists its members
- * (with their producers, which it holds anyway), so a join costs no listing of shared state.
+ * (with their producers, which it holds anyway), so a join costs no listing of shared state;
+ * and it is the truth about the peer's own media (`self`), so that is never written elsewhere.
  */
 export const MediaRoomOpen = defineRpc(
   'room.open',
@@ -193,7 +202,7 @@ export const MediaRoomOpen = defineRpc(
     ...InRoom,
     peer: Type.Optional(strict({ peerId: PeerId, identity: Type.String({ maxLength: 128 }), name: Type.Optional(Type.String({ maxLength: 128 })) })),
   }),
-  strict({ routerId: Type.String(), rtpCapabilities: RtpCapabilities, peers: Type.Array(PeerSummary) }),
+  strict({ routerId: Type.String(), rtpCapabilities: RtpCapabilities, peers: Type.Array(PeerSummary), self: Type.Optional(PeerMedia) }),
 );
 /** This node's members of a room, without opening it: an empty list when the room is not open here. */
 export const MediaRoomPeers = defineRpc('room.peers', strict({ ...InRoom }), strict({ peers: Type.Array(PeerSummary) }));

@@ -35,7 +35,9 @@ export type RoomEvent = Static<typeof RoomEvent.schema>;
 /**
  * One peer's session, in the `strata-peers` KV bucket under `<region>.<roomId>.<peerId>`.
  * It is what lets any gateway resume a session another gateway held (the resume token names
- * the key). Every write after the first is conditional on the revision the writer read, so a
+ * the key): who the peer is, where its media is and which gateway holds it. The media itself
+ * (transports, producers, consumers) is the media node's to tell, so creating a transport or
+ * a consumer writes nothing here. Every write after the first is conditional on the revision the writer read, so a
  * gateway that lost the session to another cannot write over it. Removal erases the key
  * (no delete marker stays behind).
  */
@@ -51,9 +53,6 @@ export const PeerRecord = strict({
   gatewayId: NodeId,
   /** sha256 of the current resume token's secret; empty once a gateway has claimed the session for removal. */
   resumeHash: Type.String({ maxLength: 64 }),
-  transports: Type.Array(strict({ transportId: EntityId, direction: Type.Union([Type.Literal('send'), Type.Literal('recv')]) }), { maxItems: 8 }),
-  producers: Type.Array(ProducerSummary, { maxItems: 16 }),
-  consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId }), { maxItems: 1024 }),
   connected: Type.Boolean(),
   /** When the socket dropped (ms); the peer is removed `grace` ms later unless it resumes. */
   disconnectedAt: Type.Optional(Type.Integer()),
