@@ -4,7 +4,9 @@
  * - JetStream KV: messages and subjects of the streams behind the buckets (`KV_strata-peers`,
  *   `KV_strata-sessions`, `KV_strata-rooms`). A deleted key leaves a marker message on NATS
  *   2.9, and that counts: it is state left behind.
- * - NATS subscriptions: nats-server's `/subsz` (`num_subscriptions`), needs its monitoring port.
+ * - NATS: client subscriptions per connection (nats-server's `/connz?subs=1`, needs its
+ *   monitoring port) and consumers per KV stream (a watcher or `keys()` listing left open).
+ *   `/subsz`'s total is recorded too, not compared (see diffLeftovers).
  * - The services' own counts, from their heartbeats (`load.details`): the gateway's sockets,
  *   sessions, rooms (room subscriptions) and grace timers, the media node's routers, transports,
  *   producers and consumers. Every numeric detail is compared, so a detail added later counts too.
@@ -19,8 +21,9 @@ import { Heartbeat, buckets, subjects, type EventOf } from '@strata/protocol';
 export const KV_STREAMS = [`KV_${buckets.peers}`, `KV_${buckets.sessions}`, `KV_${buckets.rooms}`] as const;
 
 export interface LeftoverCounts {
-  kv: Record<string, { messages: number; subjects: number }>;
-  /** `/subsz` num_subscriptions (every account, JetStream's internal ones included); undefined without a monitoring URL. */
+  /** Per stream: messages and subjects (keys and delete markers), and consumers (watchers, `keys()` listings). */
+  kv: Record<string, { messages: number; subjects: number; consumers: number }>;
+  /** `/subsz` num_subscriptions (every account, JetStream's internal ones included; not compared); undefined without a monitoring URL. */
   natsSubscriptions: number | undefined;
   /** `/connz?subs=1`: client subscriptions per connection name (services name theirs `<kind>-<nodeId>`). */
   natsSubscriptionsByConnection: Record<string, number>;
@@ -44,13 +47,17 @@ export interface LeftoverDiff {
 export function diffLeftovers(baseline: LeftoverCounts, now: LeftoverCounts): LeftoverDiff[] {
   const out: LeftoverDiff[] = [];
   for (const s of KV_STREAMS) {
-    const b = baseline.kv[s] ?? { messages: 0, subjects: 0 };
-    const n = now.kv[s] ?? { messages: 0, subjects: 0 };
+    const b = baseline.kv[s] ?? { messages: 0, subjects: 0, consumers: 0 };
+    const n = now.kv[s] ?? { messages: 0, subjects: 0, consumers: 0 };
     if (n.messages !== b.messages) out.push({ what: `${s} messages`, baseline: b.messages, now: n.messages });
     if (n.subjects !== b.subjects) out.push({ what: `${s} subjects`, baseline: b.subjects, now: n.subjects });
+    // Growth only: the warm-up's ephemeral consumers (`keys()` listings) may still be in the
+    // baseline and expire on the server's schedule.
+    if (n.consumers > b.consumers) out.push({ what: `nats consumers on ${s}`, baseline: b.consumers, now: n.consumers });
   }
-  if (baseline.natsSubscriptions !== undefined && now.natsSubscriptions !== baseline.natsSubscriptions)
-    out.push({ what: 'nats subscriptions', baseline: baseline.natsSubscriptions, now: now.natsSubscriptions ?? NaN });
+  // `/subsz`'s total also counts JetStream's internal subscriptions, which come and go with
+  // ephemeral consumers on the server's own schedule: reported, not compared. Client
+  // subscriptions per connection and consumers per stream are what a service leaves behind.
   const conns = new Set([...Object.keys(baseline.natsSubscriptionsByConnection), ...Object.keys(now.natsSubscriptionsByConnection)]);
   for (const c of conns) {
     const b = baseline.natsSubscriptionsByConnection[c] ?? 0;
@@ -92,9 +99,9 @@ export class LeftoverCounter {
     for (const s of KV_STREAMS) {
       try {
         const info = await jsm.streams.info(s);
-        kv[s] = { messages: info.state.messages, subjects: info.state.num_subjects ?? 0 };
+        kv[s] = { messages: info.state.messages, subjects: info.state.num_subjects ?? 0, consumers: info.state.consumer_count };
       } catch {
-        kv[s] = { messages: 0, subjects: 0 }; // bucket not created yet
+        kv[s] = { messages: 0, subjects: 0, consumers: 0 }; // bucket not created yet
       }
     }
     return kv;

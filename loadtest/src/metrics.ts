@@ -125,7 +125,8 @@ export function trendValues(sorted: readonly number[]): TrendValues {
   const n = sorted.length;
   const percentile = (p: number): number => {
     if (n === 0) return NaN;
-    const idx = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1));
+    // The epsilon keeps 99.9 % of 1000 at rank 999 despite 0.999 * 1000 = 999.0000000000001.
+    const idx = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n - 1e-9) - 1));
     return sorted[idx] as number;
   };
   let sum = 0;
