@@ -255,4 +255,6 @@ export const builtin = {
   /** Socket open → joined. */
   wsConnecting: new Trend('ws_connecting'),
   wsSessions: new Counter('ws_sessions'),
+  /** A media VU: socket open → joined → transports → audio and video published. */
+  mediaPeerJoin: new Trend('media_peer_join_duration'),
 };

@@ -154,8 +154,10 @@ function metricLine(name: string, v: MetricExport, isTime: boolean, type: string
   let body: string;
   if (type === 'counter') body = `${fmtNumber(n('count')).padEnd(8)} ${fmtNumber(n('rate'))}/s`;
   else if (type === 'rate') body = `${(n('value') * 100).toFixed(2)}%  ✓ ${n('passes')}  ✗ ${n('fails')}`;
-  else if (type === 'gauge') body = `${fmtNumber(n('value')).padEnd(8)} min=${fmtNumber(n('min'))} max=${fmtNumber(n('max'))}`;
-  else
+  else if (type === 'gauge') {
+    const f = isTime ? fmtTime : fmtNumber;
+    body = `${f(n('value')).padEnd(8)} min=${f(n('min'))} max=${f(n('max'))}`;
+  } else
     body = Object.entries(v)
       .filter(([k]) => k !== 'thresholds')
       .map(([k, x]) => `${k}=${isTime && k !== 'count' ? fmtTime(x as number) : fmtNumber(x as number)}`)

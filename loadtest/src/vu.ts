@@ -74,7 +74,7 @@ export function makeContext<D>(base: Omit<VuContext<D>, 'session' | 'mediaPeer' 
       const token = await base.target.mintToken({ room: opts.room, identity: opts.identity });
       const t0 = performance.now();
       const peer = await NodePeer.join({ wsUrl: base.target.wsUrl, token, name: opts.identity, ...(opts.publish ? { publish: opts.publish } : {}) });
-      builtin.wsConnecting.add(performance.now() - t0, { media: 'true' });
+      builtin.mediaPeerJoin.add(performance.now() - t0);
       builtin.wsSessions.add(1, { media: 'true' });
       resources.peers.push(peer);
       return peer;
