@@ -15,6 +15,7 @@
  * media node's routers / transports / producers / consumers), against counts taken before.
  */
 import { Counter, Session, Trend, check, type Goal, type Options, type SetupContext, type SummaryExport, type VuContext } from '../src/index.js';
+import { isSignalingError } from '@strata/client';
 import { LeftoverCounter, diffLeftovers, type LeftoverCounts } from '../src/leftovers.js';
 
 const env = (k: string, d: number): number => {
@@ -26,8 +27,13 @@ const RATE = env('CHURN_RATE', 50);
 const JOINS = env('CHURN_JOINS', 100_000);
 const HOLD_S = env('CHURN_HOLD', 2);
 const ROOM_SIZE = env('CHURN_ROOM_SIZE', 4);
-/** How long teardown waits for the region to be back to its baseline (media rooms close on an idle timer). */
-const SETTLE_S = env('CHURN_SETTLE', 30);
+/**
+ * How long teardown waits for the region to be back to its baseline: media rooms close on an
+ * idle timer, and a session whose leave got no answer is dropped, so it waits out the gateway's
+ * resume grace period. Default: that grace period + 15 s.
+ */
+const SETTLE_S = process.env['CHURN_SETTLE'] ? Number(process.env['CHURN_SETTLE']) : undefined;
+let graceMs = 30_000;
 
 export const options: Options = {
   scenarios: {
@@ -53,6 +59,8 @@ export const regionOptions = { env: { MEDIA_ROOM_IDLE_TIMEOUT: '1s' } };
 
 const joinDuration = new Trend('join_duration');
 const joinsDone = new Counter('joins');
+/** consume / resumeConsumer refused because the producer's peer left meanwhile: churn's own race, counted apart. */
+const consumeFailed = new Counter('consume_failed');
 
 export async function setup(ctx: SetupContext): Promise<{ baseline: LeftoverCounts | undefined }> {
   if (!ctx.target.natsUrl) {
@@ -64,15 +72,16 @@ export async function setup(ctx: SetupContext): Promise<{ baseline: LeftoverCoun
   // One join first, so the KV buckets, the JetStream streams behind them and every lazily made
   // subscription exist before the baseline; then wait for its room to close.
   const warm = new Session(ctx.target);
-  await warm.join({ room: 'churn-warmup', identity: 'warmup' });
+  graceMs = (await warm.join({ room: 'churn-warmup', identity: 'warmup' })).resumeGraceMs;
   await warm.createTransports();
   await warm.leave();
-  const baseline = await counter.quiesce(SETTLE_S * 1000);
+  const baseline = await counter.quiesce(settleMs());
   ctx.record('leftovers_baseline', baseline);
   return { baseline };
 }
 
 let leftovers: LeftoverCounter | undefined;
+const settleMs = (): number => (SETTLE_S !== undefined ? SETTLE_S * 1000 : graceMs + 15_000);
 
 export default async function (vu: VuContext): Promise<void> {
   const i = vu.scenario.iterationInTest;
@@ -84,7 +93,9 @@ export default async function (vu: VuContext): Promise<void> {
   await s.createTransports();
   joinDuration.add(performance.now() - t0, { phase });
   await s.produce('audio');
-  for (const p of joined.peers) for (const pr of p.producers) await s.consume(pr.producerId);
+  for (const p of joined.peers)
+    for (const pr of p.producers)
+      await s.consume(pr.producerId).catch((err: unknown) => consumeFailed.add(1, { code: isSignalingError(err) ? err.code : 'error' }));
   check(joined, { 'joined the room': (j) => j.roomId === room });
   joinsDone.add(1);
   await vu.sleep(HOLD_S);
@@ -95,7 +106,7 @@ export async function teardown(_ctx: SetupContext, data: { baseline: LeftoverCou
   const counter = leftovers;
   if (!counter || !data.baseline) return undefined;
   try {
-    const after = await counter.settle(data.baseline, SETTLE_S * 1000);
+    const after = await counter.settle(data.baseline, settleMs());
     return { leftovers: after, diff: diffLeftovers(data.baseline, after) };
   } finally {
     await counter.close();

@@ -13,7 +13,7 @@ import { run, type RunResult, type ScriptModule } from '../src/runner.js';
 import { ServerSampler, withChildren } from '../src/server-sampler.js';
 
 // The scenario reads its size when it loads.
-Object.assign(process.env, { CHURN_JOINS: '300', CHURN_RATE: '50', CHURN_HOLD: '0.5', CHURN_SETTLE: '15' });
+Object.assign(process.env, { CHURN_JOINS: '300', CHURN_RATE: '50', CHURN_HOLD: '0.5' });
 
 describe('churn soak (short)', () => {
   let region: Region;
