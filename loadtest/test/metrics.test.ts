@@ -145,6 +145,23 @@ describe('runner', () => {
     assert.deepEqual(crossed.summary.metrics['r_seen']?.thresholds, { 'count>6': true });
   });
 
+  it('stops the run when an abortOnFail threshold is crossed', async () => {
+    const r = await run({
+      script: {
+        options: {
+          scenarios: { long: { executor: 'constant-vus', vus: 2, duration: '60s', gracefulStop: '1s' } },
+          thresholds: { iterations: [{ threshold: 'count<5', abortOnFail: true }] },
+        },
+        default: () => new Promise((resolve) => setTimeout(resolve, 20)),
+      },
+      target,
+      log: () => undefined,
+    });
+    assert.equal(r.exitCode, EXIT.thresholdsFailed);
+    assert.match(r.summary.aborted ?? '', /iterations: count<5 crossed \(abortOnFail\)/);
+    assert.ok((r.summary.scenarios['long']?.end_ms ?? Infinity) < 60_000, 'ended before its duration');
+  });
+
   it('exits 99 on a failed goal, and refuses a threshold on an unknown metric before running', async () => {
     const r = await run({
       script: {
