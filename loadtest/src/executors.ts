@@ -37,7 +37,7 @@ export interface ExecutorEnv {
   /** Runs one iteration; never rejects (the runner counts errors). */
   iterate(vu: Vu, info: IterationInfo): Promise<void>;
   onDropped(): void;
-  /** Hard stop of the whole run (Ctrl-C, abortOnFail): nothing new starts, waits are cut short. */
+  /** Hard stop of the whole run (Ctrl-C, abortOnFail): nothing new starts; running iterations get gracefulStop. */
   hardStop: AbortSignal;
 }
 
@@ -82,7 +82,8 @@ class Tracker {
     const grace = new AbortController();
     const timedOut = await Promise.race([
       work.then(() => false),
-      this.env.clock.sleep(graceMs, AbortSignal.any([grace.signal, this.env.hardStop])).then(() => true),
+      // A hard stop (Ctrl-C, abortOnFail) also gets the graceful stop: sessions leave properly.
+      this.env.clock.sleep(graceMs, grace.signal).then(() => true),
     ]);
     grace.abort();
     return { iterations: this.iterations, dropped: this.dropped, interrupted: timedOut ? this.inFlight.size : 0, vusAllocated: this.vus.length };

@@ -159,7 +159,9 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   let nextVu = 1;
   let iterationInTest = 0;
   let inFlight = 0;
+  /** VUs allocated by the scenarios running now (k6's vus_max), and over the whole run. */
   let vusMax = 0;
+  let vusAllocatedTotal = 0;
   let errorsLogged = 0;
   const maxErrorLogs = opts.maxErrorLogs ?? 10;
   const scenarios: Record<string, ScenarioExport> = {};
@@ -227,6 +229,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
         const vu: Vu = { id: nextVu++, iterations: 0, stop: new AbortController() };
         media.set(vu.id, isMediaVu(indexInScenario++, share));
         vusMax++;
+        vusAllocatedTotal++;
         return vu;
       },
       onDropped: () => builtin.droppedIterations.add(1, tags),
@@ -265,6 +268,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       },
     });
     active.delete(name);
+    vusMax -= result.vusAllocated;
     opts.sampler?.mark(name, 'end');
     Object.assign(entry, {
       iterations: result.iterations,
@@ -280,7 +284,6 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const durationMs = clock.now() - t0;
   clearInterval(ticker);
   builtin.vus.add(inFlight);
-  builtin.vusMax.add(vusMax);
   if (progress === 'tty') process.stderr.write(`\r${progressLine()}\x1b[K\n`);
 
   if (!setupFailed) {
@@ -309,7 +312,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const failedThresholds = thresholdResults.filter((t) => !t.ok);
   const failedGoals = goals.filter((g) => !g.ok);
   if (exitCode === EXIT.ok && (failedThresholds.length || failedGoals.length)) exitCode = EXIT.thresholdsFailed;
-  const header = [`  duration: ${formatDuration(durationMs)}, ${builtin.iterations.values(1).count} iterations, ${vusMax} VUs allocated`];
+  const header = [`  duration: ${formatDuration(durationMs)}, ${builtin.iterations.values(1).count} iterations, ${vusAllocatedTotal} VUs allocated`];
   const text = textSummary(summary, header);
   if (failedThresholds.length)
     log(`thresholds crossed: ${failedThresholds.map((t) => `${t.key} ${t.source} (${Number.isNaN(t.actual) ? 'no samples' : t.actual})`).join('; ')}`);

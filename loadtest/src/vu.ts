@@ -27,7 +27,7 @@ export function check<T>(value: T, checks: Record<string, (v: T) => boolean>, ta
   return all;
 }
 
-/** k6's sleep, in seconds. Cut short only by a hard stop of the run. */
+/** k6's sleep, in seconds (not cut short by the VU's stop: use vu.hold() to wait for that). */
 export function sleep(seconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
 }

@@ -218,4 +218,16 @@ describe('hard stop', () => {
     const r = await p;
     assert.equal(r.iterations, 11);
   });
+
+  it('still gives running iterations their graceful stop', async () => {
+    const clock = new FakeClock();
+    const h = harness(clock, (vu) => new Promise<void>((resolve) => vu.stop.signal.addEventListener('abort', () => resolve())));
+    const p = runExecutor({ executor: 'constant-vus', vus: 3, duration: '1m', gracefulStop: '10s' }, h.env);
+    await clock.advance(100);
+    h.hard.abort();
+    await drive(clock, p, 10);
+    const r = await p;
+    assert.equal(r.interrupted, 0);
+    assert.equal(r.iterations, 3);
+  });
 });
