@@ -27,6 +27,8 @@ const RATE = env('CHURN_RATE', 50);
 const JOINS = env('CHURN_JOINS', 100_000);
 const HOLD_S = env('CHURN_HOLD', 2);
 const ROOM_SIZE = env('CHURN_ROOM_SIZE', 4);
+/** Share of the VUs (0..1) that are real WebRTC peers instead of signaling-only clients (`mediaShare`). */
+const MEDIA_SHARE = env('CHURN_MEDIA_SHARE', 0);
 /**
  * How long teardown waits for the region to be back to its baseline: media rooms close on an
  * idle timer, and a session whose leave got no answer is dropped, so it waits out the gateway's
@@ -46,6 +48,7 @@ export const options: Options = {
       maxVUs: Math.ceil(RATE * (HOLD_S + 1) * 4),
       gracefulStop: '30s',
       tags: { kind: 'churn' },
+      mediaShare: MEDIA_SHARE,
     },
   },
   thresholds: {
@@ -59,6 +62,8 @@ export const regionOptions = { env: { MEDIA_ROOM_IDLE_TIMEOUT: '1s' } };
 
 const joinDuration = new Trend('join_duration');
 const joinsDone = new Counter('joins');
+/** Media VUs (CHURN_MEDIA_SHARE): socket open → joined → transports → audio published, over ICE/DTLS. */
+const mediaJoinDuration = new Trend('media_join_duration');
 /** consume / resumeConsumer refused because the producer's peer left meanwhile: churn's own race, counted apart. */
 const consumeFailed = new Counter('consume_failed');
 
@@ -87,6 +92,17 @@ export default async function (vu: VuContext): Promise<void> {
   const i = vu.scenario.iterationInTest;
   const phase = i < JOINS * 0.1 ? 'first' : i >= JOINS * 0.9 ? 'last' : 'middle';
   const room = `churn-${Math.floor(i / ROOM_SIZE)}`;
+  if (vu.media) {
+    // A media VU: a real WebRTC peer publishing audio, receiving whatever the room sends.
+    const t0 = performance.now();
+    const peer = await vu.mediaPeer({ room, identity: `m${i}`, publish: { audio: true, video: false } });
+    mediaJoinDuration.add(performance.now() - t0, { phase });
+    check(peer, { 'joined the room': (p) => p.room.roomId === room });
+    joinsDone.add(1, { media: 'true' });
+    await vu.sleep(HOLD_S);
+    await peer.leave();
+    return;
+  }
   const s = vu.session();
   const t0 = performance.now();
   const joined = await s.join({ room, identity: `u${i}` });

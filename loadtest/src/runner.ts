@@ -94,6 +94,15 @@ function describeScenario(name: string, s: ScenarioOptions): string {
   }
 }
 
+/** An error message with ids and numbers masked, so alike errors count together. */
+export function errorKey(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>')
+    .replace(/\d+/g, 'N')
+    .slice(0, 200);
+}
+
 /** Media VUs spread evenly over a scenario's VUs: VU k is media when ⌊(k+1)·share⌋ > ⌊k·share⌋. */
 export function isMediaVu(indexInScenario: number, share: number): boolean {
   return Math.floor((indexInScenario + 1) * share + 1e-9) > Math.floor(indexInScenario * share + 1e-9);
@@ -163,6 +172,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   let vusMax = 0;
   let vusAllocatedTotal = 0;
   let errorsLogged = 0;
+  const errorCounts = new Map<string, number>();
   const maxErrorLogs = opts.maxErrorLogs ?? 10;
   const scenarios: Record<string, ScenarioExport> = {};
   const active = new Set<string>();
@@ -258,6 +268,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
             builtin.iterationDuration.add(performance.now() - start);
           } catch (err) {
             builtin.iterationErrors.add(1);
+            const key = `${name}: ${errorKey(err)}`;
+            errorCounts.set(key, (errorCounts.get(key) ?? 0) + 1);
             if (errorsLogged++ < maxErrorLogs) log(`\n[${name} VU ${vu.id} iter ${iter}] ${err instanceof Error ? err.message : String(err)}`);
           } finally {
             builtin.iterations.add(1);
@@ -299,7 +311,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   opts.signal?.removeEventListener('abort', onSignal);
 
   const thresholdResults = evaluateThresholds(thresholdSets, (n) => defaultRegistry.get(n), durationMs / 1000);
-  const base = { durationMs, trendStats, thresholds: thresholdResults, scenarios, server: opts.sampler?.summary(), extra, aborted };
+  const errors = Object.fromEntries([...errorCounts].sort((a, b) => b[1] - a[1]));
+  const base = { durationMs, trendStats, thresholds: thresholdResults, scenarios, server: opts.sampler?.summary(), extra, aborted, errors };
   let goals: Goal[] = [];
   if (script.goals && !setupFailed) {
     try {

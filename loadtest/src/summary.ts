@@ -52,6 +52,8 @@ export interface SummaryExport {
   extra: Record<string, unknown>;
   /** Strata: set when a threshold with abortOnFail or a signal stopped the run early. */
   aborted: string | undefined;
+  /** Strata: iteration errors by scenario and message (ids and numbers masked), most frequent first. */
+  errors: Record<string, number>;
 }
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
@@ -93,6 +95,7 @@ export function buildSummary(opts: {
   goals: Goal[];
   extra: Record<string, unknown>;
   aborted: string | undefined;
+  errors?: Record<string, number>;
 }): SummaryExport {
   const durationS = opts.durationMs / 1000;
   const metrics: Record<string, MetricExport> = {};
@@ -125,6 +128,7 @@ export function buildSummary(opts: {
     goals: opts.goals,
     extra: opts.extra,
     aborted: opts.aborted,
+    errors: opts.errors ?? {},
   };
 }
 
@@ -195,6 +199,12 @@ export function textSummary(s: SummaryExport, header: string[]): string {
   if (s.goals.length) {
     lines.push('', '   goals:');
     for (const g of s.goals) lines.push(`     ${g.ok ? '✓' : '✗'} ${g.name}: ${g.detail}`);
+  }
+  const errs = Object.entries(s.errors);
+  if (errs.length) {
+    lines.push('', '   iteration errors:');
+    for (const [msg, n] of errs.slice(0, 10)) lines.push(`     ${String(n).padStart(7)} × ${msg}`);
+    if (errs.length > 10) lines.push(`     … ${errs.length - 10} more kinds (see the export)`);
   }
   if (s.aborted) lines.push('', `   run aborted: ${s.aborted}`);
   lines.push('');

@@ -140,6 +140,7 @@ describe('runner', () => {
     assert.equal(ok.summary.scenarios['one']?.iterations, 6);
     assert.equal(ok.summary.root_group.checks['has a VU number']?.passes, 6);
     assert.ok(logs.some((l) => l.includes('planned failure')));
+    assert.deepEqual(ok.summary.errors, { 'one: planned failure': 2 });
     const crossed = await run({ script: script('count>6'), target, log: () => undefined });
     assert.equal(crossed.exitCode, EXIT.thresholdsFailed);
     assert.deepEqual(crossed.summary.metrics['r_seen']?.thresholds, { 'count>6': true });
