@@ -192,7 +192,7 @@ export function goals(s: SummaryExport): Goal[] {
   out.push({
     name: 'storm joins (socket → joined + 2 transports)',
     ok: true,
-    detail: `p50 ${st.med.toFixed(1)} ms, p95 ${st.percentile(95).toFixed(1)} ms, p99 ${st.percentile(99).toFixed(1)} ms, ${builtin.iterationErrors.values(1, { scenario: 'storm_strata' }).count} errors; gateway CPU ${(gw?.cpu_percent ?? NaN).toFixed(0)} % of a core`,
+    detail: `p50 ${st.med.toFixed(1)} ms, p95 ${st.percentile(95).toFixed(1)} ms, p99 ${st.percentile(99).toFixed(1)} ms, ${builtin.iterationErrors.values(1, { scenario: 'storm_strata' }).count} iterations failed (see errors); gateway CPU ${(gw?.cpu_percent ?? NaN).toFixed(0)} % of a core`,
   });
 
   // Joins/s at p99 < 100 ms.
