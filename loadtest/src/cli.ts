@@ -73,7 +73,13 @@ for (const kv of values.env) {
 
 // Scripts read their knobs when they load (options are static, as in k6): -e reaches them too.
 Object.assign(process.env, env);
-const script = (await import(pathToFileURL(resolve(scriptPath)).href)) as ScriptModule;
+let script: ScriptModule;
+try {
+  script = (await import(pathToFileURL(resolve(scriptPath)).href)) as ScriptModule;
+} catch (err) {
+  process.stderr.write(`cannot load ${scriptPath}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(EXIT.scriptError);
+}
 
 const pidFlag = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
