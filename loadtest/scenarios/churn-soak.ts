@@ -27,6 +27,8 @@ const RATE = env('CHURN_RATE', 50);
 const JOINS = env('CHURN_JOINS', 100_000);
 const HOLD_S = env('CHURN_HOLD', 2);
 const ROOM_SIZE = env('CHURN_ROOM_SIZE', 4);
+/** Per signaling request, seconds (the SDK's default is 10). */
+const REQUEST_TIMEOUT_S = env('CHURN_REQUEST_TIMEOUT', 10);
 /** Share of the VUs (0..1) that are real WebRTC peers instead of signaling-only clients (`mediaShare`). */
 const MEDIA_SHARE = env('CHURN_MEDIA_SHARE', 0);
 /**
@@ -57,8 +59,12 @@ export const options: Options = {
   },
 };
 
-/** Rooms close when their last peer leaves the media node for MEDIA_ROOM_IDLE_TIMEOUT: short here, so leftovers settle fast. */
-export const regionOptions = { env: { MEDIA_ROOM_IDLE_TIMEOUT: '1s' } };
+/**
+ * For --start-region: rooms close MEDIA_ROOM_IDLE_TIMEOUT after their last transport, and a
+ * dropped session is removed after SIGNALING_RESUME_GRACE; both short here, so the leftovers
+ * settle within seconds of the last leave.
+ */
+export const regionOptions = { env: { MEDIA_ROOM_IDLE_TIMEOUT: '1s', SIGNALING_RESUME_GRACE: '5s' } };
 
 const joinDuration = new Trend('join_duration');
 const joinsDone = new Counter('joins');
@@ -103,7 +109,7 @@ export default async function (vu: VuContext): Promise<void> {
     await peer.leave();
     return;
   }
-  const s = vu.session();
+  const s = vu.session({ requestTimeoutMs: REQUEST_TIMEOUT_S * 1000 });
   const t0 = performance.now();
   const joined = await s.join({ room, identity: `u${i}` });
   await s.createTransports();
