@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The whole suite: typecheck, then every *.test.ts under libs/, services/ and test/ through
+// The whole suite: typecheck, then every *.test.ts under libs/, services/, loadtest/ and test/ through
 // node's own test runner (tsx as the TypeScript loader, sources resolved via "strata-src").
 // Files run one at a time: the end-to-end tests spawn real nats-servers, media workers and
 // browsers, and a 2-core CI machine should not run several of those at once.
@@ -21,7 +21,7 @@ function findTests(dir, out = []) {
   return out;
 }
 
-const files = ['libs', 'services', 'test'].flatMap((d) => findTests(join(root, d))).sort();
+const files = ['libs', 'services', 'loadtest', 'test'].flatMap((d) => findTests(join(root, d))).sort();
 const selected = filter.length ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
 if (selected.length === 0) {
   console.error(`no test file matches ${filter.join(' ')}`);

@@ -20,11 +20,15 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
   /** Own process group: a Ctrl-C in the terminal reaches us, not the server, so we choose when it stops. */
   detached?: boolean;
+  /** HTTP monitoring (`/varz`, `/subsz`, `/connz`, `/jsz`): 0 for a free port; off when unset. */
+  monitorPort?: number;
 }
 
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
+  /** http://host:port of the monitoring endpoints, when `monitorPort` was given. */
+  readonly monitorUrl: string | undefined;
   readonly process: ChildProcess;
   stop(): Promise<void>;
 }
@@ -59,7 +63,16 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const tempStore = opts.jetstream !== false && !opts.storeDir ? mkdtempSync(join(tmpdir(), 'strata-nats-')) : undefined;
   const storeDir = opts.storeDir ?? tempStore;
   if (storeDir) mkdirSync(storeDir, { recursive: true });
-  const args = ['-a', host, '-p', String(port), ...(opts.jetstream === false ? [] : ['-js', '-sd', storeDir as string]), ...(opts.args ?? [])];
+  const monitorPort = opts.monitorPort === undefined ? undefined : opts.monitorPort || (await freePort(host));
+  const args = [
+    '-a',
+    host,
+    '-p',
+    String(port),
+    ...(monitorPort === undefined ? [] : ['-m', String(monitorPort)]),
+    ...(opts.jetstream === false ? [] : ['-js', '-sd', storeDir as string]),
+    ...(opts.args ?? []),
+  ];
   const binary = opts.binary ?? process.env['NATS_SERVER_BIN'] ?? 'nats-server';
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -98,6 +111,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   return {
     url: `nats://${host}:${port}`,
     port,
+    monitorUrl: monitorPort === undefined ? undefined : `http://${host}:${monitorPort}`,
     process: child,
     stop() {
       stopped ??= (async () => {

@@ -1,8 +1,9 @@
 /**
- * The baseline of the join-latency benchmark: the smallest signaling server one could write
- * around mediasoup — plain `ws`, one process, mediasoup in it, no NATS, no KV, no auth. It
- * speaks the same frames for join / createWebRtcTransport / leave, so the same client measures
- * both. Run as its own process (like our services are); prints `PORT <n>` when listening.
+ * The minimal gateway our gateway is compared with: the smallest signaling server one could
+ * write around mediasoup — plain `ws`, one process, mediasoup in it, no NATS, no KV, no auth.
+ * It speaks the same frames for join / createWebRtcTransport / leave, so the same client
+ * (SignalingClient) measures both. Run as its own process (like our services are); prints
+ * `PORT <n>` when listening. `join` takes `{ room }` instead of a token.
  */
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';

@@ -1,0 +1,215 @@
+/**
+ * Join storm: ramp to STORM_SESSIONS (default 5,000) concurrent joined sessions on one gateway,
+ * signaling only, send and receive transports created, hold them, then leave. In the same run:
+ *
+ * - `echo_uws`: a bare uWebSockets.js JSON echo (loadtest/src/baselines/uws-echo.ts), the floor of
+ *   CPU per signaling request. Goal: our gateway's CPU per request ≤ 3× the echo's.
+ * - `storm_ws`: the same storm against the minimal `ws` + mediasoup gateway
+ *   (loadtest/src/baselines/ws-gateway.ts): sessions held per GiB, ours against it.
+ * - `rate_strata` / `rate_ws`: arrival-rate steps (RATE_STEPS joins/s, STEP_S each) of short
+ *   sessions (join, transports, leave): the highest step whose join p99 < 100 ms, for both.
+ *
+ *   npm run loadtest -- loadtest/scenarios/join-storm.ts --start-region
+ *   npm run loadtest -- loadtest/scenarios/join-storm.ts --start-region -e STORM_SESSIONS=1000 -e STORM_RAMP=20
+ *
+ * Gateway RSS goal: ≤ 250 MB at the peak. Figures land in the summary's goals and in `extra`.
+ */
+import { childPids } from '@strata/harness';
+import { Gauge, Trend, builtin, type Goal, type Options, type ScenarioOptions, type SetupContext, type SummaryExport, type VuContext } from '../src/index.js';
+import { startBaseline, type Baseline } from '../src/baselines/start.js';
+
+const num = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
+const SESSIONS = num('STORM_SESSIONS', 5000);
+/** Seconds to ramp from 0 to SESSIONS (default: 50 joins/s), then HOLD seconds at the peak. */
+const RAMP_S = num('STORM_RAMP', SESSIONS / 50);
+const HOLD_S = num('STORM_HOLD', 20);
+const ROOM_SIZE = num('STORM_ROOM_SIZE', 10);
+const ECHO_VUS = num('ECHO_VUS', 50);
+const ECHO_S = num('ECHO_DURATION', 15);
+const RATE_STEPS = (process.env['RATE_STEPS'] ?? '25,50,100,150,200').split(',').map(Number);
+const STEP_S = num('STEP_S', 10);
+const GAP_S = 5;
+const P99_GOAL_MS = 100;
+
+const scenarios: Record<string, ScenarioOptions> = {};
+let at = 0;
+const add = (name: string, s: ScenarioOptions, lengthS: number): void => {
+  scenarios[name] = { ...s, startTime: `${at}s` };
+  at += lengthS + GAP_S;
+};
+add(
+  'echo_uws',
+  { executor: 'constant-vus', exec: 'echo', vus: ECHO_VUS, duration: `${ECHO_S}s`, gracefulStop: '5s', tags: { target: 'uws-echo' } },
+  ECHO_S + 1,
+);
+const storm = (exec: string, target: string): ScenarioOptions => ({
+  executor: 'ramping-vus',
+  exec,
+  startVUs: 0,
+  stages: [
+    { duration: `${RAMP_S}s`, target: SESSIONS },
+    { duration: `${HOLD_S}s`, target: SESSIONS },
+  ],
+  gracefulRampDown: '30s',
+  gracefulStop: '60s',
+  tags: { target },
+});
+// The storm ends when every held session has left (a VU leaves when told to stop).
+const STORM_LEN = RAMP_S + HOLD_S + 15;
+add('storm_strata', storm('stormStrata', 'strata'), STORM_LEN);
+add('storm_ws', storm('stormWs', 'ws-gateway'), STORM_LEN);
+const steps = (exec: string, target: string): ScenarioOptions => ({
+  executor: 'ramping-arrival-rate',
+  exec,
+  startRate: RATE_STEPS[0] ?? 25,
+  timeUnit: '1s',
+  // A jump (0 s stage) then a plateau per step: the plateau's stage index is 2·step + 1.
+  stages: RATE_STEPS.flatMap((r) => [
+    { duration: '0s', target: r },
+    { duration: `${STEP_S}s`, target: r },
+  ]),
+  preAllocatedVUs: 50,
+  maxVUs: 2000,
+  gracefulStop: '10s',
+  tags: { target },
+});
+add('rate_strata', steps('rateStrata', 'strata'), RATE_STEPS.length * STEP_S + 2);
+add('rate_ws', steps('rateWs', 'ws-gateway'), RATE_STEPS.length * STEP_S + 2);
+
+export const options: Options = {
+  scenarios,
+  thresholds: {
+    'signaling_request_failed{scenario:storm_strata}': ['rate<0.01'],
+    'join_duration{scenario:storm_strata}': ['p(95)<1000'],
+  },
+};
+
+const joinDuration = new Trend('join_duration');
+const joinedNow = new Gauge('sessions_joined');
+const joinedCount = { strata: 0, ws: 0 };
+const peak = { strata: 0, ws: 0 };
+let echo: Baseline | undefined;
+let wsGateway: Baseline | undefined;
+
+export async function setup(ctx: SetupContext): Promise<void> {
+  echo = await startBaseline('uws-echo');
+  wsGateway = await startBaseline('ws-gateway');
+  const e = echo;
+  const w = wsGateway;
+  ctx.server?.watch('uws-echo', e.pid);
+  ctx.server?.watch('ws-gateway', () => [w.pid, ...childPids(w.pid)]);
+}
+
+export async function teardown(): Promise<void> {
+  await Promise.all([echo?.stop(), wsGateway?.stop()]);
+}
+
+/** Keeps a socket to the echo server and sends one JSON request after another until told to stop. */
+export async function echo_(vu: VuContext): Promise<void> {
+  if (!echo) throw new Error('echo not started');
+  const s = vu.session({ url: echo.url, reconnect: false });
+  await s.client.connect();
+  while (!vu.stopping.aborted) await s.request('getRouterRtpCapabilities', {});
+  s.client.close();
+}
+export { echo_ as echo };
+
+async function hold(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
+  const i = vu.scenario.iterationInTest;
+  const room = `storm-${Math.floor(i / ROOM_SIZE)}`;
+  const s = which === 'strata' ? vu.session() : vu.session({ url: (wsGateway as Baseline).url, reconnect: false });
+  const t0 = performance.now();
+  if (which === 'strata') await s.join({ room, identity: `u${i}` });
+  else await s.joinRaw({ room });
+  await s.createTransports();
+  joinDuration.add(performance.now() - t0);
+  joinedCount[which]++;
+  peak[which] = Math.max(peak[which], joinedCount[which]);
+  joinedNow.add(joinedCount[which], { target: which });
+  try {
+    await vu.hold();
+  } finally {
+    joinedCount[which]--;
+    joinedNow.add(joinedCount[which], { target: which });
+  }
+  await s.leave();
+}
+
+export const stormStrata = (vu: VuContext): Promise<void> => hold(vu, 'strata');
+export const stormWs = (vu: VuContext): Promise<void> => hold(vu, 'ws');
+
+async function short(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
+  const i = vu.scenario.iterationInTest;
+  const room = `rate-${Math.floor(i / ROOM_SIZE)}`;
+  const s = which === 'strata' ? vu.session() : vu.session({ url: (wsGateway as Baseline).url, reconnect: false });
+  const t0 = performance.now();
+  if (which === 'strata') await s.join({ room, identity: `r${i}` });
+  else await s.joinRaw({ room });
+  await s.createTransports();
+  joinDuration.add(performance.now() - t0, { step: String(RATE_STEPS[(vu.scenario.stage - 1) / 2] ?? 'ramp') });
+  await s.leave();
+}
+export const rateStrata = (vu: VuContext): Promise<void> => short(vu, 'strata');
+export const rateWs = (vu: VuContext): Promise<void> => short(vu, 'ws');
+
+const MiB = 2 ** 20;
+
+export function goals(s: SummaryExport): Goal[] {
+  const out: Goal[] = [];
+  const win = (scenario: string, proc: string) => s.server?.scenarios[scenario]?.processes[proc];
+  const requests = (scenario: string): number => builtin.signalingRequests.values(1, { scenario }).count;
+
+  // Memory at the peak.
+  const gw = win('storm_strata', 'gateway');
+  const media = win('storm_strata', 'media');
+  const wsg = win('storm_ws', 'ws-gateway');
+  out.push({
+    name: `gateway RSS at ${SESSIONS} sessions ≤ 250 MB`,
+    ok: peak.strata >= SESSIONS && (gw?.rss_max ?? Infinity) <= 250e6,
+    detail: `${((gw?.rss_max ?? NaN) / 1e6).toFixed(1)} MB at a peak of ${peak.strata} sessions`,
+  });
+  const perGiB = (sessions: number, bytes: number | undefined): number => sessions / ((bytes ?? NaN) / 2 ** 30);
+  out.push({
+    name: 'sessions held per GiB, ours vs minimal ws gateway',
+    ok: true,
+    detail:
+      `gateway ${perGiB(peak.strata, gw?.rss_max).toFixed(0)}, gateway + media node ${perGiB(peak.strata, (gw?.rss_max ?? NaN) + (media?.rss_max ?? NaN)).toFixed(0)}; ` +
+      `ws gateway (with its mediasoup worker) ${perGiB(peak.ws, wsg?.rss_max).toFixed(0)} (peaks ${peak.strata} / ${peak.ws} sessions; ` +
+      `RSS ${((gw?.rss_max ?? NaN) / MiB).toFixed(0)} + ${((media?.rss_max ?? NaN) / MiB).toFixed(0)} MiB vs ${((wsg?.rss_max ?? NaN) / MiB).toFixed(0)} MiB)`,
+  });
+
+  // CPU per request, against the bare echo.
+  const echoCpu = win('echo_uws', 'uws-echo')?.cpu_seconds ?? NaN;
+  const echoReqs = requests('echo_uws');
+  const echoUs = (echoCpu / echoReqs) * 1e6;
+  const gwUs = ((gw?.cpu_seconds ?? NaN) / requests('storm_strata')) * 1e6;
+  out.push({
+    name: 'gateway CPU per signaling request ≤ 3× bare uWS JSON echo',
+    ok: gwUs / echoUs <= 3,
+    detail: `${gwUs.toFixed(1)} µs (${requests('storm_strata')} requests, ${(gw?.cpu_seconds ?? NaN).toFixed(2)} s) vs echo ${echoUs.toFixed(1)} µs (${echoReqs} requests) = ${(gwUs / echoUs).toFixed(2)}×`,
+  });
+  const st = joinDuration.values({ scenario: 'storm_strata' });
+  out.push({
+    name: 'storm joins (socket → joined + 2 transports)',
+    ok: true,
+    detail: `p50 ${st.med.toFixed(1)} ms, p95 ${st.percentile(95).toFixed(1)} ms, p99 ${st.percentile(99).toFixed(1)} ms, ${builtin.iterationErrors.values(1, { scenario: 'storm_strata' }).count} iterations failed (see errors); gateway CPU ${(gw?.cpu_percent ?? NaN).toFixed(0)} % of a core`,
+  });
+
+  // Joins/s at p99 < 100 ms.
+  for (const [scenario, name] of [
+    ['rate_strata', 'ours'],
+    ['rate_ws', 'ws gateway'],
+  ] as const) {
+    let best = 0;
+    const parts: string[] = [];
+    for (const r of RATE_STEPS) {
+      const v = joinDuration.values({ scenario, step: String(r) });
+      // A step counts only when (nearly) every join it scheduled completed: drops or errors disqualify it.
+      const complete = v.count >= 0.99 * r * STEP_S;
+      parts.push(`${r}/s p99 ${v.percentile(99).toFixed(0)} ms${complete ? '' : ` (${v.count} of ${r * STEP_S} joins)`}`);
+      if (complete && v.percentile(99) < P99_GOAL_MS) best = r;
+    }
+    out.push({ name: `joins/s at p99 < ${P99_GOAL_MS} ms, ${name}`, ok: true, detail: `${best} (${parts.join(', ')})` });
+  }
+  return out;
+}
