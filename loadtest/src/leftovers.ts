@@ -2,7 +2,7 @@
  * What a region still holds once its rooms are empty, counted from outside:
  *
  * - JetStream KV: messages and subjects of the streams behind the buckets (`KV_strata-peers`,
- *   `KV_strata-sessions`, `KV_strata-rooms`). A deleted key leaves a marker message on NATS
+ *   `KV_strata-rooms`). A deleted key leaves a marker message on NATS
  *   2.9, and that counts: it is state left behind.
  * - NATS: client subscriptions per connection (nats-server's `/connz?subs=1`, needs its
  *   monitoring port) and consumers per KV stream (a watcher or `keys()` listing left open).
@@ -18,7 +18,8 @@ import { Bus } from '@strata/bus';
 import { memoryLogger } from '@strata/harness';
 import { Heartbeat, buckets, subjects, type EventOf } from '@strata/protocol';
 
-export const KV_STREAMS = [`KV_${buckets.peers}`, `KV_${buckets.sessions}`, `KV_${buckets.rooms}`] as const;
+/** Every bucket the services use (`libs/protocol`'s list), as its stream. */
+export const KV_STREAMS: readonly string[] = Object.values(buckets).map((b) => `KV_${b}`);
 
 export interface LeftoverCounts {
   /** Per stream: messages and subjects (keys and delete markers), and consumers (watchers, `keys()` listings). */
