@@ -17,6 +17,7 @@ import type { Target } from './session.js';
 
 const USAGE = `usage: npm run loadtest -- <script.ts> [--start-region | --url ws://host:port/rtc --secret S]
   --start-region            start nats-server + gateway + media node for the run (pids known)
+  --compiled                with --start-region: run the services from dist/ (npm run build), as deployed
   --url URL                 gateway WebSocket URL            (env STRATA_URL)
   --secret S                the gateway's join-token secret  (env SIGNALING_JWT_SECRET)
   --region R                region name                      (env STRATA_REGION, default local)
@@ -34,6 +35,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     'start-region': { type: 'boolean', default: false },
+    compiled: { type: 'boolean', default: false },
     url: { type: 'string' },
     secret: { type: 'string' },
     region: { type: 'string' },
@@ -94,7 +96,12 @@ const pids: Record<string, number> = {};
 if (values['start-region']) {
   const ro = script.regionOptions ?? {};
   process.stderr.write('starting a region (nats-server, gateway, media node)...\n');
-  region = await startRegion({ ...ro, region: ro.region ?? 'loadtest', env: { LOG_LEVEL: 'warn', SIGNALING_TURN: 'false', ...ro.env } });
+  region = await startRegion({
+    ...ro,
+    region: ro.region ?? 'loadtest',
+    compiled: values.compiled,
+    env: { LOG_LEVEL: 'warn', SIGNALING_TURN: 'false', ...ro.env },
+  });
   const r = region;
   target = { wsUrl: r.wsUrl, region: r.region, mintToken: (o) => r.mintToken(o), natsUrl: r.natsUrl, natsMonitorUrl: r.natsMonitorUrl };
   const gw = r.processes.find((p) => p.kind === 'signaling')?.child.pid;

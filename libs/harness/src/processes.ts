@@ -1,5 +1,7 @@
 import type { ServiceKind } from '@strata/protocol';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -14,9 +16,21 @@ export interface ServiceProcess {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface SpawnOptions {
+  /**
+   * Run the compiled entry point (`services/<kind>/dist/main.js`, from `npm run build`) as a
+   * deployment does, rather than the TypeScript source through tsx: what memory figures
+   * should be measured on (tsx's compiler alone weighs about 50 MB per process).
+   */
+  compiled?: boolean;
+}
+
 /** Runs a service's real entry point (services/<kind>/src/main.ts) as its own process. */
-export function spawnService(kind: ServiceKind, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--conditions=strata-src', '--import', 'tsx', `services/${kind}/src/main.ts`], {
+export function spawnService(kind: ServiceKind, env: Record<string, string>, opts: SpawnOptions = {}): ServiceProcess {
+  const entry = `services/${kind}/dist/main.js`;
+  if (opts.compiled && !existsSync(join(REPO, entry))) throw new Error(`${entry} is missing: run \`npm run build\` first`);
+  const args = opts.compiled ? [entry] : ['--conditions=strata-src', '--import', 'tsx', `services/${kind}/src/main.ts`];
+  const child = spawn(process.execPath, args, {
     cwd: REPO,
     env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

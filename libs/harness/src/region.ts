@@ -16,6 +16,8 @@ export interface RegionOptions {
   env?: Record<string, string>;
   /** nats-server's HTTP monitoring on a free port (`natsMonitorUrl`); on by default. */
   natsMonitor?: boolean;
+  /** Services run from `dist/` (see SpawnOptions.compiled). */
+  compiled?: boolean;
 }
 
 export interface Region {
@@ -69,7 +71,7 @@ export async function startRegion(opts: RegionOptions = {}): Promise<Region> {
     for (let i = 1; i <= count; i++) {
       const id = `${kind}-${i}`;
       ids.push(id);
-      processes.push(spawnService(kind, { ...env, STRATA_NODE_ID: id }));
+      processes.push(spawnService(kind, { ...env, STRATA_NODE_ID: id }, { compiled: opts.compiled ?? false }));
     }
   }
 
