@@ -30,6 +30,8 @@ export interface Goal {
   maxRatio?: number;
   /** ours / baseline must be at least this. */
   minRatio?: number;
+  /** Ours alone must be at most this, in the result's unit (a budget such as 250 MB; the baseline is then context). */
+  max?: number;
 }
 
 export interface BenchResult {
@@ -101,11 +103,12 @@ export function judge(r: BenchResult, source: string): Row {
   if (!usableRatio(ratio)) why.push(`ratio ${String(ratio)}`);
   let status: Status;
   if (why.length) status = 'invalid';
-  else if (!r.goal || (r.goal.maxRatio === undefined && r.goal.minRatio === undefined)) status = 'no goal';
+  else if (!r.goal || (r.goal.maxRatio === undefined && r.goal.minRatio === undefined && r.goal.max === undefined)) status = 'no goal';
   else {
     const over = r.goal.maxRatio !== undefined && ratio > r.goal.maxRatio;
     const under = r.goal.minRatio !== undefined && ratio < r.goal.minRatio;
-    status = over || under ? 'NOT MET' : 'met';
+    const beyond = r.goal.max !== undefined && r.value > r.goal.max;
+    status = over || under || beyond ? 'NOT MET' : 'met';
   }
   for (const p of r.problems ?? []) why.push(p);
   return { ...r, ratio, status, why, source };
@@ -143,7 +146,7 @@ function checkResult(x: unknown, where: string): BenchResult {
 function checkGoal(x: unknown, where: string): Goal {
   if (!isObj(x)) throw new Error(`${where}: not an object`);
   const g: Goal = {};
-  for (const k of ['maxRatio', 'minRatio'] as const) {
+  for (const k of ['maxRatio', 'minRatio', 'max'] as const) {
     const v = x[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${where}: "${k}" must be a positive number`);
@@ -206,7 +209,35 @@ export function fromK6Summary(x: Record<string, unknown>, fileName: string): Ben
       }
     }
   }
-  if (!out.length) throw new Error(`${fileName}: no metric with both a {target:baseline} and another {target:...} submetric`);
+  // The load-test runner's own verdicts, where a script gave them as numbers (Goal.figure in loadtest/src/summary.ts).
+  const goals = x['goals'];
+  if (Array.isArray(goals)) {
+    for (const [i, g] of goals.entries()) {
+      if (!isObj(g) || !isObj(g['figure'])) continue;
+      const f = g['figure'];
+      const where = `${fileName}: goals[${i}].figure`;
+      const bound = { maxRatio: f['maxRatio'], minRatio: f['minRatio'], max: f['max'] };
+      const hasBound = Object.values(bound).some((v) => v !== undefined);
+      out.push({
+        ...checkResult(
+          {
+            benchmark,
+            figure: g['name'],
+            value: f['value'],
+            baseline: f['baseline'],
+            unit: f['unit'],
+            machine: meta.machine ?? 'unknown',
+            date: meta.date ?? 'unknown',
+          },
+          where,
+        ),
+        ...(hasBound ? { goal: checkGoal(bound, where) } : {}),
+        ...(problems ? { problems } : {}),
+        ...(notes ? { notes } : {}),
+      });
+    }
+  }
+  if (!out.length) throw new Error(`${fileName}: no metric with both a {target:baseline} and another {target:...} submetric, and no goal with a figure`);
   return out;
 }
 
@@ -234,8 +265,16 @@ const fmt = (x: number): string => {
   return a >= 100 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toPrecision(3);
 };
 
-const goalText = (g: Goal | undefined): string =>
-  !g ? '—' : [g.maxRatio !== undefined ? `≤ ${g.maxRatio}` : '', g.minRatio !== undefined ? `≥ ${g.minRatio}` : ''].filter(Boolean).join(', ') || '—';
+const goalText = (g: Goal | undefined, unit: string): string =>
+  !g
+    ? '—'
+    : [
+        g.maxRatio !== undefined ? `≤ ${g.maxRatio}` : '',
+        g.minRatio !== undefined ? `≥ ${g.minRatio}` : '',
+        g.max !== undefined ? `ours ≤ ${g.max} ${unit}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ') || '—';
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -255,7 +294,7 @@ export function renderTable(rows: Row[]): string {
     const refs = [...(r.why.length ? [ref(`flagged: ${r.why.join('; ')}`)] : []), ...(r.notes ?? []).map(ref)];
     if (refs.length) status += ` ${refs.join(' ')}`;
     lines.push(
-      `| ${cell(r.benchmark)} | ${cell(r.figure)} | ${fmt(r.value)} ${cell(r.unit)} | ${fmt(r.baseline)} ${cell(r.unit)} | ${usableRatio(r.ratio) ? r.ratio.toFixed(3) : String(r.ratio)} | ${goalText(r.goal)} | ${status} | ${cell(r.machine)} | ${cell(r.date.slice(0, 10))} |`,
+      `| ${cell(r.benchmark)} | ${cell(r.figure)} | ${fmt(r.value)} ${cell(r.unit)} | ${fmt(r.baseline)} ${cell(r.unit)} | ${usableRatio(r.ratio) ? r.ratio.toFixed(3) : String(r.ratio)} | ${goalText(r.goal, r.unit)} | ${status} | ${cell(r.machine)} | ${cell(r.date.slice(0, 10))} |`,
     );
   }
   if (notes.length) lines.push('', ...notes.map((n, i) => `[${i + 1}] ${cell(n)}`));

@@ -146,7 +146,12 @@ export function goals(s: SummaryExport): Goal[] {
   ] as const) {
     const a = first.percentile(pct);
     const b = last.percentile(pct);
-    out.push({ name: `join ${label} last 10% / first 10% ≤ 1.25`, ok: b / a <= 1.25, detail: `${b.toFixed(1)} / ${a.toFixed(1)} ms = ${(b / a).toFixed(2)}` });
+    out.push({
+      name: `join ${label} last 10% / first 10% ≤ 1.25`,
+      ok: b / a <= 1.25,
+      detail: `${b.toFixed(1)} / ${a.toFixed(1)} ms = ${(b / a).toFixed(2)}`,
+      figure: { value: b, baseline: a, unit: 'ms', maxRatio: 1.25 },
+    });
   }
   const win = s.server?.scenarios['churn']?.processes;
   for (const proc of ['gateway', 'nats-server']) {
@@ -156,6 +161,7 @@ export function goals(s: SummaryExport): Goal[] {
         ? {
             name: `${proc} RSS last / first ≤ 1.2`,
             ok: f.rss_last_over_first <= 1.2,
+            figure: { value: f.rss_last / 2 ** 20, baseline: f.rss_first / 2 ** 20, unit: 'MiB', maxRatio: 1.2 },
             detail: `${(f.rss_last / 2 ** 20).toFixed(1)} / ${(f.rss_first / 2 ** 20).toFixed(1)} MiB = ${f.rss_last_over_first.toFixed(3)}`,
           }
         : { name: `${proc} RSS last / first ≤ 1.2`, ok: false, detail: 'not sampled (no pid)' },

@@ -36,6 +36,11 @@ export interface Goal {
   ok: boolean;
   /** What was measured against what was wanted, for people. */
   detail: string;
+  /**
+   * The same as numbers, for the benchmark table (`npm run bench:report`): ours and the baseline
+   * measured in the same run, in `unit`, and what bounds them (a ratio, or ours alone: `max`).
+   */
+  figure?: { value: number; baseline: number; unit: string; maxRatio?: number; minRatio?: number; max?: number };
 }
 
 export interface SummaryExport {

@@ -100,6 +100,33 @@ describe('benchmark results', () => {
     assert.throws(() => parseResultFile(JSON.stringify({ ...k6, metrics: noBaseline }), 'k.json'), /k.json: no metric with both/);
   });
 
+  it("reads the load-test runner's goals that carry figures, with ratio and absolute bounds", () => {
+    const exported = {
+      metrics: { iterations: { count: 10 } },
+      strata: { benchmark: 'join-storm', machine: '2 cores', date: '2026-12-01T10:00:00.000Z' },
+      goals: [
+        { name: 'gateway RSS ≤ 250 MB', ok: true, detail: '', figure: { value: 215, baseline: 160, unit: 'MB', max: 250 } },
+        { name: 'CPU per request ≤ 3× echo', ok: false, detail: '', figure: { value: 470, baseline: 23, unit: 'µs', maxRatio: 3 } },
+        { name: 'joins/s at p99 < 100 ms', ok: true, detail: '', figure: { value: 150, baseline: 200, unit: 'joins/s' } },
+        { name: 'nothing left behind', ok: true, detail: 'no figure: not a row' },
+        { name: 'broken', ok: false, detail: '', figure: { value: null, baseline: 1, unit: 'MB', max: 250 } },
+      ],
+    };
+    const rows = parseResultFile(JSON.stringify(exported), 'join-storm.json').map((r) => judge(r, 'join-storm.json'));
+    assert.deepEqual(
+      rows.map((r) => [r.benchmark, r.figure, r.status]),
+      [
+        ['join-storm', 'gateway RSS ≤ 250 MB', 'met'],
+        ['join-storm', 'CPU per request ≤ 3× echo', 'NOT MET'],
+        ['join-storm', 'joins/s at p99 < 100 ms', 'no goal'],
+        ['join-storm', 'broken', 'invalid'],
+      ],
+    );
+    const over = judge({ ...rows[0]!, value: 251 }, 'x');
+    assert.equal(over.status, 'NOT MET', 'an absolute budget holds whatever the ratio');
+    assert.match(renderTable(rows), /ours ≤ 250 MB/);
+  });
+
   it('renders one table and replaces only the marked block', () => {
     const rows = [
       judge(base, 'a.json'),
