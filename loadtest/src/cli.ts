@@ -6,8 +6,8 @@
  */
 import { mintJoinToken } from '@strata/auth';
 import { findPids, machineDescription, startRegion, type Region } from '@strata/harness';
-import { writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import type { Target } from './session.js';
 const USAGE = `usage: npm run loadtest -- <script.ts> [--start-region | --url ws://host:port/rtc --secret S]
   --start-region            start nats-server + gateway + media node for the run (pids known)
   --compiled                with --start-region: run the services from dist/ (npm run build), as deployed
+  --service-logs DIR        with --start-region: write each service's output there at the end
   --url URL                 gateway WebSocket URL            (env STRATA_URL)
   --secret S                the gateway's join-token secret  (env SIGNALING_JWT_SECRET)
   --region R                region name                      (env STRATA_REGION, default local)
@@ -37,6 +38,7 @@ const { values, positionals } = parseArgs({
   options: {
     'start-region': { type: 'boolean', default: false },
     compiled: { type: 'boolean', default: false },
+    'service-logs': { type: 'string' },
     url: { type: 'string' },
     secret: { type: 'string' },
     region: { type: 'string' },
@@ -184,5 +186,11 @@ try {
   code = EXIT.scriptError;
 } finally {
   await region?.stop();
+  // The started services' own logs, for finding out why a request failed or was slow.
+  if (region && values['service-logs']) {
+    mkdirSync(values['service-logs'], { recursive: true });
+    for (const p of region.processes) writeFileSync(join(values['service-logs'], `${p.kind}-${p.child.pid}.log`), p.output());
+    process.stderr.write(`service logs written to ${values['service-logs']}\n`);
+  }
 }
 process.exit(code);
