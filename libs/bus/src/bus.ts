@@ -2,9 +2,10 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { StrataError, check, type EventDef, type EventOf, type Reply, type RequestOf, type ResponseOf, type RpcDef } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import { ErrorCode as NatsErrorCode, connect, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { connect, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { decode, encode } from './codec.js';
 import { TypedKv } from './kv.js';
+import { ReplyMux } from './reply-mux.js';
 import { extractTrace, injectTrace } from './trace.js';
 
 export interface BusOptions {
@@ -41,12 +42,16 @@ export class Bus {
   /** Handlers still running: drain() waits for them so their replies are not lost. */
   private readonly inflight = new Set<Promise<void>>();
   private readonly subs = new Set<Subscription>();
+  /** Not among `subs`: drain() must still receive the replies its running handlers wait for. */
+  private readonly replies: ReplyMux;
 
   private constructor(
     readonly nc: NatsConnection,
     private readonly log: Logger,
     private readonly requestTimeoutMs: number,
-  ) {}
+  ) {
+    this.replies = new ReplyMux(nc, log);
+  }
 
   static async connect(opts: BusOptions): Promise<Bus> {
     const nc = await connect({
@@ -78,11 +83,7 @@ export class Bus {
     if (!valid.ok) throw new StrataError('INVALID_MESSAGE', `${def.name} request: ${valid.errors.join('; ')}`);
     return tracer.startActiveSpan(`${def.name} send`, { kind: SpanKind.CLIENT, attributes: { 'messaging.destination.name': subject } }, async (span) => {
       try {
-        const msg = await this.nc
-          .request(subject, encode(req), { timeout: opts.timeoutMs ?? this.requestTimeoutMs, headers: injectTrace() })
-          .catch((err: unknown) => {
-            throw natsToStrata(err, subject);
-          });
+        const msg = await this.replies.request(subject, encode(req), opts.timeoutMs ?? this.requestTimeoutMs, injectTrace());
         const reply = decode(msg.data);
         const checked = check(def.reply, reply);
         if (!checked.ok) throw new StrataError('INTERNAL', `${def.name} reply from ${subject} is invalid: ${checked.errors.join('; ')}`);
@@ -220,12 +221,4 @@ export class Bus {
   closed(): Promise<void | Error> {
     return this.nc.closed();
   }
-}
-
-function natsToStrata(err: unknown, subject: string): StrataError {
-  const code = (err as { code?: string } | null)?.code;
-  if (code === NatsErrorCode.NoResponders) return new StrataError('UNAVAILABLE', `no responder on ${subject}`);
-  if (code === NatsErrorCode.Timeout) return new StrataError('TIMEOUT', `no reply on ${subject} in time`);
-  if (code === NatsErrorCode.MaxPayloadExceeded) return new StrataError('TOO_LARGE', `request on ${subject} exceeds the server's max payload`);
-  return new StrataError('UNAVAILABLE', `request on ${subject} failed: ${err instanceof Error ? err.message : String(err)}`);
 }

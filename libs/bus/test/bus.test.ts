@@ -4,6 +4,7 @@ import { startNatsServer, type NatsServer } from '@strata/nats-server';
 import { StrataError, defineEvent, defineRpc } from '@strata/protocol';
 import { startTelemetry, type Telemetry } from '@strata/telemetry';
 import { trace } from '@opentelemetry/api';
+import type { Msg } from 'nats';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { memoryLogger } from '../../../test/helpers/logger.js';
@@ -90,6 +91,23 @@ describe('bus against a real nats-server', () => {
     await server.nc.flush();
     await assert.rejects(client.request(Add, 'test.mute', { a: 1, b: 1 }, { timeoutMs: 200 }), (e: StrataError) => e.code === 'TIMEOUT');
     mute.unsubscribe();
+  });
+
+  it('drops a reply that comes after its timeout, keeps serving, and fails what waits when the connection closes', async () => {
+    const held: Msg[] = [];
+    const late = server.nc.subscribe('test.late', { callback: (_err, m) => void held.push(m) });
+    await server.nc.flush();
+    await assert.rejects(client.request(Add, 'test.late', { a: 1, b: 1 }, { timeoutMs: 100 }), (e: StrataError) => e.code === 'TIMEOUT');
+    held[0]!.respond(new TextEncoder().encode('{"ok":true,"data":{"sum":99}}')); // nobody waits for it any more
+    server.serve(Add, 'test.add2', ({ a, b }) => ({ sum: a + b }));
+    await server.nc.flush();
+    assert.deepEqual(await client.request(Add, 'test.add2', { a: 2, b: 3 }), { sum: 5 }, 'the late reply went nowhere');
+    const other = await Bus.connect({ servers: nats.url, name: 'closing', logger: memoryLogger().log });
+    const waiting = other.request(Add, 'test.late', { a: 1, b: 1 }, { timeoutMs: 10_000 });
+    await other.nc.flush();
+    await other.nc.close();
+    await assert.rejects(waiting, (e: StrataError) => e.code === 'UNAVAILABLE' && /closed/.test(e.message));
+    late.unsubscribe();
   });
 
   it('delivers valid events and drops invalid ones without stopping the subscription', async () => {
