@@ -174,6 +174,8 @@ export function goals(s: SummaryExport): Goal[] {
   out.push({
     name: 'sessions held per GiB, ours vs minimal ws gateway',
     ok: true,
+    // Ours with its media node against the baseline's one process (which holds its mediasoup worker).
+    figure: { value: perGiB(peak.strata, (gw?.rss_max ?? NaN) + (media?.rss_max ?? NaN)), baseline: perGiB(peak.ws, wsg?.rss_max), unit: 'sessions/GiB' },
     detail:
       `gateway ${perGiB(peak.strata, gw?.rss_max).toFixed(0)}, gateway + media node ${perGiB(peak.strata, (gw?.rss_max ?? NaN) + (media?.rss_max ?? NaN)).toFixed(0)}; ` +
       `ws gateway (with its mediasoup worker) ${perGiB(peak.ws, wsg?.rss_max).toFixed(0)} (peaks ${peak.strata} / ${peak.ws} sessions; ` +

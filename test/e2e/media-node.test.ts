@@ -17,6 +17,7 @@ import {
   MediaProduce,
   MediaProducerAction,
   MediaRoomOpen,
+  MediaRoomPeers,
   MediaTransportClose,
   MediaTransportConnect,
   MediaTransportRestartIce,
@@ -252,5 +253,41 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
     const closedAt = seen.at(-1)!.at;
     assert.ok(seen[0]!.rooms === 1, `the room outlives its last transport (${JSON.stringify(seen.slice(0, 3))})`);
     assert.ok(closedAt >= IDLE_TIMEOUT_MS, `closed ${closedAt} ms after its transports, not before the ${IDLE_TIMEOUT_MS} ms idle timeout`);
+  });
+
+  it("is the room's roster: room.open admits and lists the members with their producers and the peer's own media, peer.close counts who is left", async () => {
+    const room = 'roster';
+    assert.deepEqual((await call(MediaRoomPeers, { roomId: room })).peers, [], 'room.peers does not open a room');
+    const a = await call(MediaRoomOpen, { roomId: room, peer: { peerId: 'ra', identity: 'alice', name: 'Alice' } });
+    assert.deepEqual(a.peers, [{ peerId: 'ra', identity: 'alice', name: 'Alice', producers: [] }]);
+    assert.deepEqual(a.self, { transports: [], producers: [], consumers: [] });
+    const t = await call(MediaPlainTransportCreate, { roomId: room, peerId: 'ra', comedia: true });
+    const p = await call(MediaProduce, {
+      roomId: room,
+      peerId: 'ra',
+      transportId: t.transportId,
+      kind: 'audio',
+      rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 777 }] },
+      source: 'microphone',
+    });
+    const b = await call(MediaRoomOpen, { roomId: room, peer: { peerId: 'rb', identity: 'bob' } });
+    assert.deepEqual(
+      b.peers.find((x) => x.peerId === 'ra'),
+      { peerId: 'ra', identity: 'alice', name: 'Alice', producers: [{ producerId: p.producerId, kind: 'audio', source: 'microphone', paused: false }] },
+    );
+    // A resume admits alice again: same roster, and her own media as the node holds it (plain transports are not a client's).
+    const again = await call(MediaRoomOpen, { roomId: room, peer: { peerId: 'ra', identity: 'alice', name: 'Alice' } });
+    assert.equal(again.peers.length, 2);
+    assert.deepEqual(
+      again.self?.producers.map((x) => x.producerId),
+      [p.producerId],
+    );
+    assert.deepEqual(again.self?.transports, []);
+    assert.deepEqual((await call(MediaPeerClose, { roomId: room, peerId: 'ra' })).peersLeft, 1);
+    assert.deepEqual(
+      (await call(MediaRoomPeers, { roomId: room })).peers.map((x) => x.peerId),
+      ['rb'],
+    );
+    assert.deepEqual(await call(MediaPeerClose, { roomId: room, peerId: 'rb' }), { closedTransports: 0, peersLeft: 0 });
   });
 });

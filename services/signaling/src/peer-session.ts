@@ -50,7 +50,7 @@ export interface SessionDeps {
 const LIMITS = { transports: 4, producers: 16, consumers: 1000 };
 
 type SessionMethod = Exclude<WsMethod, 'join' | 'resume' | 'leave'>;
-type Handlers = { [M in SessionMethod]: (req: WsRequest<M>) => Promise<WsResponse<M>> };
+type Handlers = { [M in SessionMethod]: (s: PeerSession, req: WsRequest<M>) => Promise<WsResponse<M>> };
 
 /**
  * One peer in one room, as held by this gateway: checks that every id a client names is its
@@ -155,41 +155,42 @@ export class PeerSession implements RoomMember {
     this.deps.hub.publish(e);
   }
 
-  private readonly handlers: Handlers = {
+  /** One table for every session (not closures per session: a gateway holds thousands). */
+  private static readonly handlers: Handlers = {
     // Asked again of the node rather than kept per session: the join answer carries them, and
     // a copy per session is most of what a session would weigh.
-    getRouterRtpCapabilities: async () => ({ rtpCapabilities: (await this.media(MediaRoomOpen, { roomId: this.roomId })).rtpCapabilities }),
+    getRouterRtpCapabilities: async (s) => ({ rtpCapabilities: (await s.media(MediaRoomOpen, { roomId: s.roomId })).rtpCapabilities }),
 
-    createWebRtcTransport: async ({ direction, forceTcp }) => {
-      this.grant(direction === 'send' ? 'publish' : 'subscribe');
-      if (this.own.transports.length >= LIMITS.transports) throw new StrataError('CAPACITY', `at most ${LIMITS.transports} transports per peer`);
-      const info = await this.media(MediaTransportCreate, { roomId: this.roomId, peerId: this.peerId, direction, ...(forceTcp ? { forceTcp } : {}) });
-      this.own.transports.push({ transportId: info.transportId, direction });
+    createWebRtcTransport: async (s, { direction, forceTcp }) => {
+      s.grant(direction === 'send' ? 'publish' : 'subscribe');
+      if (s.own.transports.length >= LIMITS.transports) throw new StrataError('CAPACITY', `at most ${LIMITS.transports} transports per peer`);
+      const info = await s.media(MediaTransportCreate, { roomId: s.roomId, peerId: s.peerId, direction, ...(forceTcp ? { forceTcp } : {}) });
+      s.own.transports.push({ transportId: info.transportId, direction });
       return info;
     },
 
-    connectWebRtcTransport: async ({ transportId, dtlsParameters }) => {
-      this.ownTransport(transportId);
-      return this.media(MediaTransportConnect, { roomId: this.roomId, peerId: this.peerId, transportId, dtlsParameters });
+    connectWebRtcTransport: async (s, { transportId, dtlsParameters }) => {
+      s.ownTransport(transportId);
+      return s.media(MediaTransportConnect, { roomId: s.roomId, peerId: s.peerId, transportId, dtlsParameters });
     },
 
-    restartIce: async ({ transportId }) => {
-      this.ownTransport(transportId);
-      return this.media(MediaTransportRestartIce, { roomId: this.roomId, peerId: this.peerId, transportId });
+    restartIce: async (s, { transportId }) => {
+      s.ownTransport(transportId);
+      return s.media(MediaTransportRestartIce, { roomId: s.roomId, peerId: s.peerId, transportId });
     },
 
-    getTransportStats: async ({ transportId }) => {
-      this.ownTransport(transportId);
-      return this.media(MediaTransportStats, { roomId: this.roomId, peerId: this.peerId, transportId });
+    getTransportStats: async (s, { transportId }) => {
+      s.ownTransport(transportId);
+      return s.media(MediaTransportStats, { roomId: s.roomId, peerId: s.peerId, transportId });
     },
 
-    produce: async ({ transportId, kind, rtpParameters, paused, source }) => {
-      this.grant('publish');
-      this.ownTransport(transportId, 'send');
-      if (this.own.producers.length >= LIMITS.producers) throw new StrataError('CAPACITY', `at most ${LIMITS.producers} producers per peer`);
-      const { producerId } = await this.media(MediaProduce, {
-        roomId: this.roomId,
-        peerId: this.peerId,
+    produce: async (s, { transportId, kind, rtpParameters, paused, source }) => {
+      s.grant('publish');
+      s.ownTransport(transportId, 'send');
+      if (s.own.producers.length >= LIMITS.producers) throw new StrataError('CAPACITY', `at most ${LIMITS.producers} producers per peer`);
+      const { producerId } = await s.media(MediaProduce, {
+        roomId: s.roomId,
+        peerId: s.peerId,
         transportId,
         kind,
         rtpParameters,
@@ -197,55 +198,55 @@ export class PeerSession implements RoomMember {
         ...(source ? { source } : {}),
       });
       const producer = { producerId, kind, paused: paused ?? false, ...(source ? { source } : {}) };
-      this.own.producers.push(producer);
-      this.publishRoom({ type: 'newProducer', roomId: this.roomId, peerId: this.peerId, producer });
+      s.own.producers.push(producer);
+      s.publishRoom({ type: 'newProducer', roomId: s.roomId, peerId: s.peerId, producer });
       return { producerId };
     },
 
-    pauseProducer: async ({ producerId }) => this.setProducerPaused(producerId, true),
+    pauseProducer: async (s, { producerId }) => s.setProducerPaused(producerId, true),
 
-    resumeProducer: async ({ producerId }) => this.setProducerPaused(producerId, false),
+    resumeProducer: async (s, { producerId }) => s.setProducerPaused(producerId, false),
 
-    closeProducer: async ({ producerId }) => {
-      this.ownProducer(producerId);
-      await this.media(MediaProducerAction, { roomId: this.roomId, peerId: this.peerId, producerId, action: 'close' });
-      this.own.producers = this.own.producers.filter((x) => x.producerId !== producerId);
-      this.publishRoom({ type: 'producerClosed', roomId: this.roomId, peerId: this.peerId, producerId });
+    closeProducer: async (s, { producerId }) => {
+      s.ownProducer(producerId);
+      await s.media(MediaProducerAction, { roomId: s.roomId, peerId: s.peerId, producerId, action: 'close' });
+      s.own.producers = s.own.producers.filter((x) => x.producerId !== producerId);
+      s.publishRoom({ type: 'producerClosed', roomId: s.roomId, peerId: s.peerId, producerId });
       return {};
     },
 
-    consume: async ({ transportId, producerId, rtpCapabilities }) => {
-      this.grant('subscribe');
-      this.ownTransport(transportId, 'recv');
-      if (this.own.consumers.length >= LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${LIMITS.consumers} consumers per peer`);
-      if (this.own.producers.some((p) => p.producerId === producerId)) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
-      const info = await this.media(MediaConsume, { roomId: this.roomId, peerId: this.peerId, transportId, producerId, rtpCapabilities });
-      this.own.consumers.push({ consumerId: info.consumerId, producerId });
+    consume: async (s, { transportId, producerId, rtpCapabilities }) => {
+      s.grant('subscribe');
+      s.ownTransport(transportId, 'recv');
+      if (s.own.consumers.length >= LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${LIMITS.consumers} consumers per peer`);
+      if (s.own.producers.some((p) => p.producerId === producerId)) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
+      const info = await s.media(MediaConsume, { roomId: s.roomId, peerId: s.peerId, transportId, producerId, rtpCapabilities });
+      s.own.consumers.push({ consumerId: info.consumerId, producerId });
       return info;
     },
 
-    pauseConsumer: async ({ consumerId }) => {
-      this.ownConsumer(consumerId);
-      return this.media(MediaConsumerAction, { roomId: this.roomId, peerId: this.peerId, consumerId, action: 'pause' });
+    pauseConsumer: async (s, { consumerId }) => {
+      s.ownConsumer(consumerId);
+      return s.media(MediaConsumerAction, { roomId: s.roomId, peerId: s.peerId, consumerId, action: 'pause' });
     },
 
-    resumeConsumer: async ({ consumerId }) => {
-      this.ownConsumer(consumerId);
-      return this.media(MediaConsumerAction, { roomId: this.roomId, peerId: this.peerId, consumerId, action: 'resume' });
+    resumeConsumer: async (s, { consumerId }) => {
+      s.ownConsumer(consumerId);
+      return s.media(MediaConsumerAction, { roomId: s.roomId, peerId: s.peerId, consumerId, action: 'resume' });
     },
 
-    closeConsumer: async ({ consumerId }) => {
-      this.ownConsumer(consumerId);
-      await this.media(MediaConsumerAction, { roomId: this.roomId, peerId: this.peerId, consumerId, action: 'close' });
-      this.own.consumers = this.own.consumers.filter((x) => x.consumerId !== consumerId);
+    closeConsumer: async (s, { consumerId }) => {
+      s.ownConsumer(consumerId);
+      await s.media(MediaConsumerAction, { roomId: s.roomId, peerId: s.peerId, consumerId, action: 'close' });
+      s.own.consumers = s.own.consumers.filter((x) => x.consumerId !== consumerId);
       return {};
     },
 
-    setConsumerPreferredLayers: async ({ consumerId, spatialLayer, temporalLayer }) => {
-      this.ownConsumer(consumerId);
-      return this.media(MediaConsumerLayers, {
-        roomId: this.roomId,
-        peerId: this.peerId,
+    setConsumerPreferredLayers: async (s, { consumerId, spatialLayer, temporalLayer }) => {
+      s.ownConsumer(consumerId);
+      return s.media(MediaConsumerLayers, {
+        roomId: s.roomId,
+        peerId: s.peerId,
         consumerId,
         spatialLayer,
         ...(temporalLayer !== undefined ? { temporalLayer } : {}),
@@ -262,8 +263,8 @@ export class PeerSession implements RoomMember {
   }
 
   handle<M extends SessionMethod>(method: M, data: WsRequest<M>): Promise<WsResponse<M>> {
-    const h = this.handlers[method] as (req: WsRequest<M>) => Promise<WsResponse<M>>;
-    return h(data);
+    const h = PeerSession.handlers[method] as (s: PeerSession, req: WsRequest<M>) => Promise<WsResponse<M>>;
+    return h(this, data);
   }
 
   static isSessionMethod(method: WsMethod): method is SessionMethod {

@@ -200,6 +200,10 @@ export class SessionManager {
       if (!now || !sameHash(now.record.resumeHash, presentedHash) || attempt >= 4) {
         session.socket = null;
         this.lost(session, 'moved');
+        // Removed meanwhile (record gone or claimed): the admission this resume made may have
+        // come after the remover's peer.close, so close it again rather than leave a ghost
+        // member on the node. A session resumed elsewhere is left alone.
+        if (!now || now.record.resumeHash === '') await this.closeOnNode(base.record.roomId, base.record.nodeId, base.record.peerId, session.log);
         throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
       }
       base = now;
