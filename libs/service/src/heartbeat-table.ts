@@ -30,9 +30,4 @@ export class HeartbeatTable {
     }
     return out;
   }
-
-  isAlive(region: string, kind: ServiceKind, id: string, now = Date.now()): boolean {
-    const e = this.beats.get(HeartbeatTable.key(region, kind, id));
-    return e !== undefined && now - e.seenAt <= this.ttl(e.beat);
-  }
 }

@@ -4,8 +4,6 @@ import { HeartbeatTable, type Beat } from '@strata/service';
 export class RegionStatus {
   private readonly table = new HeartbeatTable();
 
-  constructor(private readonly region: string) {}
-
   observe(beat: Beat, now = Date.now()): void {
     this.table.observe(beat, now);
   }
@@ -20,9 +18,5 @@ export class RegionStatus {
       .live(now)
       .filter((b) => b.kind === kind)
       .map((b) => b.id);
-  }
-
-  isAlive(kind: Beat['kind'], id: string, now = Date.now()): boolean {
-    return this.table.isAlive(this.region, kind, id, now);
   }
 }

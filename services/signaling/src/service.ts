@@ -27,7 +27,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
 
     // Wiring: shared state lives in JetStream KV, room traffic on NATS subjects.
     const [roomsKv, peersKv] = await Promise.all([bus.kv(buckets.rooms, RoomPlacement), bus.kv(buckets.peers, PeerRecord)]);
-    const status = new RegionStatus(region);
+    const status = new RegionStatus();
     const directory = new MediaDirectory();
     const hub = new RoomHub(bus, region);
     const placer = new RoomPlacer(bus, roomsKv, directory, region, config.SIGNALING_REQUEST_TIMEOUT, log);

@@ -356,7 +356,7 @@ export class SessionManager {
    * on a dead gateway is marked disconnected, and one disconnected for longer than the grace
    * period is claimed (compare-and-set, so one gateway wins) and removed.
    */
-  async sweepOrphans(gatewayAlive: (gatewayId: string) => boolean, now = Date.now()): Promise<{ removed: number; waiting: number }> {
+  private async sweepOrphans(gatewayAlive: (gatewayId: string) => boolean, now = Date.now()): Promise<{ removed: number; waiting: number }> {
     let removed = 0;
     let waiting = 0;
     for (const { record, revision } of await this.store.listRegion(this.opts.region)) {
