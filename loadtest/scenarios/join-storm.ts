@@ -114,15 +114,20 @@ export async function echo_(vu: VuContext): Promise<void> {
 }
 export { echo_ as echo };
 
-async function hold(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
-  const i = vu.scenario.iterationInTest;
-  const room = `storm-${Math.floor(i / ROOM_SIZE)}`;
+/** Socket open → joined (ours with a token, the baseline without) → both transports; the session and how long it took. */
+async function joinWithTransports(vu: VuContext, which: 'strata' | 'ws', room: string, identity: string) {
   const s = which === 'strata' ? vu.session() : vu.session({ url: (wsGateway as Baseline).url, reconnect: false });
   const t0 = performance.now();
-  if (which === 'strata') await s.join({ room, identity: `u${i}` });
+  if (which === 'strata') await s.join({ room, identity });
   else await s.joinRaw({ room });
   await s.createTransports();
-  joinDuration.add(performance.now() - t0);
+  return { s, ms: performance.now() - t0 };
+}
+
+async function hold(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
+  const i = vu.scenario.iterationInTest;
+  const { s, ms } = await joinWithTransports(vu, which, `storm-${Math.floor(i / ROOM_SIZE)}`, `u${i}`);
+  joinDuration.add(ms);
   joinedCount[which]++;
   peak[which] = Math.max(peak[which], joinedCount[which]);
   joinedNow.add(joinedCount[which], { target: which });
@@ -140,13 +145,8 @@ export const stormWs = (vu: VuContext): Promise<void> => hold(vu, 'ws');
 
 async function short(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
   const i = vu.scenario.iterationInTest;
-  const room = `rate-${Math.floor(i / ROOM_SIZE)}`;
-  const s = which === 'strata' ? vu.session() : vu.session({ url: (wsGateway as Baseline).url, reconnect: false });
-  const t0 = performance.now();
-  if (which === 'strata') await s.join({ room, identity: `r${i}` });
-  else await s.joinRaw({ room });
-  await s.createTransports();
-  joinDuration.add(performance.now() - t0, { step: String(RATE_STEPS[(vu.scenario.stage - 1) / 2] ?? 'ramp') });
+  const { s, ms } = await joinWithTransports(vu, which, `rate-${Math.floor(i / ROOM_SIZE)}`, `r${i}`);
+  joinDuration.add(ms, { step: String(RATE_STEPS[(vu.scenario.stage - 1) / 2] ?? 'ramp') });
   await s.leave();
 }
 export const rateStrata = (vu: VuContext): Promise<void> => short(vu, 'strata');

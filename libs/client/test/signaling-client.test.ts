@@ -5,6 +5,17 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { FakeGateway, GatewayError, joinResponse, waitUntil } from './fake-gateway.js';
 
+/** Drops the socket and waits for the client to give the session up: how long that took. */
+async function dropUntilSessionLost(c: SignalingClient): Promise<number> {
+  const closed = c.next('closed');
+  const droppedAt = Date.now();
+  c.dropConnectionForTest();
+  const [err] = await closed;
+  assert.equal(err?.code, 'TIMEOUT');
+  assert.match(err?.message ?? '', /session lost/);
+  return Date.now() - droppedAt;
+}
+
 describe('SignalingClient against a ws server', () => {
   let gw: FakeGateway;
   let client: SignalingClient;
@@ -184,13 +195,7 @@ describe('SignalingClient against a ws server', () => {
       });
       await c.connect();
       await c.join({ token: 't' });
-      const closed = c.next('closed');
-      const droppedAt = Date.now();
-      c.dropConnectionForTest();
-      const [err] = await closed;
-      const elapsed = Date.now() - droppedAt;
-      assert.equal(err?.code, 'TIMEOUT');
-      assert.match(err?.message ?? '', /session lost/);
+      const elapsed = await dropUntilSessionLost(c);
       const resumes = gw.frames.filter((f) => f.method === 'resume');
       assert.ok(resumes.length >= 3, `several attempts, got ${resumes.length}`);
       // The last attempt may have ended at the deadline before its socket opened or before the gateway read its frame.
@@ -218,13 +223,7 @@ describe('SignalingClient against a ws server', () => {
       gw.delays.set('resume', Infinity); // the gateway accepts sockets but never answers
       await c.connect();
       await c.join({ token: 't' });
-      const closed = c.next('closed');
-      const droppedAt = Date.now();
-      c.dropConnectionForTest();
-      const [err] = await closed;
-      const elapsed = Date.now() - droppedAt;
-      assert.equal(err?.code, 'TIMEOUT');
-      assert.match(err?.message ?? '', /session lost/);
+      const elapsed = await dropUntilSessionLost(c);
       assert.equal(gw.frames.filter((f) => f.method === 'resume').length, 1, 'one attempt, waiting for the rest of the grace period');
       assert.ok(elapsed >= graceMs - 20, `not before the grace period (gave up after ${elapsed} ms)`);
       assert.ok(elapsed < 30_000, 'not after the request timeout');
