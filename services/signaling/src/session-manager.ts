@@ -11,7 +11,7 @@ import {
   type WsResponse,
 } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import { PeerSession, type SocketLink } from './peer-session.js';
+import { PeerSession, type SessionDeps, type SocketLink } from './peer-session.js';
 import { newPeerId, newResumeToken, parseResumeToken, sameHash, type PeerStore, type StoredPeer } from './peer-store.js';
 import type { Admission, Member, RoomPlacer } from './placement.js';
 import type { RoomHub, RoomMember } from './room-hub.js';
@@ -41,6 +41,8 @@ export class SessionManager {
   /** The orphan sweep lists the region's records, so it runs only when orphans can exist (see `sweepIfDue`). */
   private sweepDue = true;
   private gatewaysSeen = new Set<string>();
+  /** What every session shares (one object for all of them). */
+  private readonly sessionDeps: SessionDeps;
 
   constructor(
     private readonly bus: Bus,
@@ -49,7 +51,18 @@ export class SessionManager {
     private readonly hub: RoomHub,
     private readonly opts: ManagerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.sessionDeps = {
+      bus,
+      region: opts.region,
+      gatewayId: opts.gatewayId,
+      store,
+      hub,
+      log,
+      mediaTimeoutMs: opts.mediaTimeoutMs,
+      lost: (session, why) => this.lost(session, why),
+    };
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -69,17 +82,7 @@ export class SessionManager {
   }
 
   private newSession(stored: StoredPeer, admission: Admission): PeerSession {
-    const deps = {
-      bus: this.bus,
-      region: this.opts.region,
-      gatewayId: this.opts.gatewayId,
-      store: this.store,
-      hub: this.hub,
-      log: this.log,
-      mediaTimeoutMs: this.opts.mediaTimeoutMs,
-      lost: (s: PeerSession, why: 'moved' | 'ended') => this.lost(s, why),
-    };
-    return new PeerSession(deps, stored.record, stored.revision, admission.self);
+    return new PeerSession(this.sessionDeps, stored.record, stored.revision, admission.self);
   }
 
   async join(req: WsRequest<'join'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'join'> }> {
