@@ -18,6 +18,7 @@ import {
   MediaTransportCreate,
   MediaTransportRestartIce,
   MediaTransportStats,
+  StrataError,
   subjects,
   type RpcDef,
 } from '@strata/protocol';
@@ -34,9 +35,13 @@ const dtls = (x: unknown) => x as types.DtlsParameters;
 export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: RoomRegistry): Subscription[] {
   const subject = (def: RpcDef) => subjects.media(region, nodeId, def.name);
   return [
-    bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId, peer }) => {
+    bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId, peer, maxMembers }) => {
       const room = await rooms.open(roomId);
       if (!peer) return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster() };
+      // Checked and admitted in one turn of this process: concurrent joins cannot over-fill the leg.
+      if (maxMembers !== undefined && !room.isMember(peer.peerId) && room.memberCount >= maxMembers) {
+        throw new StrataError('CAPACITY', `room ${roomId}'s leg on this node is full (${maxMembers} members)`);
+      }
       room.admit(peer);
       return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster(), self: room.peerMedia(peer.peerId) };
     }),

@@ -102,6 +102,10 @@ export class MediaRoom {
     this.idleChanged();
   }
 
+  isMember(peerId: string): boolean {
+    return this.members.has(peerId);
+  }
+
   get memberCount(): number {
     return this.members.size;
   }

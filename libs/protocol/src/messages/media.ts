@@ -191,16 +191,28 @@ export const PeerMedia = strict({
 export type PeerMedia = Static<typeof PeerMedia>;
 
 /**
- * Opens the room on this node (idempotent) and, with `peer`, makes the peer a member of this
- * node's share of the room. The node is the room's roster: the answer lists its members
- * (with their producers, which it holds anyway), so a join costs no listing of shared state;
- * and it is the truth about the peer's own media (`self`), so that is never written elsewhere.
+ * Opens the room's leg on this node (idempotent) and, with `peer`, makes the peer a member of
+ * this leg. The legs are the room's roster: each knows its own members and producers and
+ * learns the other legs' from them, so the answer lists every member of the room on every leg
+ * (with their producers), and a join costs no listing of shared state. It is also the truth
+ * about the peer's own media (`self`), so that is never written elsewhere.
  */
 export const MediaRoomOpen = defineRpc(
   'room.open',
   strict({
     ...InRoom,
     peer: Type.Optional(strict({ peerId: PeerId, identity: Type.String({ maxLength: 128 }), name: Type.Optional(Type.String({ maxLength: 128 })) })),
+    /**
+     * The room's other legs (media nodes), from its placement: a leg opening here learns the
+     * members and producers already on them, so its roster is the whole room's.
+     */
+    legs: Type.Optional(Type.Array(NodeId, { maxItems: 64 })),
+    /**
+     * This leg's share of the room: a new member beyond it is refused with CAPACITY (a peer
+     * already a member, resuming, is always admitted). The node checks and admits in one step,
+     * so concurrent joins cannot over-fill a leg. Absent: no share (only the node's capacity).
+     */
+    maxMembers: Type.Optional(Type.Integer({ minimum: 1 })),
   }),
   strict({ routerId: Type.String(), rtpCapabilities: RtpCapabilities, peers: Type.Array(PeerSummary), self: Type.Optional(PeerMedia) }),
 );
@@ -291,7 +303,7 @@ export const MediaPlainTransportConnect = defineRpc(
 export const MediaPeerClose = defineRpc(
   'peer.close',
   strict({ ...InRoom, peerId: PeerId }),
-  /** `peersLeft`: members of the room still on this node; 0 lets the gateway release the placement. */
+  /** `peersLeft`: members of the room still on this leg (node); 0 lets the gateway release the leg from the placement. */
   strict({ closedTransports: Type.Integer(), peersLeft: Type.Integer() }),
 );
 
