@@ -6,6 +6,7 @@ export * from './define.js';
 export * as subjects from './subjects.js';
 export * from './messages/service.js';
 export * from './messages/media.js';
+export * from './messages/cascade.js';
 export * from './messages/turn.js';
 export * from './messages/geo.js';
 export * from './kv.js';

@@ -9,6 +9,7 @@
  *   strata.<region>.room.<roomId>.events            publish        room notifications fanned out to gateways
  *   strata.<region>.room.<roomId>.speaker           publish        active-speaker changes from media nodes
  *   strata.<region>.room.<roomId>.media             publish        consumer/producer events for one peer, from media nodes
+ *   strata.<region>.room.<roomId>.legs              publish        what changes on one leg of a cascaded room, for the other legs
  *   strata.<region>.turn.credentials                request/reply  ephemeral TURN credentials (queue group)
  *   strata.<region>.geo.route                       request/reply  which region for this client (queue group)
  */
@@ -53,6 +54,10 @@ export function activeSpeaker(region: string, roomId: string): string {
 
 export function roomMedia(region: string, roomId: string): string {
   return `${r(region)}.room.${assertId(roomId, 'room')}.media`;
+}
+
+export function roomLegs(region: string, roomId: string): string {
+  return `${r(region)}.room.${assertId(roomId, 'room')}.legs`;
 }
 
 /** Everything about one room: `strata.<region>.room.<roomId>.>` */

@@ -9,6 +9,11 @@ const nodeConfig = {
     default: '',
   }),
   MEDIA_RTC_PORT: port({ description: 'first WebRtcServer port; worker i listens on UDP+TCP port MEDIA_RTC_PORT+i (0: any free ports)', default: 0 }),
+  MEDIA_LINK_LISTEN_IP: str({
+    description: 'IP the links to other media nodes (cascaded rooms) listen on: one the other nodes reach; empty: MEDIA_LISTEN_IP',
+    default: '',
+  }),
+  MEDIA_LINK_ANNOUNCED_ADDRESS: str({ description: 'address other media nodes send link RTP to (behind NAT); empty: MEDIA_LINK_LISTEN_IP', default: '' }),
   MEDIA_RTC_MIN_PORT: port({ description: 'lowest port for PlainTransports/PipeTransports', default: 40000 }),
   MEDIA_RTC_MAX_PORT: port({ description: 'highest port for PlainTransports/PipeTransports', default: 49999 }),
   MEDIA_MAX_CONSUMERS: int({
@@ -22,6 +27,12 @@ const nodeConfig = {
 const roomConfig = {
   MEDIA_ROOM_IDLE_TIMEOUT: duration({ description: 'a room with no member and no transport on this node for this long is closed', default: 30_000, min: 1000 }),
   MEDIA_ACTIVE_SPEAKER_INTERVAL: duration({ description: 'how often the active-speaker observer re-evaluates', default: 300, min: 100, max: 5000 }),
+  MEDIA_LINK_LINGER: duration({
+    description: 'a stream another node forwards here keeps flowing this long after nobody here watches it (then paused; closed once no consumer is left)',
+    default: 3000,
+    min: 0,
+    max: 600_000,
+  }),
   MEDIA_INITIAL_OUTGOING_BITRATE: int({ description: 'initial send bitrate estimate per WebRTC transport (bps)', default: 1_000_000, min: 100_000 }),
 };
 

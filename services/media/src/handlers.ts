@@ -5,12 +5,17 @@ import {
   MediaConsumerAction,
   MediaConsumerLayers,
   MediaEvent,
+  MediaLinkConnect,
+  MediaLinkForward,
+  MediaLinkStats,
+  MediaLinkStop,
   MediaPeerClose,
   MediaPlainTransportConnect,
   MediaPlainTransportCreate,
   MediaProduce,
   MediaProducerAction,
   MediaRoomClose,
+  MediaRoomLeg,
   MediaRoomOpen,
   MediaRoomPeers,
   MediaTransportClose,
@@ -20,6 +25,8 @@ import {
   MediaTransportStats,
   StrataError,
   subjects,
+  type RequestOf,
+  type ResponseOf,
   type RpcDef,
 } from '@strata/protocol';
 import type { types } from 'mediasoup';
@@ -35,8 +42,9 @@ const dtls = (x: unknown) => x as types.DtlsParameters;
 export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: RoomRegistry): Subscription[] {
   const subject = (def: RpcDef) => subjects.media(region, nodeId, def.name);
   return [
-    bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId, peer, maxMembers }) => {
+    bus.serve(MediaRoomOpen, subject(MediaRoomOpen), async ({ roomId, peer, legs, maxMembers }) => {
       const room = await rooms.open(roomId);
+      if (legs) await room.learnLegs(legs); // the answer is the whole room's roster
       if (!peer) return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster() };
       // Checked and admitted in one turn of this process: concurrent joins cannot over-fill the leg.
       if (maxMembers !== undefined && !room.isMember(peer.peerId) && room.memberCount >= maxMembers) {
@@ -46,6 +54,18 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
       return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster(), self: room.peerMedia(peer.peerId) };
     }),
     bus.serve(MediaRoomPeers, subject(MediaRoomPeers), ({ roomId }) => ({ peers: rooms.find(roomId)?.roster() ?? [] })),
+    bus.serve(MediaRoomLeg, subject(MediaRoomLeg), ({ roomId }) => rooms.find(roomId)?.legSnapshot() ?? { open: false, seq: 0, peers: [] }),
+    // Links between legs: only for rooms open here (a leg asks another it knows of).
+    bus.serve(MediaLinkConnect, subject(MediaLinkConnect), async ({ roomId, fromNodeId, tuple }) => ({
+      tuple: await rooms.get(roomId).links.connect(fromNodeId, tuple),
+    })),
+    bus.serve(MediaLinkForward, subject(MediaLinkForward), ({ roomId, fromNodeId, producerId, spatialLayer, paused }) =>
+      rooms.get(roomId).links.forward(fromNodeId, producerId, spatialLayer, paused),
+    ),
+    bus.serve(MediaLinkStop, subject(MediaLinkStop), ({ roomId, fromNodeId, producerId }) => ({
+      stopped: rooms.find(roomId)?.links.stop(fromNodeId, producerId) ?? false,
+    })),
+    bus.serve(MediaLinkStats, subject(MediaLinkStats), async ({ roomId }) => ({ links: (await rooms.find(roomId)?.links.stats()) ?? [] })),
     bus.serve(MediaRoomClose, subject(MediaRoomClose), ({ roomId }) => ({ closed: rooms.close(roomId) })),
     bus.serve(MediaTransportCreate, subject(MediaTransportCreate), async ({ roomId, peerId, direction, forceTcp }) =>
       (await rooms.open(roomId)).createWebRtcTransport(peerId, direction, forceTcp ?? false),
@@ -96,6 +116,14 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
       return { closedTransports, peersLeft: room.memberCount };
     }),
   ];
+}
+
+/** How this node's legs reach the other nodes of their rooms. */
+export function farLegs(bus: Bus, region: string, timeoutMs: number) {
+  return {
+    request: <D extends RpcDef>(nodeId: string, def: D, req: RequestOf<D>): Promise<ResponseOf<D>> =>
+      bus.request(def, subjects.media(region, nodeId, def.name), req, { timeoutMs }),
+  };
 }
 
 /** Room events a media node publishes for gateways. */

@@ -1,11 +1,15 @@
 import { StrataError, type ConsumerInfo, type MediaEvent, type PeerMedia, type PeerSummary, type ProducerSummary } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
+import { Cascade, type CascadeSettings, type FarLegs } from './cascade.js';
+import { reportConsumerEvents } from './consumer-events.js';
+import { LegSync, type LegSyncDeps } from './leg-sync.js';
+import type { Watcher } from './link-demand.js';
 import { mediasoupCall } from './media-error.js';
+import { directionOf, PeerTransports, type AnyTransport, type Direction, type TransportSettings } from './peer-transports.js';
+import { RemoteLegs, type RemoteProducer } from './remote-legs.js';
 import type { PooledWorker } from './worker-pool.js';
 
-type AnyTransport = types.WebRtcTransport | types.PlainTransport;
-type Direction = 'send' | 'recv';
 type Source = 'camera' | 'microphone' | 'screen' | 'bot';
 type Action = 'pause' | 'resume' | 'close';
 
@@ -17,12 +21,26 @@ export interface MediaRoomEvents {
   idle(idle: boolean): void;
 }
 
-export interface RoomLimits {
+export interface RoomLimits extends TransportSettings {
   /** Returns false when the node cannot take one more consumer. */
   admitConsumer(): boolean;
-  initialOutgoingBitrate: number;
-  listenIp: string;
-  announcedAddress: string | undefined;
+}
+
+export interface RoomOptions {
+  roomId: string;
+  nodeId: string;
+  region: string;
+  worker: PooledWorker;
+  codecs: types.RouterRtpCodecCapability[];
+  speakerIntervalMs: number;
+  limits: RoomLimits;
+  cascade: CascadeSettings;
+  /** How long a consume waits to hear of a producer another leg announced to the room. */
+  remoteProducerWaitMs: number;
+  bus: LegSyncDeps['bus'];
+  far: FarLegs;
+  events: MediaRoomEvents;
+  log: Logger;
 }
 
 export interface Member {
@@ -31,61 +49,106 @@ export interface Member {
   name?: string;
 }
 
+interface Owned<T> {
+  peerId: string;
+  value: T;
+}
+
+interface ConsumerEntry {
+  peerId: string;
+  consumer: types.Consumer;
+  /** The highest spatial layer the client asked for (undefined: the top one); what a link forwards follows it. */
+  spatialLayer: number | undefined;
+}
+
 /**
- * This node's share of one room: a router, its active-speaker observer, its members (the
- * room's roster on this node, from join to leave), and every peer's transports, producers and
- * consumers, indexed by id and tagged with the owning peer.
+ * This node's leg of one room: a router, its active-speaker observer, the leg's members (from
+ * join to leave), and every peer's transports, producers and consumers, indexed by id and
+ * tagged with the owning peer. The rest of the room (the other legs' members and producers)
+ * is `remote`, kept in step by `sync`; producers of other legs that local peers consume
+ * come over the `cascade`'s links and are then producers of this router like the local ones.
  */
 export class MediaRoom {
   private readonly members = new Map<string, Member>();
   private wasIdle = true;
   /** Sent on every join: copied out of mediasoup once, not per request. */
   readonly rtpCapabilities: Record<string, unknown>;
-  private readonly transports = new Map<string, { peerId: string; transport: AnyTransport }>();
-  private readonly producers = new Map<string, { peerId: string; producer: types.Producer }>();
-  private readonly consumers = new Map<string, { peerId: string; consumer: types.Consumer }>();
+  private readonly transports = new Map<string, Owned<AnyTransport>>();
+  /** This leg's peers' producers (forwarded ones are the cascade's). */
+  private readonly producers = new Map<string, Owned<types.Producer>>();
+  private readonly consumers = new Map<string, ConsumerEntry>();
+  private readonly consumersOf = new Map<string, Set<string>>();
+  private readonly remote: RemoteLegs;
+  private readonly sync: LegSync;
+  private readonly cascade: Cascade;
+  private readonly transportsFactory: PeerTransports;
+  private readonly waitingFor = new Map<string, (() => void)[]>();
+  readonly roomId: string;
+  readonly nodeId: string;
+  readonly region: string;
+  private readonly log: Logger;
 
   private constructor(
-    readonly roomId: string,
-    readonly nodeId: string,
     readonly router: types.Router,
     readonly worker: PooledWorker,
     private readonly speaker: types.ActiveSpeakerObserver,
-    private readonly limits: RoomLimits,
-    private readonly events: MediaRoomEvents,
-    private readonly log: Logger,
+    private readonly opts: RoomOptions,
   ) {
+    this.roomId = opts.roomId;
+    this.nodeId = opts.nodeId;
+    this.region = opts.region;
+    this.log = opts.log.child({ roomId: opts.roomId, routerId: router.id });
     this.rtpCapabilities = JSON.parse(JSON.stringify(router.rtpCapabilities)) as Record<string, unknown>;
+    this.transportsFactory = new PeerTransports(router, worker, opts.limits, this.log);
+    this.cascade = new Cascade(this, opts.far, opts.cascade, this.log);
+    this.remote = new RemoteLegs({
+      producerAdded: (id) => this.wake(id),
+      producerPaused: (id, paused) => this.cascade.remotePaused(id, paused),
+      producerClosed: (id) => this.cascade.remoteClosed(id),
+      legGone: (nodeId) => this.cascade.legGone(nodeId),
+    });
+    this.sync = new LegSync(opts.roomId, router.id, this.remote, () => this.localRoster(), {
+      bus: opts.bus,
+      region: opts.region,
+      nodeId: opts.nodeId,
+      far: opts.far,
+      log: this.log,
+    });
     speaker.on('dominantspeaker', ({ producer }) => {
       const owner = this.producers.get(producer.id);
-      if (owner) this.events.activeSpeaker(owner.peerId, producer.id);
+      if (owner) opts.events.activeSpeaker(owner.peerId, producer.id);
+    });
+    router.observer.once('close', () => {
+      this.sync.close();
+      this.cascade.close();
     });
   }
 
-  static async create(
-    roomId: string,
-    nodeId: string,
-    worker: PooledWorker,
-    codecs: types.RouterRtpCodecCapability[],
-    speakerIntervalMs: number,
-    limits: RoomLimits,
-    events: MediaRoomEvents,
-    log: Logger,
-  ): Promise<MediaRoom> {
-    const router = await worker.worker.createRouter({ mediaCodecs: codecs, appData: { roomId } });
-    const speaker = await router.createActiveSpeakerObserver({ interval: speakerIntervalMs });
-    return new MediaRoom(roomId, nodeId, router, worker, speaker, limits, events, log.child({ roomId, routerId: router.id }));
+  static async create(opts: RoomOptions): Promise<MediaRoom> {
+    const router = await opts.worker.worker.createRouter({ mediaCodecs: opts.codecs, appData: { roomId: opts.roomId } });
+    const speaker = await router.createActiveSpeakerObserver({ interval: opts.speakerIntervalMs });
+    const room = new MediaRoom(router, opts.worker, speaker, opts);
+    room.sync.start();
+    return room;
   }
 
-  get counts(): { transports: number; producers: number; consumers: number } {
-    return { transports: this.transports.size, producers: this.producers.size, consumers: this.consumers.size };
+  get counts(): { transports: number; producers: number; consumers: number; links: number; linkStreamsOut: number; linkStreamsIn: number } {
+    const c = this.cascade.counts;
+    return {
+      transports: this.transports.size,
+      producers: this.producers.size,
+      consumers: this.consumers.size,
+      links: c.links,
+      linkStreamsOut: c.sending,
+      linkStreamsIn: c.receiving,
+    };
   }
 
   get closed(): boolean {
     return this.router.closed;
   }
 
-  /** Nobody is a member and no transport is open: the registry may close the room. */
+  /** Nobody is a member and no peer's transport is open: the registry may close the room (links do not keep it). */
   get idle(): boolean {
     return this.members.size === 0 && this.transports.size === 0;
   }
@@ -93,12 +156,15 @@ export class MediaRoom {
   private idleChanged(): void {
     if (this.router.closed || this.idle === this.wasIdle) return;
     this.wasIdle = this.idle;
-    this.events.idle(this.idle);
+    this.opts.events.idle(this.idle);
   }
 
   /** Makes `peer` a member (idempotent: a resume admits the same peer again). */
   admit(peer: Member): void {
-    this.members.set(peer.peerId, { peerId: peer.peerId, identity: peer.identity, ...(peer.name ? { name: peer.name } : {}) });
+    const isNew = !this.members.has(peer.peerId);
+    const member = { peerId: peer.peerId, identity: peer.identity, ...(peer.name ? { name: peer.name } : {}) };
+    this.members.set(peer.peerId, member);
+    if (isNew) this.sync.changed({ type: 'memberJoined', peer: member });
     this.idleChanged();
   }
 
@@ -106,8 +172,14 @@ export class MediaRoom {
     return this.members.has(peerId);
   }
 
+  /** Members of this leg (not of the whole room). */
   get memberCount(): number {
     return this.members.size;
+  }
+
+  /** The other legs the placement names: any not known yet is asked for its state. */
+  learnLegs(nodeIds: readonly string[]): Promise<void> {
+    return this.sync.learn(nodeIds);
   }
 
   private static summary(producer: types.Producer): ProducerSummary {
@@ -115,29 +187,44 @@ export class MediaRoom {
     return { producerId: producer.id, kind: producer.kind, paused: producer.paused, ...(source ? { source } : {}) };
   }
 
-  /** Every member with what it publishes here. */
-  roster(): PeerSummary[] {
+  /** This leg's members with what they publish here. */
+  localRoster(): PeerSummary[] {
     const out = new Map<string, PeerSummary>();
     for (const m of this.members.values()) out.set(m.peerId, { ...m, producers: [] });
-    for (const { peerId, producer } of this.producers.values()) out.get(peerId)?.producers.push(MediaRoom.summary(producer));
+    for (const { peerId, value } of this.producers.values()) out.get(peerId)?.producers.push(MediaRoom.summary(value));
     return [...out.values()];
+  }
+
+  /** Every member of the room, on every leg, with what they publish. */
+  roster(): PeerSummary[] {
+    const local = this.localRoster();
+    const here = new Set(local.map((p) => p.peerId));
+    return [...local, ...this.remote.peers().filter((p) => !here.has(p.peerId))];
+  }
+
+  legSnapshot() {
+    return this.sync.snapshot();
+  }
+
+  get links(): Cascade {
+    return this.cascade;
   }
 
   /** One peer's WebRTC transports, producers and consumers on this node (plain transports are not a client's). */
   peerMedia(peerId: string): PeerMedia {
     const media: PeerMedia = { transports: [], producers: [], consumers: [] };
-    for (const { peerId: owner, transport } of this.transports.values()) {
-      const direction = (transport.appData as { direction?: Direction }).direction;
+    for (const { peerId: owner, value: transport } of this.transports.values()) {
+      const direction = directionOf(transport);
       if (owner === peerId && transport.type === 'webrtc' && direction) media.transports.push({ transportId: transport.id, direction });
     }
-    for (const { peerId: owner, producer } of this.producers.values()) if (owner === peerId) media.producers.push(MediaRoom.summary(producer));
+    for (const { peerId: owner, value } of this.producers.values()) if (owner === peerId) media.producers.push(MediaRoom.summary(value));
     for (const [consumerId, { peerId: owner, consumer }] of this.consumers)
       if (owner === peerId) media.consumers.push({ consumerId, producerId: consumer.producerId });
     return media;
   }
 
   private addTransport(peerId: string, transport: AnyTransport): void {
-    this.transports.set(transport.id, { peerId, transport });
+    this.transports.set(transport.id, { peerId, value: transport });
     (transport as types.Transport).observer.once('close', () => {
       this.transports.delete(transport.id);
       this.idleChanged();
@@ -146,50 +233,17 @@ export class MediaRoom {
   }
 
   async createWebRtcTransport(peerId: string, direction: Direction, forceTcp: boolean) {
-    const transport = await mediasoupCall(() =>
-      this.router.createWebRtcTransport({
-        webRtcServer: this.worker.webRtcServer,
-        enableUdp: !forceTcp,
-        enableTcp: true,
-        preferUdp: !forceTcp,
-        initialAvailableOutgoingBitrate: this.limits.initialOutgoingBitrate,
-        appData: { peerId, direction },
-      }),
+    const { transport, info } = await this.transportsFactory.webRtc(peerId, direction, forceTcp, (t) =>
+      this.opts.events.media({ type: 'transportClosed', roomId: this.roomId, nodeId: this.nodeId, peerId, transportId: t.id }),
     );
     this.addTransport(peerId, transport);
-    transport.on('dtlsstatechange', (state) => {
-      if (state !== 'failed' && state !== 'closed') return;
-      // A transport whose DTLS failed carries nothing any more: close it and tell the peer,
-      // whose client can then create a new one.
-      this.log.warn({ peerId, transportId: transport.id, state }, 'DTLS ended; closing transport');
-      if (!transport.closed) transport.close();
-      this.events.media({ type: 'transportClosed', roomId: this.roomId, nodeId: this.nodeId, peerId, transportId: transport.id });
-    });
-    transport.on('icestatechange', (state) => this.log.debug({ peerId, transportId: transport.id, state }, 'ICE state'));
-    return {
-      transportId: transport.id,
-      iceParameters: { ...transport.iceParameters },
-      iceCandidates: transport.iceCandidates.map((c) => ({ ...c })),
-      dtlsParameters: { ...transport.dtlsParameters, fingerprints: transport.dtlsParameters.fingerprints.map((f) => ({ ...f })) },
-    };
+    return info;
   }
 
   async createPlainTransport(peerId: string, comedia: boolean, rtcpMux: boolean) {
-    const transport = await mediasoupCall(() =>
-      this.router.createPlainTransport({
-        listenInfo: { protocol: 'udp', ip: this.limits.listenIp, ...(this.limits.announcedAddress ? { announcedAddress: this.limits.announcedAddress } : {}) },
-        comedia,
-        rtcpMux,
-        appData: { peerId },
-      }),
-    );
+    const { transport, info } = await this.transportsFactory.plain(peerId, comedia, rtcpMux);
     this.addTransport(peerId, transport);
-    return {
-      transportId: transport.id,
-      ip: this.limits.announcedAddress ?? transport.tuple.localAddress,
-      port: transport.tuple.localPort,
-      ...(transport.rtcpTuple ? { rtcpPort: transport.rtcpTuple.localPort } : {}),
-    };
+    return info;
   }
 
   /*
@@ -197,7 +251,7 @@ export class MediaRoom {
    * FORBIDDEN. Gateways check ownership first (and answer NOT_FOUND, revealing nothing); the
    * node does not rely on every caller doing it.
    */
-  private owned<T>(what: string, map: Map<string, { peerId: string } & T>, id: string, peerId: string): T {
+  private owned<E extends { peerId: string }>(what: string, map: Map<string, E>, id: string, peerId: string): E {
     const entry = map.get(id);
     if (!entry) throw new StrataError('NOT_FOUND', `no ${what} ${id} in room ${this.roomId}`);
     if (entry.peerId !== peerId) throw new StrataError('FORBIDDEN', `${what} ${id} is not peer ${peerId}'s`);
@@ -205,7 +259,7 @@ export class MediaRoom {
   }
 
   private transport(transportId: string, peerId: string): AnyTransport {
-    return this.owned('transport', this.transports, transportId, peerId).transport;
+    return this.owned('transport', this.transports, transportId, peerId).value;
   }
 
   private webRtcTransport(transportId: string, peerId: string): types.WebRtcTransport {
@@ -255,12 +309,16 @@ export class MediaRoom {
     source: Source | undefined,
   ): Promise<string> {
     const transport = this.transport(transportId, peerId);
-    if (transport.type === 'webrtc' && (transport.appData as { direction?: string }).direction !== 'send') {
+    if (transport.type === 'webrtc' && directionOf(transport) !== 'send') {
       throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a send transport`);
     }
     const producer = await mediasoupCall(() => transport.produce({ kind, rtpParameters, paused, appData: { peerId, source } }));
-    this.producers.set(producer.id, { peerId, producer });
-    producer.observer.once('close', () => this.producers.delete(producer.id));
+    this.producers.set(producer.id, { peerId, value: producer });
+    this.sync.changed({ type: 'producerAdded', peerId, producer: MediaRoom.summary(producer) });
+    producer.observer.once('close', () => {
+      this.producers.delete(producer.id);
+      this.sync.changed({ type: 'producerClosed', peerId, producerId: producer.id });
+    });
     if (kind === 'audio') {
       await this.speaker
         .addProducer({ producerId: producer.id })
@@ -271,46 +329,91 @@ export class MediaRoom {
   }
 
   async producerAction(peerId: string, producerId: string, action: Action): Promise<void> {
-    const p = this.owned('producer', this.producers, producerId, peerId);
-    if (action === 'close') p.producer.close();
-    else await mediasoupCall(() => (action === 'pause' ? p.producer.pause() : p.producer.resume()));
+    const p = this.owned('producer', this.producers, producerId, peerId).value;
+    if (action === 'close') return p.close();
+    await mediasoupCall(() => (action === 'pause' ? p.pause() : p.resume()));
+    this.sync.changed({ type: 'producerPaused', peerId, producerId, paused: p.paused });
+  }
+
+  /** For the cascade: a producer of this leg's own peers. */
+  localProducer(producerId: string): types.Producer | undefined {
+    return this.producers.get(producerId)?.value;
+  }
+
+  /** For the cascade: this leg's consumers of `producerId`, as its demand sees them. */
+  *watchers(producerId: string): Iterable<Watcher> {
+    for (const id of this.consumersOf.get(producerId) ?? []) {
+      const c = this.consumers.get(id);
+      if (c && !c.consumer.closed) yield { paused: c.consumer.paused, spatialLayer: c.spatialLayer };
+    }
+  }
+
+  private wake(producerId: string): void {
+    for (const w of this.waitingFor.get(producerId) ?? []) w();
+    this.waitingFor.delete(producerId);
+  }
+
+  /**
+   * Where `producerId` lives: on this leg, or on another. A client hears of a new producer from
+   * its gateway, which may be sooner than this leg hears of it from the producer's leg: wait a
+   * moment for it before answering NOT_FOUND.
+   */
+  private async findProducer(producerId: string): Promise<{ local: types.Producer; peerId: string } | { remote: RemoteProducer } | undefined> {
+    const look = () => {
+      const local = this.producers.get(producerId);
+      if (local) return { local: local.value, peerId: local.peerId };
+      const remote = this.remote.producer(producerId);
+      return remote ? { remote } : undefined;
+    };
+    const now = look();
+    if (now || this.opts.remoteProducerWaitMs <= 0) return now;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, this.opts.remoteProducerWaitMs);
+      const list = this.waitingFor.get(producerId) ?? [];
+      list.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.waitingFor.set(producerId, list);
+    });
+    return look();
   }
 
   async consume(peerId: string, transportId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo> {
     const transport = this.transport(transportId, peerId);
-    if (transport.type === 'webrtc' && (transport.appData as { direction?: string }).direction !== 'recv') {
+    if (transport.type === 'webrtc' && directionOf(transport) !== 'recv') {
       throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a receive transport`);
     }
-    const source = this.producers.get(producerId);
-    if (!source) throw new StrataError('NOT_FOUND', `no producer ${producerId} in room ${this.roomId}`);
-    if (source.peerId === peerId) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
+    const found = await this.findProducer(producerId);
+    if (!found) throw new StrataError('NOT_FOUND', `no producer ${producerId} in room ${this.roomId}`);
+    const ownerId = 'local' in found ? found.peerId : found.remote.peerId;
+    if (ownerId === peerId) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
+    if (!this.limits.admitConsumer()) throw new StrataError('CAPACITY', 'this media node is at its consumer capacity');
+    // A producer of another leg is forwarded here first; from then on it is a producer of this router like any other.
+    if ('remote' in found) await this.cascade.pull(found.remote);
     if (!this.router.canConsume({ producerId, rtpCapabilities })) {
+      this.cascade.watchersChanged(producerId); // a stream pulled for nobody goes again
       throw new StrataError('INVALID_MESSAGE', `these RTP capabilities cannot consume producer ${producerId}`);
     }
-    if (!this.limits.admitConsumer()) throw new StrataError('CAPACITY', 'this media node is at its consumer capacity');
     // Paused until the client has its side ready; resuming asks the sender for a key frame.
     const consumer = await mediasoupCall(() => transport.consume({ producerId, rtpCapabilities, paused: true, appData: { peerId } }));
-    this.consumers.set(consumer.id, { peerId, consumer });
-    const base = { roomId: this.roomId, nodeId: this.nodeId, peerId, consumerId: consumer.id, producerId };
-    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
-    consumer.on('producerclose', () => this.events.media({ type: 'consumerClosed', ...base }));
-    consumer.on('producerpause', () => this.events.media({ type: 'consumerPaused', ...base }));
-    consumer.on('producerresume', () => this.events.media({ type: 'consumerResumed', ...base }));
-    consumer.on('layerschange', (layers) =>
-      this.events.media({
-        type: 'consumerLayersChanged',
-        roomId: this.roomId,
-        nodeId: this.nodeId,
-        peerId,
-        consumerId: consumer.id,
-        spatialLayer: layers?.spatialLayer ?? null,
-        temporalLayer: layers?.temporalLayer ?? null,
-      }),
-    );
+    this.consumers.set(consumer.id, { peerId, consumer, spatialLayer: undefined });
+    let set = this.consumersOf.get(producerId);
+    if (!set) this.consumersOf.set(producerId, (set = new Set()));
+    set.add(consumer.id);
+    consumer.observer.once('close', () => {
+      this.consumers.delete(consumer.id);
+      const s = this.consumersOf.get(producerId);
+      s?.delete(consumer.id);
+      if (s?.size === 0) this.consumersOf.delete(producerId);
+      this.cascade.watchersChanged(producerId);
+    });
+    reportConsumerEvents(consumer, { roomId: this.roomId, nodeId: this.nodeId, peerId }, this.opts.events.media);
+    this.cascade.watchersChanged(producerId);
     return {
       consumerId: consumer.id,
       producerId,
-      peerId: source.peerId,
+      peerId: ownerId,
       kind: consumer.kind,
       rtpParameters: JSON.parse(JSON.stringify(consumer.rtpParameters)) as ConsumerInfo['rtpParameters'],
       type: consumer.type,
@@ -318,31 +421,45 @@ export class MediaRoom {
     };
   }
 
-  async consumerAction(peerId: string, consumerId: string, action: Action): Promise<void> {
-    const c = this.owned('consumer', this.consumers, consumerId, peerId);
-    if (action === 'close') c.consumer.close();
-    else if (action === 'pause') await mediasoupCall(() => c.consumer.pause());
-    else {
-      await mediasoupCall(() => c.consumer.resume());
-      if (c.consumer.kind === 'video') await c.consumer.requestKeyFrame().catch(() => undefined);
-    }
+  private get limits(): RoomLimits {
+    return this.opts.limits;
   }
 
+  async consumerAction(peerId: string, consumerId: string, action: Action): Promise<void> {
+    const c = this.owned('consumer', this.consumers, consumerId, peerId).consumer;
+    if (action === 'close') c.close();
+    else if (action === 'pause') await mediasoupCall(() => c.pause());
+    else {
+      await mediasoupCall(() => c.resume());
+      if (c.kind === 'video') await c.requestKeyFrame().catch(() => undefined);
+    }
+    this.cascade.watchersChanged(c.producerId);
+  }
+
+  /**
+   * A producer forwarded from another leg arrives as one stream, at the highest layer a
+   * consumer here asked for: the layer a client asks for is that demand, and locally only the
+   * temporal layer is left to choose.
+   */
   async setPreferredLayers(peerId: string, consumerId: string, spatialLayer: number, temporalLayer: number | undefined): Promise<void> {
-    const c = this.owned('consumer', this.consumers, consumerId, peerId);
-    await mediasoupCall(() => c.consumer.setPreferredLayers({ spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
+    const entry = this.owned('consumer', this.consumers, consumerId, peerId);
+    const forwarded = this.cascade.isForwarded(entry.consumer.producerId);
+    const spatial = forwarded ? 0 : spatialLayer;
+    await mediasoupCall(() => entry.consumer.setPreferredLayers({ spatialLayer: spatial, ...(temporalLayer !== undefined ? { temporalLayer } : {}) }));
+    entry.spatialLayer = spatialLayer;
+    if (forwarded) this.cascade.watchersChanged(entry.consumer.producerId);
   }
 
   /** Ends `peerId`'s membership and closes every transport of it (its producers and consumers go with them). */
   closePeer(peerId: string): number {
     let n = 0;
-    for (const { peerId: owner, transport } of [...this.transports.values()]) {
+    for (const { peerId: owner, value: transport } of [...this.transports.values()]) {
       if (owner === peerId) {
         transport.close();
         n++;
       }
     }
-    this.members.delete(peerId);
+    if (this.members.delete(peerId)) this.sync.changed({ type: 'memberLeft', peerId });
     this.idleChanged();
     return n;
   }

@@ -1,11 +1,20 @@
 import { StrataError } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import { MEDIA_CODECS } from './codecs.js';
+import type { FarLegs } from './cascade.js';
+import type { LegSyncDeps } from './leg-sync.js';
+import type { LinkSettings } from './link.js';
 import { MediaRoom, type MediaRoomEvents, type RoomLimits } from './media-room.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export interface RegistryOptions {
   nodeId: string;
+  region: string;
+  /** Where links to other nodes listen, and how long a link stream nobody watches lingers. */
+  link: LinkSettings & { lingerMs: number };
+  remoteProducerWaitMs: number;
+  bus: LegSyncDeps['bus'];
+  far: FarLegs;
   idleTimeoutMs: number;
   speakerIntervalMs: number;
   maxConsumers: number;
@@ -35,13 +44,16 @@ export class RoomRegistry {
     return this.rooms.size;
   }
 
-  totals(): { routers: number; transports: number; producers: number; consumers: number } {
-    const t = { routers: this.rooms.size, transports: 0, producers: 0, consumers: 0 };
+  totals() {
+    const t = { routers: this.rooms.size, transports: 0, producers: 0, consumers: 0, links: 0, linkStreamsOut: 0, linkStreamsIn: 0 };
     for (const r of this.rooms.values()) {
       const c = r.counts;
       t.transports += c.transports;
       t.producers += c.producers;
       t.consumers += c.consumers;
+      t.links += c.links;
+      t.linkStreamsOut += c.linkStreamsOut;
+      t.linkStreamsIn += c.linkStreamsIn;
     }
     return t;
   }
@@ -85,7 +97,21 @@ export class RoomRegistry {
       activeSpeaker: (peerId, producerId) => room && this.events(room).activeSpeaker(peerId, producerId),
       idle: (idle) => (idle ? this.armIdle(roomId) : this.disarmIdle(roomId)),
     };
-    room = await MediaRoom.create(roomId, this.opts.nodeId, worker, MEDIA_CODECS, this.opts.speakerIntervalMs, limits, events, this.log);
+    room = await MediaRoom.create({
+      roomId,
+      nodeId: this.opts.nodeId,
+      region: this.opts.region,
+      worker,
+      codecs: MEDIA_CODECS,
+      speakerIntervalMs: this.opts.speakerIntervalMs,
+      limits,
+      cascade: this.opts.link,
+      remoteProducerWaitMs: this.opts.remoteProducerWaitMs,
+      bus: this.opts.bus,
+      far: this.opts.far,
+      events,
+      log: this.log,
+    });
     worker.routers++;
     room.router.observer.once('close', () => {
       worker.routers--;

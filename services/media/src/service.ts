@@ -1,12 +1,16 @@
 import { ConfigError } from '@strata/config';
 import type { ServiceDefinition } from '@strata/service';
 import { mediaConfig } from './config.js';
-import { mediaEventPublisher, serveMediaApi } from './handlers.js';
+import { farLegs, mediaEventPublisher, serveMediaApi } from './handlers.js';
 import { RoomRegistry } from './room-registry.js';
 import { WorkerPool } from './worker-pool.js';
 
 /** mediasoup's rule of thumb for one worker (one core) with WebRTC consumers. */
 const CONSUMERS_PER_WORKER = 500;
+/** Requests between the legs of a room: nodes of one region answer in milliseconds; past this one is taken for gone. */
+const LINK_REQUEST_TIMEOUT_MS = 3000;
+/** How long a consume of another leg's producer waits to hear of it (a client may hear first). */
+const REMOTE_PRODUCER_WAIT_MS = 1000;
 
 export const mediaService: ServiceDefinition<typeof mediaConfig> = {
   kind: 'media',
@@ -33,6 +37,15 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
       pool,
       {
         nodeId,
+        region,
+        link: {
+          listenIp: config.MEDIA_LINK_LISTEN_IP || config.MEDIA_LISTEN_IP,
+          announcedAddress: config.MEDIA_LINK_ANNOUNCED_ADDRESS || undefined,
+          lingerMs: config.MEDIA_LINK_LINGER,
+        },
+        remoteProducerWaitMs: REMOTE_PRODUCER_WAIT_MS,
+        bus,
+        far: farLegs(bus, region, LINK_REQUEST_TIMEOUT_MS),
         idleTimeoutMs: config.MEDIA_ROOM_IDLE_TIMEOUT,
         speakerIntervalMs: config.MEDIA_ACTIVE_SPEAKER_INTERVAL,
         maxConsumers,

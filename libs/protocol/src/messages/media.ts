@@ -158,6 +158,7 @@ export const TransportInfo = Type.Object({
   iceCandidates: Type.Array(Obj),
   dtlsParameters: DtlsParameters,
 });
+export type TransportInfo = Static<typeof TransportInfo>;
 
 export const ConsumerInfo = Type.Object({
   consumerId: EntityId,

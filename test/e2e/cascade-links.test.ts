@@ -1,0 +1,212 @@
+/**
+ * Three media nodes as real processes holding legs of one room, driven over NATS as gateways
+ * drive them: each leg's roster is the whole room's, a producer of one leg reaches a consumer
+ * on another over a link that exists only while someone there consumes it, carries no bytes
+ * while nobody watches, and is gone, with every mediasoup object, once the room empties.
+ * What crosses the links is read from mediasoup's own stats on both ends.
+ */
+import { Bus } from '@strata/bus';
+import { startNatsServer, type NatsServer } from '@strata/nats-server';
+import {
+  Health,
+  MediaConsume,
+  MediaConsumerAction,
+  MediaEvent,
+  MediaLinkStats,
+  MediaPeerClose,
+  MediaPlainTransportConnect,
+  MediaPlainTransportCreate,
+  MediaProduce,
+  MediaProducerAction,
+  MediaRoomLeg,
+  MediaRoomOpen,
+  MediaRoomPeers,
+  subjects,
+  type EventOf,
+  type RequestOf,
+  type ResponseOf,
+  type RpcDef,
+} from '@strata/protocol';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { memoryLogger } from '../helpers/logger.js';
+import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
+import { AUDIO_LEVEL_EXT_ID, startAudioSender, startUdpSink } from '../helpers/rtp.js';
+
+const REGION = 'ctest';
+const NODES = ['leg-a', 'leg-b', 'leg-c'] as const;
+type Node = (typeof NODES)[number];
+const ROOM = 'cascade';
+const LINGER_MS = 400;
+
+const audioParams = (ssrc: number) => ({
+  codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: {} }],
+  encodings: [{ ssrc }],
+  headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: AUDIO_LEVEL_EXT_ID }],
+});
+
+describe('cascade: legs and links between media nodes', { timeout: 120_000 }, () => {
+  let nats: NatsServer;
+  let bus: Bus;
+  const media: ServiceProcess[] = [];
+  const events: EventOf<typeof MediaEvent>[] = [];
+  const call = <D extends RpcDef>(node: Node, def: D, req: RequestOf<D>): Promise<ResponseOf<D>> =>
+    bus.request(def, subjects.media(REGION, node, def.name), req, { timeoutMs: 5000 });
+  const linkStats = (node: Node) => call(node, MediaLinkStats, { roomId: ROOM }).then((r) => r.links);
+  const packetsOf = (stats: Record<string, unknown>[]) => stats.reduce((n, s) => n + Number(s['packetCount'] ?? 0), 0);
+
+  before(async () => {
+    nats = await startNatsServer();
+    bus = await Bus.connect({ servers: nats.url, name: 'cascade-test', logger: memoryLogger().log });
+    bus.subscribe(MediaEvent, subjects.roomMedia(REGION, ROOM), (e) => void events.push(e));
+    for (const node of NODES) {
+      media.push(
+        spawnService('media', {
+          NATS_URL: nats.url,
+          STRATA_REGION: REGION,
+          STRATA_NODE_ID: node,
+          HTTP_PORT: '0',
+          MEDIA_NUM_WORKERS: '1',
+          MEDIA_LINK_LINGER: `${LINGER_MS}ms`,
+          MEDIA_ROOM_IDLE_TIMEOUT: '1s',
+        }),
+      );
+    }
+    for (const [i, node] of NODES.entries()) {
+      await waitFor(
+        `${node} health`,
+        async () => {
+          if (media[i]!.child.exitCode !== null) throw new Error(media[i]!.output());
+          return bus.request(Health, subjects.health(REGION, 'media', node), {}, { timeoutMs: 500 }).catch(() => undefined);
+        },
+        30_000,
+      );
+    }
+  });
+
+  after(async () => {
+    await Promise.all(media.map((m) => m.stop()));
+    await bus?.drain();
+    await nats?.stop();
+  });
+
+  it('knows the whole room on every leg, forwards on demand only, and leaves nothing behind', async () => {
+    // Alice on A publishes; Bob on B and Carol on C join later and learn her from A.
+    const a = await call('leg-a', MediaRoomOpen, { roomId: ROOM, peer: { peerId: 'alice', identity: 'alice' } });
+    assert.deepEqual(
+      a.peers.map((p) => p.peerId),
+      ['alice'],
+    );
+    const inA = await call('leg-a', MediaPlainTransportCreate, { roomId: ROOM, peerId: 'alice', comedia: true });
+    const { producerId } = await call('leg-a', MediaProduce, {
+      roomId: ROOM,
+      peerId: 'alice',
+      transportId: inA.transportId,
+      kind: 'audio',
+      rtpParameters: audioParams(4242),
+    });
+    const sender = startAudioSender(inA.ip, inA.port, 4242, () => 30);
+    const sink = await startUdpSink();
+    try {
+      const b = await call('leg-b', MediaRoomOpen, { roomId: ROOM, peer: { peerId: 'bob', identity: 'bob' }, legs: ['leg-a'] });
+      assert.deepEqual(b.peers.map((p) => [p.peerId, p.producers.map((x) => x.producerId)]).sort(), [
+        ['alice', [producerId]],
+        ['bob', []],
+      ]);
+      const c = await call('leg-c', MediaRoomOpen, { roomId: ROOM, peer: { peerId: 'carol', identity: 'carol' }, legs: ['leg-a', 'leg-b'] });
+      assert.deepEqual(c.peers.map((p) => p.peerId).sort(), ['alice', 'bob', 'carol'], "C's roster holds A's and B's members");
+      // A and B hear of Carol from C's own events.
+      for (const node of ['leg-a', 'leg-b'] as const) {
+        await waitFor(`${node} knows carol`, async () =>
+          (await call(node, MediaRoomPeers, { roomId: ROOM })).peers.some((p) => p.peerId === 'carol') ? true : undefined,
+        );
+      }
+      assert.deepEqual(await linkStats('leg-a'), [], 'nobody consumes yet: no link');
+
+      // Bob consumes Alice's producer on his own leg: A forwards it to B, and only to B.
+      const out = await call('leg-b', MediaPlainTransportCreate, { roomId: ROOM, peerId: 'bob', comedia: false });
+      await call('leg-b', MediaPlainTransportConnect, { roomId: ROOM, peerId: 'bob', transportId: out.transportId, ip: '127.0.0.1', port: sink.port });
+      const consumer = await call('leg-b', MediaConsume, {
+        roomId: ROOM,
+        peerId: 'bob',
+        transportId: out.transportId,
+        producerId,
+        rtpCapabilities: b.rtpCapabilities,
+      });
+      assert.equal(consumer.peerId, 'alice', 'the forwarded producer is Alice’s, under its own id');
+      await call('leg-b', MediaConsumerAction, { roomId: ROOM, peerId: 'bob', consumerId: consumer.consumerId, action: 'resume' });
+      await waitFor('RTP at Bob', () => (sink.packets() > 20 ? true : undefined), 10_000);
+
+      const onA = await linkStats('leg-a');
+      assert.deepEqual(
+        onA.map((l) => [l.nodeId, l.sending.map((s) => s.producerId), l.receiving.length]),
+        [['leg-b', [producerId], 0]],
+        'A sends one stream, to B',
+      );
+      assert.ok(packetsOf(onA[0]!.sending[0]!.stats) > 0, "mediasoup's stats of A's link consumer count packets");
+      const onB = await linkStats('leg-b');
+      assert.deepEqual(
+        onB.map((l) => [l.nodeId, l.sending.length, l.receiving.map((s) => s.producerId)]),
+        [['leg-a', 0, [producerId]]],
+      );
+      await waitFor('packets on B’s forwarded producer', async () => (packetsOf((await linkStats('leg-b'))[0]!.receiving[0]!.stats) > 0 ? true : undefined));
+      assert.deepEqual(await linkStats('leg-c'), [], 'C consumes nothing: no link to C');
+
+      // Bob pauses: after the linger time A stops sending bytes, but keeps the stream set up.
+      await call('leg-b', MediaConsumerAction, { roomId: ROOM, peerId: 'bob', consumerId: consumer.consumerId, action: 'pause' });
+      await waitFor('A pauses the link stream', async () => ((await linkStats('leg-a'))[0]?.sending[0]?.paused ? true : undefined), 5000);
+      await call('leg-b', MediaConsumerAction, { roomId: ROOM, peerId: 'bob', consumerId: consumer.consumerId, action: 'resume' });
+      await waitFor('A resumes it', async () => ((await linkStats('leg-a'))[0]?.sending[0]?.paused === false ? true : undefined), 5000);
+
+      // Alice pauses her producer: Bob's consumer on B hears it as from a local producer.
+      await call('leg-a', MediaProducerAction, { roomId: ROOM, peerId: 'alice', producerId, action: 'pause' });
+      await waitFor('consumerPaused from B', () =>
+        events.some((e) => e.type === 'consumerPaused' && e.nodeId === 'leg-b' && e.peerId === 'bob') ? true : undefined,
+      );
+      await call('leg-a', MediaProducerAction, { roomId: ROOM, peerId: 'alice', producerId, action: 'resume' });
+      await waitFor('consumerResumed from B', () =>
+        events.some((e) => e.type === 'consumerResumed' && e.nodeId === 'leg-b' && e.peerId === 'bob') ? true : undefined,
+      );
+
+      // Bob stops consuming: after the linger time the stream is gone from both ends.
+      await call('leg-b', MediaConsumerAction, { roomId: ROOM, peerId: 'bob', consumerId: consumer.consumerId, action: 'close' });
+      await waitFor('stream gone on A', async () => ((await linkStats('leg-a'))[0]?.sending.length === 0 ? true : undefined), 5000);
+      assert.equal((await linkStats('leg-b'))[0]?.receiving.length, 0, 'and on B');
+
+      // Consumed again, then Alice's producer closes: Bob's consumer on B closes with it.
+      const again = await call('leg-b', MediaConsume, {
+        roomId: ROOM,
+        peerId: 'bob',
+        transportId: out.transportId,
+        producerId,
+        rtpCapabilities: b.rtpCapabilities,
+      });
+      await call('leg-a', MediaProducerAction, { roomId: ROOM, peerId: 'alice', producerId, action: 'close' });
+      await waitFor('consumerClosed from B', () =>
+        events.some((e) => e.type === 'consumerClosed' && e.consumerId === again.consumerId && e.nodeId === 'leg-b') ? true : undefined,
+      );
+      await waitFor('nothing on the links', async () => {
+        const all = await Promise.all(NODES.map((n) => linkStats(n)));
+        return all.every((links) => links.every((l) => l.sending.length === 0 && l.receiving.length === 0)) ? true : undefined;
+      });
+      await waitFor('A forgot the producer on C', async () =>
+        (await call('leg-c', MediaRoomPeers, { roomId: ROOM })).peers.find((p) => p.peerId === 'alice')?.producers.length === 0 ? true : undefined,
+      );
+    } finally {
+      sender.stop();
+      sink.close();
+    }
+
+    // Everyone leaves: each leg closes once idle, the others drop it, and no link is left.
+    for (const [node, peerId] of [
+      ['leg-b', 'bob'],
+      ['leg-c', 'carol'],
+      ['leg-a', 'alice'],
+    ] as const) {
+      await call(node, MediaPeerClose, { roomId: ROOM, peerId });
+    }
+    for (const node of NODES) {
+      await waitFor(`${node} closed the room`, async () => ((await call(node, MediaRoomLeg, { roomId: ROOM })).open ? undefined : true), 10_000);
+    }
+  });
+});
