@@ -11,6 +11,7 @@ import {
   Health,
   MediaConsume,
   MediaConsumerAction,
+  MediaConsumerLayers,
   MediaEvent,
   MediaLinkStats,
   MediaPeerClose,
@@ -31,7 +32,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { memoryLogger } from '../helpers/logger.js';
 import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
-import { AUDIO_LEVEL_EXT_ID, startAudioSender, startUdpSink } from '../helpers/rtp.js';
+import { AUDIO_LEVEL_EXT_ID, startAudioSender, startSimulcastSender, startUdpSink, startVp8Sink, VP8_PT } from '../helpers/rtp.js';
 
 const REGION = 'ctest';
 const NODES = ['leg-a', 'leg-b', 'leg-c'] as const;
@@ -45,6 +46,23 @@ const audioParams = (ssrc: number) => ({
   headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:ssrc-audio-level', id: AUDIO_LEVEL_EXT_ID }],
 });
 
+const LAYERS = [
+  { ssrc: 7001, width: 320, height: 180, frameBytes: 150 },
+  { ssrc: 7002, width: 640, height: 360, frameBytes: 500 },
+  { ssrc: 7003, width: 1280, height: 720, frameBytes: 1100 },
+];
+const simulcastParams = () => ({
+  codecs: [
+    {
+      mimeType: 'video/VP8',
+      payloadType: VP8_PT,
+      clockRate: 90000,
+      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+    },
+  ],
+  encodings: LAYERS.map((l) => ({ ssrc: l.ssrc, scalabilityMode: 'L1T1' })),
+});
+
 describe('cascade: legs and links between media nodes', { timeout: 120_000 }, () => {
   let nats: NatsServer;
   let bus: Bus;
@@ -53,7 +71,9 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
   const call = <D extends RpcDef>(node: Node, def: D, req: RequestOf<D>): Promise<ResponseOf<D>> =>
     bus.request(def, subjects.media(REGION, node, def.name), req, { timeoutMs: 5000 });
   const linkStats = (node: Node) => call(node, MediaLinkStats, { roomId: ROOM }).then((r) => r.links);
-  const packetsOf = (stats: Record<string, unknown>[]) => stats.reduce((n, s) => n + Number(s['packetCount'] ?? 0), 0);
+  // A consumer's stats hold its outbound stream and the producer stream it reads; a producer's, its inbound streams.
+  const packetsOf = (stats: Record<string, unknown>[], type = 'outbound-rtp') =>
+    stats.filter((s) => s['type'] === type).reduce((n, s) => n + Number(s['packetCount'] ?? 0), 0);
 
   before(async () => {
     nats = await startNatsServer();
@@ -149,7 +169,9 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
         onB.map((l) => [l.nodeId, l.sending.length, l.receiving.map((s) => s.producerId)]),
         [['leg-a', 0, [producerId]]],
       );
-      await waitFor('packets on B’s forwarded producer', async () => (packetsOf((await linkStats('leg-b'))[0]!.receiving[0]!.stats) > 0 ? true : undefined));
+      await waitFor('packets on B’s forwarded producer', async () =>
+        packetsOf((await linkStats('leg-b'))[0]!.receiving[0]!.stats, 'inbound-rtp') > 0 ? true : undefined,
+      );
       assert.deepEqual(await linkStats('leg-c'), [], 'C consumes nothing: no link to C');
 
       // Bob pauses: after the linger time A stops sending bytes, but keeps the stream set up.
@@ -207,6 +229,71 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
     }
     for (const node of NODES) {
       await waitFor(`${node} closed the room`, async () => ((await call(node, MediaRoomLeg, { roomId: ROOM })).open ? undefined : true), 10_000);
+    }
+  });
+
+  it('carries only the highest layer a far subscriber needs, and switches when that changes', async () => {
+    const room = 'layers';
+    const byteRate = async (node: Node, pick: (l: Awaited<ReturnType<typeof linkStats>>[number]) => Record<string, unknown>[] | undefined) => {
+      const bytes = async () => {
+        const links = (await call(node, MediaLinkStats, { roomId: room })).links;
+        const stats = links.map(pick).find((x) => x !== undefined) ?? [];
+        return stats.filter((st) => st['type'] === 'outbound-rtp').reduce((n, st) => n + Number(st['byteCount'] ?? 0), 0);
+      };
+      const b0 = await bytes();
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 1500));
+      return ((await bytes()) - b0) / ((Date.now() - t0) / 1000);
+    };
+    await call('leg-a', MediaRoomOpen, { roomId: room, peer: { peerId: 'vic', identity: 'vic' } });
+    const inA = await call('leg-a', MediaPlainTransportCreate, { roomId: room, peerId: 'vic', comedia: true });
+    const { producerId } = await call('leg-a', MediaProduce, {
+      roomId: room,
+      peerId: 'vic',
+      transportId: inA.transportId,
+      kind: 'video',
+      rtpParameters: simulcastParams(),
+    });
+    const sender = startSimulcastSender(inA.ip, inA.port, LAYERS);
+    const sink = await startVp8Sink();
+    try {
+      const b = await call('leg-b', MediaRoomOpen, { roomId: room, peer: { peerId: 'wes', identity: 'wes' }, legs: ['leg-a'] });
+      const out = await call('leg-b', MediaPlainTransportCreate, { roomId: room, peerId: 'wes', comedia: false });
+      await call('leg-b', MediaPlainTransportConnect, { roomId: room, peerId: 'wes', transportId: out.transportId, ip: '127.0.0.1', port: sink.port });
+      const c = await call('leg-b', MediaConsume, {
+        roomId: room,
+        peerId: 'wes',
+        transportId: out.transportId,
+        producerId,
+        rtpCapabilities: b.rtpCapabilities,
+      });
+      await call('leg-b', MediaConsumerLayers, { roomId: room, peerId: 'wes', consumerId: c.consumerId, spatialLayer: 0 });
+      await call('leg-b', MediaConsumerAction, { roomId: room, peerId: 'wes', consumerId: c.consumerId, action: 'resume' });
+      await waitFor('a low key frame at Wes', () => (sink.widths().includes(320) ? true : undefined), 10_000);
+
+      // What the producer receives on A (every layer) against what A's link sends to B.
+      const sent = await byteRate('leg-a', (l) => l.sending.find((x) => x.producerId === producerId)?.stats);
+      const all = LAYERS.reduce((n, l) => n + l.frameBytes * 30, 0);
+      assert.ok(sent > LAYERS[0]!.frameBytes * 30 * 0.5, `the link carries the low layer (${sent.toFixed(0)} B/s)`);
+      assert.ok(sent < LAYERS[1]!.frameBytes * 30 * 0.8, `and nothing above it: ${sent.toFixed(0)} B/s against ${all} B/s for all layers`);
+      assert.ok(
+        sink.widths().every((w) => w === 320),
+        `Wes saw only low key frames: ${sink.widths().join(',')}`,
+      );
+
+      // Wes asks for the top layer: A's link switches at the next key frame, and Wes decodes 1280-wide frames.
+      await call('leg-b', MediaConsumerLayers, { roomId: room, peerId: 'wes', consumerId: c.consumerId, spatialLayer: 2 });
+      await waitFor('a top key frame at Wes', () => (sink.widths().includes(1280) ? true : undefined), 10_000);
+      const top = await byteRate('leg-a', (l) => l.sending.find((x) => x.producerId === producerId)?.stats);
+      assert.ok(top > LAYERS[2]!.frameBytes * 30 * 0.7 && top < all * 0.8, `the link carries the top layer alone (${top.toFixed(0)} B/s)`);
+    } finally {
+      sender.stop();
+      sink.close();
+    }
+    await call('leg-b', MediaPeerClose, { roomId: room, peerId: 'wes' });
+    await call('leg-a', MediaPeerClose, { roomId: room, peerId: 'vic' });
+    for (const node of ['leg-a', 'leg-b'] as const) {
+      await waitFor(`${node} closed ${room}`, async () => ((await call(node, MediaRoomLeg, { roomId: room })).open ? undefined : true), 10_000);
     }
   });
 });

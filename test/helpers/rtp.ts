@@ -1,3 +1,4 @@
+import { vp8Payload } from '@strata/harness';
 import { createSocket, type Socket } from 'node:dgram';
 
 /** RFC 6464 audio level in a one-byte header extension (what browsers send with Opus). */
@@ -53,4 +54,100 @@ export async function startUdpSink(): Promise<{ port: number; packets: () => num
   });
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   return { port: socket.address().port, packets: () => packets, bytes: () => bytes, close: () => socket.close() };
+}
+
+/** One simulcast layer of a synthetic VP8 sender: its SSRC, the key frame's width (what a decoder reads first) and each frame's size. */
+export interface SyntheticLayer {
+  ssrc: number;
+  width: number;
+  height: number;
+  frameBytes: number;
+}
+
+export const VP8_PT = 101;
+
+/** The width in a VP8 key frame's header, or undefined for anything else (RTCP, delta frames, audio). */
+export function vp8KeyFrameWidth(rtp: Buffer): number | undefined {
+  if (rtp.length < 12 || (rtp[1]! >= 200 && rtp[1]! <= 204)) return undefined;
+  const cc = rtp[0]! & 0x0f;
+  let off = 12 + cc * 4;
+  if (rtp[0]! & 0x10) off += 4 + rtp.readUInt16BE(off + 2) * 4;
+  // Descriptor: X byte, then I/L/T/K fields as flagged.
+  const x = rtp[off]!;
+  let i = off + 1;
+  if (x & 0x80) {
+    const ext = rtp[i++]!;
+    if (ext & 0x80) i += rtp[i]! & 0x80 ? 2 : 1;
+    if (ext & 0x40) i++;
+    if (ext & 0x30) i++;
+  }
+  if (!(x & 0x10) || rtp.length < i + 10) return undefined;
+  if ((rtp[i]! & 0x01) !== 0 || rtp[i + 3] !== 0x9d || rtp[i + 4] !== 0x01 || rtp[i + 5] !== 0x2a) return undefined;
+  return rtp.readUInt16LE(i + 6) & 0x3fff;
+}
+
+/** An RTCP sender report (RFC 3550 6.4.1) without report blocks: it ties `rtpTs` to the wall clock. */
+export function senderReport(ssrc: number, rtpTs: number, packets: number, octets: number, nowMs = Date.now()): Buffer {
+  const b = Buffer.alloc(28);
+  b[0] = 0x80;
+  b[1] = 200;
+  b.writeUInt16BE(6, 2);
+  b.writeUInt32BE(ssrc >>> 0, 4);
+  const ntpSeconds = Math.floor(nowMs / 1000) + 2_208_988_800;
+  b.writeUInt32BE(ntpSeconds >>> 0, 8);
+  b.writeUInt32BE(Math.floor(((nowMs % 1000) / 1000) * 2 ** 32) >>> 0, 12);
+  b.writeUInt32BE(rtpTs >>> 0, 16);
+  b.writeUInt32BE(packets >>> 0, 20);
+  b.writeUInt32BE(octets >>> 0, 24);
+  return b;
+}
+
+/**
+ * Sends simulcast VP8 as a browser would, one SSRC per layer, 30 frames a second, a key frame
+ * on every layer each second, and a sender report per layer twice a second (mediasoup switches
+ * spatial layers only between streams whose clocks it can line up), from one socket (a
+ * comedia plain transport learns one source).
+ */
+export function startSimulcastSender(host: string, port: number, layers: SyntheticLayer[]): { stop(): void } {
+  const socket = createSocket('udp4');
+  const t0 = Date.now();
+  let frame = 0;
+  const sent = layers.map(() => ({ seq: 0, octets: 0 }));
+  const rtpTs = (ms: number) => Math.round(((ms - t0) * 90000) / 1000);
+  const timer = setInterval(() => {
+    const ts = rtpTs(Date.now());
+    for (const [i, l] of layers.entries()) {
+      const payload = vp8Payload(frame, frame % 30 === 0, l.frameBytes, l.width, l.height);
+      const s = sent[i]!;
+      socket.send(rtpPacket({ pt: VP8_PT, seq: s.seq++, ts, ssrc: l.ssrc, payload, marker: true }), port, host);
+      s.octets += payload.length;
+    }
+    frame++;
+  }, 1000 / 30);
+  const reports = setInterval(() => {
+    const now = Date.now();
+    for (const [i, l] of layers.entries()) socket.send(senderReport(l.ssrc, rtpTs(now), sent[i]!.seq, sent[i]!.octets, now), port, host);
+  }, 500);
+  return {
+    stop() {
+      clearInterval(timer);
+      clearInterval(reports);
+      socket.close();
+    },
+  };
+}
+
+/** A UDP socket that remembers the widths of the VP8 key frames it receives. */
+export async function startVp8Sink(): Promise<{ port: number; widths: () => number[]; packets: () => number; close(): void }> {
+  const socket = createSocket('udp4');
+  const widths: number[] = [];
+  let packets = 0;
+  socket.on('message', (m) => {
+    if (m[1]! >= 200 && m[1]! <= 204) return;
+    packets++;
+    const w = vp8KeyFrameWidth(m);
+    if (w !== undefined) widths.push(w);
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  return { port: socket.address().port, widths: () => [...widths], packets: () => packets, close: () => socket.close() };
 }

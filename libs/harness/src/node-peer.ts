@@ -45,7 +45,7 @@ const VIDEO_FPS = 25;
 const KEY_FRAME_EVERY = VIDEO_FPS; // one per second, so a late subscriber decodes quickly
 
 /** A VP8 RTP payload: descriptor with a 15-bit picture id, then a frame header (RFC 7741, RFC 6386). */
-export function vp8Payload(pictureId: number, keyFrame: boolean, size: number): Buffer {
+export function vp8Payload(pictureId: number, keyFrame: boolean, size: number, width = 320, height = 240): Buffer {
   const b = Buffer.alloc(Math.max(size, 14), 0);
   b[0] = 0x90; // X=1, S=1 (start of partition 0)
   b[1] = 0x80; // I=1: picture id present
@@ -60,8 +60,8 @@ export function vp8Payload(pictureId: number, keyFrame: boolean, size: number): 
     b[7] = 0x9d; // start code
     b[8] = 0x01;
     b[9] = 0x2a;
-    b.writeUInt16LE(320, 10); // width, no scaling
-    b.writeUInt16LE(240, 12); // height
+    b.writeUInt16LE(width, 10); // no scaling
+    b.writeUInt16LE(height, 12);
   }
   for (let i = keyFrame ? 14 : 7; i < b.length; i++) b[i] = (i * 31 + pictureId) & 0xff;
   return b;
