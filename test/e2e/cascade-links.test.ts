@@ -22,6 +22,7 @@ import {
   MediaRoomLeg,
   MediaRoomOpen,
   MediaRoomPeers,
+  SpeakerRanking,
   subjects,
   type EventOf,
   type RequestOf,
@@ -68,6 +69,7 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
   let bus: Bus;
   const media: ServiceProcess[] = [];
   const events: EventOf<typeof MediaEvent>[] = [];
+  const rankings: EventOf<typeof SpeakerRanking>[] = [];
   const call = <D extends RpcDef>(node: Node, def: D, req: RequestOf<D>): Promise<ResponseOf<D>> =>
     bus.request(def, subjects.media(REGION, node, def.name), req, { timeoutMs: 5000 });
   const linkStats = (node: Node) => call(node, MediaLinkStats, { roomId: ROOM }).then((r) => r.links);
@@ -79,6 +81,7 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
     nats = await startNatsServer();
     bus = await Bus.connect({ servers: nats.url, name: 'cascade-test', logger: memoryLogger().log });
     bus.subscribe(MediaEvent, subjects.roomMedia(REGION, ROOM), (e) => void events.push(e));
+    bus.subscribe(SpeakerRanking, subjects.roomRanking(REGION, ROOM), (e) => void rankings.push(e));
     for (const node of NODES) {
       media.push(
         spawnService('media', {
@@ -142,6 +145,11 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
         );
       }
       assert.deepEqual(await linkStats('leg-a'), [], 'nobody consumes yet: no link');
+      // Alice speaks on A; B and C hear her levels from A and rank her first.
+      for (const node of NODES) {
+        await waitFor(`${node} ranks alice`, () => (rankings.some((r) => r.nodeId === node && r.audio[0] === 'alice') ? true : undefined), 10_000);
+      }
+      assert.deepEqual(await linkStats('leg-a'), [], 'levels cross over NATS, not as media');
 
       // Bob consumes Alice's producer on his own leg: A forwards it to B, and only to B.
       const out = await call('leg-b', MediaPlainTransportCreate, { roomId: ROOM, peerId: 'bob', comedia: false });

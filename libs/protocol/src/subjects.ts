@@ -10,6 +10,8 @@
  *   strata.<region>.room.<roomId>.speaker           publish        active-speaker changes from media nodes
  *   strata.<region>.room.<roomId>.media             publish        consumer/producer events for one peer, from media nodes
  *   strata.<region>.room.<roomId>.legs              publish        what changes on one leg of a cascaded room, for the other legs
+ *   strata.<region>.room.<roomId>.levels            publish        audio levels of one leg's speakers, for the other legs
+ *   strata.<region>.room.<roomId>.ranking           publish        the room's speaker ranking as one leg computed it, for gateways
  *   strata.<region>.turn.credentials                request/reply  ephemeral TURN credentials (queue group)
  *   strata.<region>.geo.route                       request/reply  which region for this client (queue group)
  */
@@ -58,6 +60,14 @@ export function roomMedia(region: string, roomId: string): string {
 
 export function roomLegs(region: string, roomId: string): string {
   return `${r(region)}.room.${assertId(roomId, 'room')}.legs`;
+}
+
+export function roomLevels(region: string, roomId: string): string {
+  return `${r(region)}.room.${assertId(roomId, 'room')}.levels`;
+}
+
+export function roomRanking(region: string, roomId: string): string {
+  return `${r(region)}.room.${assertId(roomId, 'room')}.ranking`;
 }
 
 /** Everything about one room: `strata.<region>.room.<roomId>.>` */

@@ -22,6 +22,7 @@ import {
   ProducerSummary,
   RtpCapabilities,
   RtpParameters,
+  Speakers,
   TrackSource,
   TransportInfo,
 } from './messages/media.js';
@@ -54,6 +55,8 @@ const Joined = strict({
   resumeGraceMs: Type.Integer(),
   rtpCapabilities: RtpCapabilities,
   peers: Type.Array(PeerSummary),
+  /** The room's speaker ranking at join; `speakers` notifications follow its changes. */
+  speakers: Type.Optional(Speakers),
   iceServers: Type.Array(IceServer),
   grants: strict({ publish: Type.Boolean(), subscribe: Type.Boolean(), record: Type.Boolean(), admin: Type.Boolean() }),
 });
@@ -123,6 +126,8 @@ export const wsNotifications = {
     temporalLayer: Type.Union([Type.Integer(), Type.Null()]),
   }),
   activeSpeaker: strict({ peerId: PeerId, producerId: EntityId }),
+  /** The room's speaker ranking changed: `audio` are the top-K speakers, `order` the speakers most recent first (see SpeakerRanking). */
+  speakers: Speakers,
   transportClosed: strict({ transportId: EntityId }),
 } as const;
 

@@ -33,6 +33,20 @@ const roomConfig = {
     min: 0,
     max: 600_000,
   }),
+  MEDIA_SPEAKERS_K: int({ description: "how many top speakers' audio every subscriber receives (the room-wide ranking's K)", default: 4, min: 1, max: 64 }),
+  MEDIA_SPEAKER_HOLD: duration({
+    description: 'a speaker who entered the top K stays at least this long (against flapping)',
+    default: 2000,
+    min: 0,
+    max: 60_000,
+  }),
+  MEDIA_AUDIO_LEVEL_INTERVAL: duration({
+    description: "how often each leg reports its speakers' audio levels to the other legs and re-ranks",
+    default: 300,
+    min: 50,
+    max: 5000,
+  }),
+  MEDIA_AUDIO_LEVEL_THRESHOLD: int({ description: 'dBov under which a producer counts as silent for the ranking', default: -70, min: -127, max: 0 }),
   MEDIA_INITIAL_OUTGOING_BITRATE: int({ description: 'initial send bitrate estimate per WebRTC transport (bps)', default: 1_000_000, min: 100_000 }),
 };
 

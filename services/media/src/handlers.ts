@@ -51,7 +51,13 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
         throw new StrataError('CAPACITY', `room ${roomId}'s leg on this node is full (${maxMembers} members)`);
       }
       room.admit(peer);
-      return { routerId: room.router.id, rtpCapabilities: room.rtpCapabilities, peers: room.roster(), self: room.peerMedia(peer.peerId) };
+      return {
+        routerId: room.router.id,
+        rtpCapabilities: room.rtpCapabilities,
+        peers: room.roster(),
+        self: room.peerMedia(peer.peerId),
+        speakers: room.ranking,
+      };
     }),
     bus.serve(MediaRoomPeers, subject(MediaRoomPeers), ({ roomId }) => ({ peers: rooms.find(roomId)?.roster() ?? [] })),
     bus.serve(MediaRoomLeg, subject(MediaRoomLeg), ({ roomId }) => rooms.find(roomId)?.legSnapshot() ?? { open: false, seq: 0, peers: [] }),

@@ -1,8 +1,19 @@
-import { StrataError, type ConsumerInfo, type MediaEvent, type PeerMedia, type PeerSummary, type ProducerSummary } from '@strata/protocol';
+import {
+  LegLevels,
+  SpeakerRanking,
+  StrataError,
+  subjects,
+  type ConsumerInfo,
+  type MediaEvent,
+  type PeerMedia,
+  type PeerSummary,
+  type ProducerSummary,
+} from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
 import { Cascade, type CascadeSettings, type FarLegs } from './cascade.js';
 import { reportConsumerEvents } from './consumer-events.js';
+import { LegSpeakers, type LegSpeakersOptions } from './leg-speakers.js';
 import { LegSync, type LegSyncDeps } from './leg-sync.js';
 import type { Watcher } from './link-demand.js';
 import { mediasoupCall } from './media-error.js';
@@ -33,6 +44,8 @@ export interface RoomOptions {
   worker: PooledWorker;
   codecs: types.RouterRtpCodecCapability[];
   speakerIntervalMs: number;
+  /** The room-wide ranking this leg takes part in. */
+  speakers: LegSpeakersOptions;
   limits: RoomLimits;
   cascade: CascadeSettings;
   /** How long a consume waits to hear of a producer another leg announced to the room. */
@@ -88,6 +101,8 @@ export class MediaRoom {
   readonly region: string;
   private readonly log: Logger;
 
+  private speakers!: LegSpeakers;
+
   private constructor(
     readonly router: types.Router,
     readonly worker: PooledWorker,
@@ -105,7 +120,10 @@ export class MediaRoom {
       producerAdded: (id) => this.wake(id),
       producerPaused: (id, paused) => this.cascade.remotePaused(id, paused),
       producerClosed: (id) => this.cascade.remoteClosed(id),
-      legGone: (nodeId) => this.cascade.legGone(nodeId),
+      legGone: (nodeId) => {
+        this.cascade.legGone(nodeId);
+        this.speakers?.dropLeg(nodeId);
+      },
     });
     this.sync = new LegSync(opts.roomId, router.id, this.remote, () => this.localRoster(), {
       bus: opts.bus,
@@ -121,6 +139,7 @@ export class MediaRoom {
     router.observer.once('close', () => {
       this.sync.close();
       this.cascade.close();
+      this.speakers?.close();
     });
   }
 
@@ -128,6 +147,20 @@ export class MediaRoom {
     const router = await opts.worker.worker.createRouter({ mediaCodecs: opts.codecs, appData: { roomId: opts.roomId } });
     const speaker = await router.createActiveSpeakerObserver({ interval: opts.speakerIntervalMs });
     const room = new MediaRoom(router, opts.worker, speaker, opts);
+    const { bus, region, roomId } = opts;
+    room.speakers = await LegSpeakers.create(
+      router,
+      roomId,
+      opts.nodeId,
+      {
+        publishLevels: (e) => bus.publish(LegLevels, subjects.roomLevels(region, roomId), e),
+        subscribeLevels: (on) => bus.subscribe(LegLevels, subjects.roomLevels(region, roomId), on),
+        publishRanking: (e) => bus.publish(SpeakerRanking, subjects.roomRanking(region, roomId), e),
+      },
+      opts.speakers,
+      (peerId) => room.members.has(peerId) || room.remote.hasMember(peerId),
+      room.log,
+    );
     room.sync.start();
     return room;
   }
@@ -200,6 +233,11 @@ export class MediaRoom {
     const local = this.localRoster();
     const here = new Set(local.map((p) => p.peerId));
     return [...local, ...this.remote.peers().filter((p) => !here.has(p.peerId))];
+  }
+
+  /** The room's speaker ranking as this leg sees it. */
+  get ranking() {
+    return this.speakers.current;
   }
 
   legSnapshot() {
@@ -323,6 +361,7 @@ export class MediaRoom {
       await this.speaker
         .addProducer({ producerId: producer.id })
         .catch((err: unknown) => this.log.warn({ err, producerId: producer.id }, 'not observed for active speaker'));
+      await this.speakers.addProducer(producer.id);
     }
     this.log.info({ peerId, producerId: producer.id, kind, source }, 'producer created');
     return producer.id;

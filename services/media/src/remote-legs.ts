@@ -50,6 +50,11 @@ export class RemoteLegs {
     return [...this.legs.keys()];
   }
 
+  hasMember(peerId: string): boolean {
+    for (const leg of this.legs.values()) if (leg.members.has(peerId)) return true;
+    return false;
+  }
+
   has(nodeId: string): boolean {
     return this.legs.has(nodeId);
   }

@@ -4,7 +4,7 @@ import { MEDIA_CODECS } from './codecs.js';
 import type { FarLegs } from './cascade.js';
 import type { LegSyncDeps } from './leg-sync.js';
 import type { LinkSettings } from './link.js';
-import { MediaRoom, type MediaRoomEvents, type RoomLimits } from './media-room.js';
+import { MediaRoom, type MediaRoomEvents, type RoomLimits, type RoomOptions as MediaRoomOptions } from './media-room.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export interface RegistryOptions {
@@ -17,6 +17,7 @@ export interface RegistryOptions {
   far: FarLegs;
   idleTimeoutMs: number;
   speakerIntervalMs: number;
+  speakers: MediaRoomOptions['speakers'];
   maxConsumers: number;
   initialOutgoingBitrate: number;
   listenIp: string;
@@ -104,6 +105,7 @@ export class RoomRegistry {
       worker,
       codecs: MEDIA_CODECS,
       speakerIntervalMs: this.opts.speakerIntervalMs,
+      speakers: this.opts.speakers,
       limits,
       cascade: this.opts.link,
       remoteProducerWaitMs: this.opts.remoteProducerWaitMs,

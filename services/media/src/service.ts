@@ -48,6 +48,14 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
         far: farLegs(bus, region, LINK_REQUEST_TIMEOUT_MS),
         idleTimeoutMs: config.MEDIA_ROOM_IDLE_TIMEOUT,
         speakerIntervalMs: config.MEDIA_ACTIVE_SPEAKER_INTERVAL,
+        speakers: {
+          k: config.MEDIA_SPEAKERS_K,
+          holdMs: config.MEDIA_SPEAKER_HOLD,
+          intervalMs: config.MEDIA_AUDIO_LEVEL_INTERVAL,
+          threshold: config.MEDIA_AUDIO_LEVEL_THRESHOLD,
+          // Two missed reports in a row: that leg's speakers have stopped.
+          silentAfterMs: 2 * config.MEDIA_AUDIO_LEVEL_INTERVAL + 100,
+        },
         maxConsumers,
         initialOutgoingBitrate: config.MEDIA_INITIAL_OUTGOING_BITRATE,
         listenIp: config.MEDIA_LISTEN_IP,

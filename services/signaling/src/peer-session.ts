@@ -18,6 +18,7 @@ import {
   type RequestOf,
   type ResponseOf,
   type RoomEvent,
+  type SpeakerRanking,
   type RpcDef,
   type WsMethod,
   type WsNotification,
@@ -310,6 +311,11 @@ export class PeerSession implements RoomMember {
         this.socket?.notify('transportClosed', { transportId: e.transportId });
         return;
     }
+  }
+
+  onSpeakers(e: SpeakerRanking): void {
+    // Every leg ranks the room the same way; a peer hears its own leg's ranking only.
+    if (e.nodeId === this.record.nodeId) this.socket?.notify('speakers', { k: e.k, audio: e.audio, order: e.order });
   }
 
   onActiveSpeaker(peerId: string, producerId: string): void {

@@ -10,6 +10,7 @@ import {
   type RequestOf,
   type ResponseOf,
   type RoomPlacement,
+  type Speakers,
 } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { MediaDirectory } from './media-directory.js';
@@ -24,6 +25,7 @@ export interface Admission {
   peers: PeerSummary[];
   /** The admitted peer's own media on the node (nothing for a new peer). */
   self: PeerMedia;
+  speakers?: Speakers;
 }
 
 /**
@@ -92,6 +94,7 @@ export class RoomPlacer {
       routerRtpCapabilities: opened.rtpCapabilities,
       peers: opened.peers,
       self: opened.self ?? { transports: [], producers: [], consumers: [] },
+      ...(opened.speakers ? { speakers: opened.speakers } : {}),
     };
   }
 

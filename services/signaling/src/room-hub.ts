@@ -1,5 +1,5 @@
 import type { Bus } from '@strata/bus';
-import { ActiveSpeakerEvent, MediaEvent, RoomEvent, subjects } from '@strata/protocol';
+import { ActiveSpeakerEvent, MediaEvent, RoomEvent, SpeakerRanking, subjects } from '@strata/protocol';
 import type { Subscription } from 'nats';
 
 /** What the hub needs of the bus (a fake in unit tests). */
@@ -11,6 +11,8 @@ export interface RoomMember {
   onRoomEvent(e: RoomEvent): void;
   onMediaEvent(e: MediaEvent): void;
   onActiveSpeaker(peerId: string, producerId: string): void;
+  /** A leg's speaker ranking changed; a member takes only its own leg's. */
+  onSpeakers(e: SpeakerRanking): void;
   /** The session was resumed on gateway `gatewayId` (possibly this one). */
   onMoved(gatewayId: string): void;
 }
@@ -36,6 +38,9 @@ class ReservedMember implements RoomMember {
   }
   onActiveSpeaker(peerId: string, producerId: string): void {
     this.held.push((m) => m.onActiveSpeaker(peerId, producerId));
+  }
+  onSpeakers(e: SpeakerRanking): void {
+    this.held.push((m) => m.onSpeakers(e));
   }
   onMoved(gatewayId: string): void {
     this.held.push((m) => m.onMoved(gatewayId));
@@ -91,6 +96,7 @@ export class RoomHub {
         }),
         this.bus.subscribe(MediaEvent, subjects.roomMedia(this.region, m.roomId), (e) => members.get(e.peerId)?.onMediaEvent(e)),
         this.bus.subscribe(ActiveSpeakerEvent, subjects.activeSpeaker(this.region, m.roomId), (e) => each((x) => x.onActiveSpeaker(e.peerId, e.producerId))),
+        this.bus.subscribe(SpeakerRanking, subjects.roomRanking(this.region, m.roomId), (e) => each((x) => x.onSpeakers(e))),
       ];
       room = { members, subs };
       this.rooms.set(m.roomId, room);

@@ -243,6 +243,7 @@ export class SessionManager {
       resumeGraceMs: this.opts.graceMs,
       rtpCapabilities: admission.routerRtpCapabilities,
       peers: admission.peers.filter((p) => p.peerId !== r.peerId),
+      ...(admission.speakers ? { speakers: admission.speakers } : {}),
       iceServers,
       grants: r.grants,
     };

@@ -1,4 +1,4 @@
-import { type EventDef, type EventOf, type MediaEvent, type RoomEvent } from '@strata/protocol';
+import { type EventDef, type EventOf, type MediaEvent, type RoomEvent, type SpeakerRanking } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RoomHub, type RoomBus, type RoomMember } from '../src/room-hub.js';
@@ -45,6 +45,9 @@ class Member implements RoomMember {
   onActiveSpeaker(peerId: string): void {
     this.got.push(`speaker:${peerId}`);
   }
+  onSpeakers(e: SpeakerRanking): void {
+    this.got.push(`ranking:${e.nodeId}:${e.audio.join(',')}`);
+  }
   onMoved(gatewayId: string): void {
     this.got.push(`moved:${gatewayId}`);
   }
@@ -52,6 +55,7 @@ class Member implements RoomMember {
 
 const EVENTS = 'strata.t.room.r.events';
 const MEDIA = 'strata.t.room.r.media';
+const RANKING = 'strata.t.room.r.ranking';
 const joined = (peerId: string) => ({ type: 'peerJoined', roomId: 'r', peerId, identity: peerId });
 
 describe('RoomHub', () => {
@@ -62,10 +66,11 @@ describe('RoomHub', () => {
     assert.equal(bus.subs.get(EVENTS)?.size, 1, 'listening before the session exists');
     bus.deliver(EVENTS, joined('p2'));
     bus.deliver(MEDIA, { type: 'consumerClosed', roomId: 'r', nodeId: 'n', peerId: 'p1', consumerId: 'c', producerId: 'x' });
+    bus.deliver(RANKING, { roomId: 'r', nodeId: 'n', k: 4, audio: ['p2'], order: ['p2'] });
     const session = new Member('p1');
     hub.attach(session);
     bus.deliver(EVENTS, joined('p3'));
-    assert.deepEqual(session.got, ['peerJoined:p2', 'consumerClosed', 'peerJoined:p3']);
+    assert.deepEqual(session.got, ['peerJoined:p2', 'consumerClosed', 'ranking:n:p2', 'peerJoined:p3']);
     hub.detach(reserved); // a stale reservation cannot detach the session that replaced it
     assert.equal(hub.roomCount, 1);
   });
@@ -88,7 +93,7 @@ describe('RoomHub', () => {
     const a = new Member('a');
     hub.attach(a);
     const reserved = hub.reserve('r', 'b');
-    assert.equal(hub.subscriptionCount, 3);
+    assert.equal(hub.subscriptionCount, 4);
     hub.detach(a);
     assert.equal(hub.roomCount, 1, 'the reservation still listens');
     hub.detach(reserved);

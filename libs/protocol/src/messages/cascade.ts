@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { defineEvent, defineRpc } from '../define.js';
 import { EntityId, NodeId, PeerId, RegionId, RoomId } from '../ids.js';
-import { MediaKind, PeerSummary, ProducerSummary, RtpParameters, TrackSource } from './media.js';
+import { MediaKind, PeerSummary, ProducerSummary, RtpParameters, Speakers, TrackSource } from './media.js';
 
 /*
  * The cascade: one room over several media nodes. Each node's share of a room is a leg; legs
@@ -115,3 +115,30 @@ export const MediaLinkStats = defineRpc(
     ),
   }),
 );
+
+/**
+ * Audio levels of one leg's speakers, a few times a second, on
+ * `strata.<region>.room.<roomId>.levels`: only producers above the silence threshold, and one
+ * empty report when the leg goes silent. Each leg's observer hears only its own producers;
+ * with these every leg ranks the whole room's speakers the same way.
+ */
+export const LegLevels = defineEvent(
+  'leg.levels',
+  strict({
+    roomId: RoomId,
+    nodeId: NodeId,
+    levels: Type.Array(strict({ peerId: PeerId, producerId: EntityId, volume: Type.Number({ minimum: -127, maximum: 0 }) }), { maxItems: 64 }),
+  }),
+);
+export type LegLevels = Static<typeof LegLevels.schema>;
+
+/**
+ * The room's speaker ranking as one leg computed it, for the gateways holding that leg's
+ * peers, on `strata.<region>.room.<roomId>.ranking`, when it changes. `audio`: the top-K
+ * speakers, whose audio every subscriber receives (in a room with at most K audio producers,
+ * everyone's); `order`: speakers, most recent first (the top-K lead), from which a subscriber
+ * fills its N video tiles before the members who never spoke. Every leg ranks the same way,
+ * so a gateway forwards a peer only its own leg's ranking.
+ */
+export const SpeakerRanking = defineEvent('room.ranking', strict({ roomId: RoomId, nodeId: NodeId, ...Speakers.properties }));
+export type SpeakerRanking = Static<typeof SpeakerRanking.schema>;

@@ -183,6 +183,14 @@ export type ProducerSummary = Static<typeof ProducerSummary>;
 export const PeerSummary = strict({ peerId: PeerId, identity: Type.String(), name: Type.Optional(Type.String()), producers: Type.Array(ProducerSummary) });
 export type PeerSummary = Static<typeof PeerSummary>;
 
+/** The room's speaker ranking (see SpeakerRanking in cascade.ts): the top-K speakers and the speakers most recent first. */
+export const Speakers = strict({
+  k: Type.Integer({ minimum: 1, maximum: 64 }),
+  audio: Type.Array(PeerId, { maxItems: 64 }),
+  order: Type.Array(PeerId, { maxItems: 256 }),
+});
+export type Speakers = Static<typeof Speakers>;
+
 /** One peer's media on a node: what a gateway resuming the session must know to check ids and restart ICE. */
 export const PeerMedia = strict({
   transports: Type.Array(strict({ transportId: EntityId, direction: Direction }), { maxItems: 8 }),
@@ -215,7 +223,13 @@ export const MediaRoomOpen = defineRpc(
      */
     maxMembers: Type.Optional(Type.Integer({ minimum: 1 })),
   }),
-  strict({ routerId: Type.String(), rtpCapabilities: RtpCapabilities, peers: Type.Array(PeerSummary), self: Type.Optional(PeerMedia) }),
+  strict({
+    routerId: Type.String(),
+    rtpCapabilities: RtpCapabilities,
+    peers: Type.Array(PeerSummary),
+    self: Type.Optional(PeerMedia),
+    speakers: Type.Optional(Speakers),
+  }),
 );
 /** This node's members of a room, without opening it: an empty list when the room is not open here. */
 export const MediaRoomPeers = defineRpc('room.peers', strict({ ...InRoom }), strict({ peers: Type.Array(PeerSummary) }));
