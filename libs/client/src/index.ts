@@ -32,6 +32,7 @@ export {
   type WireRtpCapabilities,
   type WireRtpParameters,
 } from './device.js';
+export { viewOf, type Speakers, type ViewInput, type ViewPeer } from './room-view.js';
 export {
   RoomClient,
   type Layers,

@@ -13,6 +13,7 @@ import type {
 } from './device.js';
 import { Emitter } from './emitter.js';
 import { SignalingError } from './errors.js';
+import { viewOf, type Speakers } from './room-view.js';
 import type { ConnectionState, JoinResult, ResumeResult, SignalingClient } from './signaling-client.js';
 
 type ProducerSummary = JoinResult['peers'][number]['producers'][number];
@@ -45,6 +46,8 @@ export interface RemoteConsumer<TTrack> {
   producerPaused: boolean;
   /** What the node currently forwards (simulcast/SVC only). */
   layers: Layers | undefined;
+  /** In the room view; a consumer that left it is paused, and closed after the view's linger time unless it comes back. */
+  inView: boolean;
 }
 
 export interface LocalProducer {
@@ -66,6 +69,10 @@ export type RoomClientEvents<TTrack> = {
   /** Paused/resumed or layers changed. */
   consumerUpdated: [consumer: RemoteConsumer<TTrack>];
   activeSpeaker: [peerId: string, producerId: string];
+  /** The speaker ranking changed (see `speakers`). */
+  speakers: [speakers: Speakers];
+  /** The set of producers this client receives changed: tiles come and go with it. */
+  viewChanged: [view: ReadonlySet<string>];
   transportState: [direction: TransportDirection, state: TransportConnectionState];
   connectionState: [state: ConnectionState];
   resumed: [result: ResumeResult];
@@ -80,8 +87,16 @@ export interface RoomClientOptions<TTrack> {
   token: string;
   /** Display name; overrides the token's `name` claim. */
   name?: string;
-  /** Consume every producer of the other peers as it appears. Default true. */
+  /**
+   * Consume the room view as it changes: the video of the `videoSlots` most recent speakers
+   * (and the pinned peers'), the audio of the top-K speakers; everything in a room that fits.
+   * Default true. Off: nothing is consumed but what `consume()` asks for.
+   */
   autoConsume?: boolean;
+  /** How many peers' video the view holds (tiles). Default 9. */
+  videoSlots?: number;
+  /** How long a consumer that left the view stays (paused) before it is closed. Default 5000 ms. */
+  viewLingerMs?: number;
   /** Pass the gateway's ICE servers (TURN) to the transports. Default true. */
   useIceServers?: boolean;
   /** Ask the gateway for new ICE parameters when a transport's connection fails. Default true. */
@@ -120,6 +135,12 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   readonly #producers = new Map<string, LocalProducer>();
   readonly #transportStates = new Map<TransportDirection, TransportConnectionState>();
   #activeSpeaker: { peerId: string; producerId: string } | undefined;
+  #speakers: Speakers | undefined;
+  readonly #pinned = new Set<string>();
+  #videoSlots: number;
+  #view: ReadonlySet<string> = new Set();
+  /** Consumers out of the view, closed when their timer fires. */
+  readonly #lingering = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #iceRestarts = { send: 0, recv: 0 };
   readonly #unsubscribe: (() => void)[] = [];
 
@@ -129,6 +150,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     this.signaling = opts.signaling;
     this.device = opts.device;
     this.#autoConsume = opts.autoConsume ?? true;
+    this.#videoSlots = opts.videoSlots ?? 9;
     this.#listen();
   }
 
@@ -156,6 +178,31 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   get activeSpeaker(): { peerId: string; producerId: string } | undefined {
     return this.#activeSpeaker;
   }
+  /** The room's speaker ranking, once the gateway told it. */
+  get speakers(): Speakers | undefined {
+    return this.#speakers;
+  }
+  /** The producers this client receives (or is setting up), by id. */
+  get view(): ReadonlySet<string> {
+    return this.#view;
+  }
+  get pinned(): ReadonlySet<string> {
+    return this.#pinned;
+  }
+  /** Keeps `peerId`'s video in the view whatever the ranking says. */
+  pin(peerId: string): void {
+    this.#pinned.add(peerId);
+    this.#applyView();
+  }
+  unpin(peerId: string): void {
+    this.#pinned.delete(peerId);
+    this.#applyView();
+  }
+  /** How many peers' video to receive (the tiles on screen). */
+  setVideoSlots(n: number): void {
+    this.#videoSlots = Math.max(0, Math.floor(n));
+    this.#applyView();
+  }
   get sendTransport(): TransportLike<TTrack> | undefined {
     return this.#send;
   }
@@ -175,6 +222,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     if (this.signaling.state === 'new') await this.signaling.connect();
     const joined = await this.signaling.join({ token: this.#opts.token, ...(this.#opts.name ? { name: this.#opts.name } : {}) });
     this.#joined = joined;
+    this.#speakers = joined.speakers;
     for (const p of joined.peers) this.#upsertPeer(p.peerId, p.identity, p.name, p.producers);
     try {
       if (!this.device.loaded) await this.device.load({ routerRtpCapabilities: joined.rtpCapabilities });
@@ -186,7 +234,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     }
     this.#ready = true;
     this.emit('joined', joined);
-    this.#consumeMissing();
+    this.#applyView();
     return joined;
   }
 
@@ -258,12 +306,15 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
         paused: true,
         producerPaused: info.producerPaused,
         layers: undefined,
+        inView: true,
       };
       this.#consumers.set(remote.consumerId, remote);
       // Consumers start paused on the node so no RTP arrives before the client consumer exists.
       await this.signaling.request('resumeConsumer', { consumerId: remote.consumerId });
       remote.paused = false;
       this.emit('consumer', remote);
+      // The view may have moved on while this was set up.
+      if (this.#autoConsume && !this.#view.has(producerId)) this.#park(remote);
       return remote;
     } finally {
       this.#consuming.delete(producerId);
@@ -327,6 +378,11 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
         this.#activeSpeaker = { peerId: d.peerId, producerId: d.producerId };
         this.emit('activeSpeaker', d.peerId, d.producerId);
       }),
+      s.onNotification('speakers', (d) => {
+        this.#speakers = d;
+        this.emit('speakers', d);
+        this.#applyView();
+      }),
       s.onNotification('transportClosed', (d) => {
         if (d.transportId === this.#send?.id || d.transportId === this.#recv?.id)
           this.#fail(new SignalingError('UNAVAILABLE', `transport ${d.transportId} closed by the node`));
@@ -376,7 +432,10 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
       this.#peers.set(peerId, peer);
     }
     for (const p of producers) peer.producers.set(p.producerId, p);
-    if (fresh) this.emit('peerJoined', peer);
+    if (fresh) {
+      this.emit('peerJoined', peer);
+      this.#applyView(); // a newcomer may fill a free tile
+    }
     return peer;
   }
 
@@ -387,6 +446,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     this.#peers.delete(peerId);
     if (this.#activeSpeaker?.peerId === peerId) this.#activeSpeaker = undefined;
     this.emit('peerLeft', peer, reason);
+    this.#applyView();
   }
 
   #onNewProducer(d: WsNotificationData<'newProducer'>): void {
@@ -395,13 +455,14 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     if (!peer) return;
     peer.producers.set(d.producer.producerId, d.producer);
     this.emit('peerUpdated', peer);
-    if (this.#ready && this.#autoConsume && this.#recv) this.#consumeInBackground(d.producer.producerId);
+    this.#applyView();
   }
 
   #onProducerClosed(peerId: string, producerId: string): void {
     const peer = this.#peers.get(peerId);
     if (peer?.producers.delete(producerId)) this.emit('peerUpdated', peer);
     for (const c of [...this.#consumers.values()]) if (c.producerId === producerId) this.#closeConsumer(c.consumerId, 'producer closed');
+    this.#applyView();
   }
 
   #setProducerPaused(peerId: string, producerId: string, paused: boolean): void {
@@ -424,22 +485,61 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     const c = this.#consumers.get(consumerId);
     if (!c) return;
     this.#consumers.delete(consumerId);
+    clearTimeout(this.#lingering.get(consumerId));
+    this.#lingering.delete(consumerId);
     if (!c.consumer.closed) c.consumer.close();
     this.emit('consumerClosed', c, reason);
   }
 
-  #consumeMissing(): void {
-    if (!this.#ready || !this.#autoConsume || !this.#recv) return;
-    const consumed = new Set([...this.#consumers.values()].map((c) => c.producerId));
-    for (const peer of this.#peers.values()) for (const id of peer.producers.keys()) if (!consumed.has(id)) this.#consumeInBackground(id);
+  /**
+   * Follows the view: consumes what entered it, resumes what came back within the linger
+   * time (no new consumer), pauses what left it and closes that after the linger time. A
+   * paused consumer is what tells the media node, and through it the far legs, that nobody
+   * here watches.
+   */
+  #applyView(): void {
+    if (!this.#ready || !this.#autoConsume || !this.#recv || this.#closed) return;
+    const view = viewOf({ peers: this.#peers.values(), speakers: this.#speakers, videoSlots: this.#videoSlots, pinned: this.#pinned });
+    const changed = view.size !== this.#view.size || [...view].some((id) => !this.#view.has(id));
+    this.#view = view;
+    const byProducer = new Map([...this.#consumers.values()].map((c) => [c.producerId, c]));
+    for (const id of view) {
+      const c = byProducer.get(id);
+      if (!c) this.#consumeInBackground(id);
+      else if (!c.inView) this.#unpark(c);
+    }
+    for (const c of byProducer.values()) if (c.inView && !view.has(c.producerId)) this.#park(c);
+    if (changed) this.emit('viewChanged', view);
+  }
+
+  #park(c: RemoteConsumer<TTrack>): void {
+    c.inView = false;
+    this.emit('consumerUpdated', c);
+    this.pauseConsumer(c.consumerId).catch((err: unknown) => this.#backgroundError(err));
+    const timer = setTimeout(() => {
+      this.#lingering.delete(c.consumerId);
+      if (!this.#consumers.has(c.consumerId) || c.inView) return;
+      this.#closeConsumer(c.consumerId, 'left the view');
+      this.signaling.request('closeConsumer', { consumerId: c.consumerId }).catch((err: unknown) => this.#backgroundError(err));
+    }, this.#opts.viewLingerMs ?? 5000);
+    this.#lingering.set(c.consumerId, timer);
+  }
+
+  #unpark(c: RemoteConsumer<TTrack>): void {
+    clearTimeout(this.#lingering.get(c.consumerId));
+    this.#lingering.delete(c.consumerId);
+    c.inView = true;
+    this.emit('consumerUpdated', c);
+    this.resumeConsumer(c.consumerId).catch((err: unknown) => this.#backgroundError(err));
+  }
+
+  #backgroundError(err: unknown): void {
+    if (err instanceof SignalingError && err.code === 'NOT_FOUND') return; // it went meanwhile
+    if (!this.#closed) this.#fail(err);
   }
 
   #consumeInBackground(producerId: string): void {
-    this.consume(producerId).catch((err: unknown) => {
-      // A producer that closed meanwhile is not an error worth reporting.
-      if (err instanceof SignalingError && err.code === 'NOT_FOUND') return;
-      if (!this.#closed) this.#fail(err);
-    });
+    this.consume(producerId).catch((err: unknown) => this.#backgroundError(err));
   }
 
   /**
@@ -471,7 +571,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     const liveConsumers = new Set(res.consumers.map((c) => c.consumerId));
     for (const id of [...this.#consumers.keys()]) if (!liveConsumers.has(id)) this.#closeConsumer(id, 'gone after resume');
     this.emit('resumed', res);
-    this.#consumeMissing();
+    this.#applyView();
   }
 
   #fail(err: unknown): void {

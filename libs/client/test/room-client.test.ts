@@ -148,6 +148,45 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     assert.deepEqual(closed.sort(), ['c-bob-v:producer closed', 'c-carol-v:peer left (leave)']);
   });
 
+  it('follows the view: the speakers’ media only, paused when they leave it, resumed within the linger time, closed after', async () => {
+    // Bob, Carol and Dave publish audio and video; one tile and K = 1.
+    const others = ['p3', 'p4'].map((peerId) => ({
+      peerId,
+      identity: peerId,
+      producers: (['a', 'v'] as const).map((k) => ({ producerId: `${peerId}-${k}`, kind: k === 'a' ? ('audio' as const) : ('video' as const), paused: false })),
+    }));
+    for (const p of others) for (const x of p.producers) owners.set(x.producerId, p.peerId);
+    gw.handlers.set('join', () => joinResponse({ rtpCapabilities: { codecs: [] }, peers: [bob, ...others], speakers: { k: 1, audio: ['p3'], order: ['p3'] } }));
+    for (const m of ['pauseConsumer']) gw.handlers.set(m, () => ({}));
+    const signaling = new SignalingClient({ url: gw.url, WebSocket, requestTimeoutMs: 2000 });
+    const viewed = new RoomClient({ signaling, device, token: 'tok', videoSlots: 1, viewLingerMs: 300 });
+    const asked = (method: string) => gw.frames.filter((f) => f.method === method).map((f) => String(f.data['consumerId'] ?? f.data['producerId']));
+    try {
+      await viewed.join();
+      await waitUntil('carol consumed', () => viewed.consumers.size === 2);
+      assert.deepEqual([...viewed.view].sort(), ['p3-a', 'p3-v']);
+      assert.deepEqual(asked('consume').sort(), ['p3-a', 'p3-v'], 'nobody else is consumed');
+
+      // Dave takes over: his media comes in, Carol's is paused, not closed.
+      gw.notify('speakers', { k: 1, audio: ['p4'], order: ['p4', 'p3'] });
+      await waitUntil('dave consumed', () => viewed.consumers.has('c-p4-a') && viewed.consumers.has('c-p4-v'));
+      await waitUntil('carol paused', () => asked('pauseConsumer').length === 2);
+      assert.equal(viewed.consumers.get('c-p3-v')?.inView, false);
+      // Carol is back within the linger time: resumed, no new consumer.
+      gw.notify('speakers', { k: 1, audio: ['p3'], order: ['p3', 'p4'] });
+      await waitUntil('carol resumed', () => viewed.consumers.get('c-p3-v')?.inView === true);
+      assert.equal(asked('consume').filter((id) => id.startsWith('p3')).length, 2, 'no second consume of a returning speaker');
+      // Dave stays out past the linger time: closed on the gateway too.
+      await waitUntil('dave closed', () => !viewed.consumers.has('c-p4-v') && asked('closeConsumer').includes('c-p4-v'), 3000);
+      // A pinned peer's video stays in view whatever the ranking.
+      viewed.pin('p2');
+      await waitUntil('bob pinned', () => viewed.consumers.has('c-bob-v'));
+      assert.ok(!viewed.view.has('bob-a'), 'a pin is for video; audio follows the ranking');
+    } finally {
+      await viewed.leave();
+    }
+  });
+
   it('does not keep a consumer whose producer closed while the consume was in flight', async () => {
     await room.join();
     await waitUntil('bob consumed', () => room.consumers.size === 2);
