@@ -27,10 +27,16 @@ export interface DemoState {
     /** 'simple' | 'simulcast' | 'svc' */
     type: string;
     paused: boolean;
+    /** In the room view (out of it: paused, closed after the linger time). */
+    inView: boolean;
     spatialLayer: number | null;
     temporalLayer: number | null;
   }[];
   activeSpeaker: string | undefined;
+  /** The room's top-K speakers as the gateway last told them. */
+  speakers: string[];
+  /** Peers whose tile is on screen. */
+  shownTiles: string[];
   errors: string[];
 }
 

@@ -72,6 +72,11 @@ async function conference(roomName: string, name: string, identity: string): Pro
       if (video) room.setPreferredLayers(video.consumerId, spatial < 0 ? 2 : spatial, spatial < 0 ? 2 : undefined).catch(report);
     },
     onAutoplayBlocked: () => ($('unmute').hidden = false),
+    onPinChange: (peerId, pinned) => {
+      if (pinned) room.pin(peerId);
+      else room.unpin(peerId);
+      grid.get(peerId)?.setPinned(pinned);
+    },
   });
   $('unmute').addEventListener('click', () => {
     grid.playAll();
@@ -107,6 +112,18 @@ async function conference(roomName: string, name: string, identity: string): Pro
   });
   room.on('consumerClosed', (c) => grid.setTrack(c.peerId, c.kind, null));
   room.on('consumerUpdated', describeConsumer);
+  // Tiles follow the view: a peer is on screen while some of its media is in it (or it publishes
+  // nothing yet and the room fits), so tiles come and go with the speakers; a pinned one stays.
+  const showTiles = (): void => {
+    const fits = room.peers.size <= 9;
+    for (const p of room.peers.values()) {
+      const inView = [...p.producers.keys()].some((id) => room.view.has(id));
+      grid.get(p.peerId)?.setShown(inView || room.pinned.has(p.peerId) || (fits && p.producers.size === 0));
+    }
+  };
+  room.on('viewChanged', showTiles);
+  room.on('peerJoined', showTiles);
+  room.on('peerUpdated', showTiles);
   room.on('activeSpeaker', (peerId) => grid.setSpeaking(peerId));
   room.on('error', report);
   let media: MediaStream | undefined;
@@ -142,10 +159,13 @@ async function conference(roomName: string, name: string, identity: string): Pro
           source: c.source,
           type: c.type,
           paused: c.paused,
+          inView: c.inView,
           spatialLayer: c.layers?.spatialLayer ?? null,
           temporalLayer: c.layers?.temporalLayer ?? null,
         })),
         activeSpeaker: room.activeSpeaker?.peerId,
+        speakers: [...(room.speakers?.audio ?? [])],
+        shownTiles: [...room.peers.keys()].filter((id) => grid.get(id)?.root.hidden === false),
         errors: [...status.errors],
       };
     },
@@ -240,6 +260,8 @@ async function main(): Promise<void> {
         producers: [],
         consumers: [],
         activeSpeaker: undefined,
+        speakers: [],
+        shownTiles: [],
         errors: status.errors,
       },
       stats: async () => [],

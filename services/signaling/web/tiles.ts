@@ -5,6 +5,9 @@ export interface Tile {
   readonly audio: HTMLAudioElement;
   setLabel(text: string): void;
   setMeta(text: string): void;
+  /** Out of the room view (not among the speakers on screen, not pinned): hidden, not removed. */
+  setShown(shown: boolean): void;
+  setPinned(pinned: boolean): void;
 }
 
 export interface TileGridOptions {
@@ -12,6 +15,8 @@ export interface TileGridOptions {
   onLayerChange?: (peerId: string, spatialLayer: number) => void;
   /** Autoplay with sound was refused (no user gesture yet). */
   onAutoplayBlocked?: () => void;
+  /** A remote tile's pin was toggled: a pinned peer stays on screen whoever speaks. */
+  onPinChange?: (peerId: string, pinned: boolean) => void;
 }
 
 export class TileGrid {
@@ -52,7 +57,13 @@ export class TileGrid {
     const meta = document.createElement('span');
     meta.className = 'meta';
     caption.append(name, meta);
-    if (!local) caption.append(this.#layerPicker(peerId));
+    const pin = document.createElement('button');
+    if (!local) caption.append(this.#layerPicker(peerId), pin);
+    pin.className = 'pin';
+    pin.type = 'button';
+    pin.textContent = 'pin';
+    pin.title = 'keep this participant on screen';
+    pin.addEventListener('click', () => this.#opts.onPinChange?.(peerId, !root.classList.contains('pinned')));
     root.append(video, audio, caption);
     this.#grid.append(root);
     const tile: Tile = {
@@ -61,6 +72,11 @@ export class TileGrid {
       audio,
       setLabel: (text) => (name.textContent = text),
       setMeta: (text) => (meta.textContent = text),
+      setShown: (shown) => (root.hidden = !shown),
+      setPinned: (pinned) => {
+        root.classList.toggle('pinned', pinned);
+        pin.textContent = pinned ? 'unpin' : 'pin';
+      },
     };
     tile.setLabel(label);
     this.#tiles.set(peerId, tile);
