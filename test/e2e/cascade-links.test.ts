@@ -92,6 +92,7 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
           MEDIA_NUM_WORKERS: '1',
           MEDIA_LINK_LINGER: `${LINGER_MS}ms`,
           MEDIA_ROOM_IDLE_TIMEOUT: '1s',
+          HEARTBEAT_INTERVAL: '300ms',
         }),
       );
     }
@@ -302,6 +303,56 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
     await call('leg-a', MediaPeerClose, { roomId: room, peerId: 'vic' });
     for (const node of ['leg-a', 'leg-b'] as const) {
       await waitFor(`${node} closed ${room}`, async () => ((await call(node, MediaRoomLeg, { roomId: room })).open ? undefined : true), 10_000);
+    }
+  });
+
+  it('drops the leg of a node killed mid-stream, with its links, and tells the consumers', async () => {
+    const room = 'fault';
+    bus.subscribe(MediaEvent, subjects.roomMedia(REGION, room), (e) => void events.push(e));
+    await call('leg-a', MediaRoomOpen, { roomId: room, peer: { peerId: 'ann', identity: 'ann' } });
+    const inA = await call('leg-a', MediaPlainTransportCreate, { roomId: room, peerId: 'ann', comedia: true });
+    const { producerId } = await call('leg-a', MediaProduce, {
+      roomId: room,
+      peerId: 'ann',
+      transportId: inA.transportId,
+      kind: 'audio',
+      rtpParameters: audioParams(5151),
+    });
+    const sender = startAudioSender(inA.ip, inA.port, 5151, () => 127);
+    const sink = await startUdpSink();
+    try {
+      const b = await call('leg-b', MediaRoomOpen, { roomId: room, peer: { peerId: 'ben', identity: 'ben' }, legs: ['leg-a'] });
+      await call('leg-c', MediaRoomOpen, { roomId: room, peer: { peerId: 'cy', identity: 'cy' }, legs: ['leg-a', 'leg-b'] });
+      const out = await call('leg-b', MediaPlainTransportCreate, { roomId: room, peerId: 'ben', comedia: false });
+      await call('leg-b', MediaPlainTransportConnect, { roomId: room, peerId: 'ben', transportId: out.transportId, ip: '127.0.0.1', port: sink.port });
+      const c = await call('leg-b', MediaConsume, {
+        roomId: room,
+        peerId: 'ben',
+        transportId: out.transportId,
+        producerId,
+        rtpCapabilities: b.rtpCapabilities,
+      });
+      await call('leg-b', MediaConsumerAction, { roomId: room, peerId: 'ben', consumerId: c.consumerId, action: 'resume' });
+      await waitFor('RTP at Ben', () => (sink.packets() > 10 ? true : undefined), 10_000);
+
+      media[0]!.child.kill('SIGKILL');
+      await waitFor('Ben told his consumer is gone', () =>
+        events.some((e) => e.type === 'consumerClosed' && e.consumerId === c.consumerId && e.nodeId === 'leg-b') ? true : undefined,
+      );
+      await waitFor('no link left on B', async () => ((await call('leg-b', MediaLinkStats, { roomId: room })).links.length === 0 ? true : undefined), 10_000);
+      for (const node of ['leg-b', 'leg-c'] as const) {
+        await waitFor(`${node} forgot ann`, async () =>
+          (await call(node, MediaRoomPeers, { roomId: room })).peers.some((p) => p.peerId === 'ann') ? undefined : true,
+        );
+      }
+      assert.deepEqual(
+        (await call('leg-c', MediaRoomPeers, { roomId: room })).peers.map((p) => p.peerId).sort(),
+        ['ben', 'cy'],
+        'the living legs still know each other',
+      );
+    } finally {
+      sender.stop();
+      sink.close();
     }
   });
 });

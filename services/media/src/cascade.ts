@@ -76,6 +76,11 @@ export class Cascade {
     this.caps = linkCapabilities(host.router);
   }
 
+  /** Nodes this leg has a link with. */
+  linkedNodes(): string[] {
+    return [...this.ends.keys()];
+  }
+
   get counts(): { links: number; sending: number; receiving: number } {
     return { links: this.ends.size, sending: this.outbound.size, receiving: this.inbound.size };
   }

@@ -80,7 +80,16 @@ export class LegSync {
     if (e.type === 'legOpened' && !e.hello) this.publish({ type: 'legOpened', seq: this.seq, hello: true });
   }
 
-  private fetch(nodeId: string): Promise<void> {
+  /**
+   * Asks the legs this one has links with whether they are still there: a leg that closed
+   * without us hearing it, or opened again, or whose node stopped answering, is dropped with
+   * its links, never left half-open. Missed events are repaired on the way.
+   */
+  async audit(nodeIds: readonly string[]): Promise<void> {
+    await Promise.all(nodeIds.map((n) => this.fetch(n, true)));
+  }
+
+  private fetch(nodeId: string, dropIfSilent = false): Promise<void> {
     const inFlight = this.fetching.get(nodeId);
     if (inFlight) return inFlight;
     const run = this.deps.far
@@ -92,7 +101,9 @@ export class LegSync {
       })
       .catch((err: unknown) => {
         const code = StrataError.from(err).code;
-        this.deps.log.warn({ roomId: this.roomId, nodeId, code }, 'leg state not fetched');
+        const silent = code === 'TIMEOUT' || code === 'UNAVAILABLE';
+        this.deps.log.warn({ roomId: this.roomId, nodeId, code }, silent && dropIfSilent ? 'leg does not answer; dropping it' : 'leg state not fetched');
+        if (silent && dropIfSilent && !this.closed) this.remote.drop(nodeId);
       })
       .finally(() => this.fetching.delete(nodeId));
     this.fetching.set(nodeId, run);

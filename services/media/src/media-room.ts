@@ -50,6 +50,8 @@ export interface RoomOptions {
   cascade: CascadeSettings;
   /** How long a consume waits to hear of a producer another leg announced to the room. */
   remoteProducerWaitMs: number;
+  /** How often a leg asks the legs it has links with whether they are still there. */
+  linkCheckMs: number;
   bus: LegSyncDeps['bus'];
   far: FarLegs;
   events: MediaRoomEvents;
@@ -136,7 +138,13 @@ export class MediaRoom {
       const owner = this.producers.get(producer.id);
       if (owner) opts.events.activeSpeaker(owner.peerId, producer.id);
     });
+    const check = setInterval(() => {
+      const linked = this.cascade.linkedNodes();
+      if (linked.length) void this.sync.audit(linked);
+    }, opts.linkCheckMs);
+    check.unref();
     router.observer.once('close', () => {
+      clearInterval(check);
       this.sync.close();
       this.cascade.close();
       this.speakers?.close();
@@ -208,6 +216,12 @@ export class MediaRoom {
   /** Members of this leg (not of the whole room). */
   get memberCount(): number {
     return this.members.size;
+  }
+
+  /** The node of another leg is gone (its heartbeats stopped, or it drains): its leg goes, with its links. */
+  nodeGone(nodeId: string): void {
+    this.remote.drop(nodeId);
+    this.cascade.legGone(nodeId); // also when this leg never knew its members
   }
 
   /** The other legs the placement names: any not known yet is asked for its state. */

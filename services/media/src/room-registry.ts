@@ -13,6 +13,7 @@ export interface RegistryOptions {
   /** Where links to other nodes listen, and how long a link stream nobody watches lingers. */
   link: LinkSettings & { lingerMs: number };
   remoteProducerWaitMs: number;
+  linkCheckMs: number;
   bus: LegSyncDeps['bus'];
   far: FarLegs;
   idleTimeoutMs: number;
@@ -109,6 +110,7 @@ export class RoomRegistry {
       limits,
       cascade: this.opts.link,
       remoteProducerWaitMs: this.opts.remoteProducerWaitMs,
+      linkCheckMs: this.opts.linkCheckMs,
       bus: this.opts.bus,
       far: this.opts.far,
       events,
@@ -152,6 +154,11 @@ export class RoomRegistry {
     room.close();
     this.log.info({ roomId }, 'room closed');
     return true;
+  }
+
+  /** Another media node is gone: every room here drops its leg there. */
+  nodeGone(nodeId: string): void {
+    for (const r of this.rooms.values()) r.nodeGone(nodeId);
   }
 
   closeAll(): void {

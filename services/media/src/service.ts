@@ -2,6 +2,7 @@ import { ConfigError } from '@strata/config';
 import type { ServiceDefinition } from '@strata/service';
 import { mediaConfig } from './config.js';
 import { farLegs, mediaEventPublisher, serveMediaApi } from './handlers.js';
+import { NodeWatch } from './node-watch.js';
 import { RoomRegistry } from './room-registry.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -9,6 +10,8 @@ import { WorkerPool } from './worker-pool.js';
 const CONSUMERS_PER_WORKER = 500;
 /** Requests between the legs of a room: nodes of one region answer in milliseconds; past this one is taken for gone. */
 const LINK_REQUEST_TIMEOUT_MS = 3000;
+/** How often a leg checks that the legs it has links with are still there. */
+const LINK_CHECK_MS = 5000;
 /** How long a consume of another leg's producer waits to hear of it (a client may hear first). */
 const REMOTE_PRODUCER_WAIT_MS = 1000;
 
@@ -44,6 +47,7 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
           lingerMs: config.MEDIA_LINK_LINGER,
         },
         remoteProducerWaitMs: REMOTE_PRODUCER_WAIT_MS,
+        linkCheckMs: LINK_CHECK_MS,
         bus,
         far: farLegs(bus, region, LINK_REQUEST_TIMEOUT_MS),
         idleTimeoutMs: config.MEDIA_ROOM_IDLE_TIMEOUT,
@@ -71,6 +75,7 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
     cpuTimer.unref();
 
     const subs = serveMediaApi(bus, region, nodeId, rooms);
+    const nodes = new NodeWatch(bus, region, nodeId, config.HEARTBEAT_INTERVAL, (gone) => rooms.nodeGone(gone), log);
 
     return {
       health: () => ({ workers: pool.alive().length, workersOk: pool.alive().length === config.MEDIA_NUM_WORKERS, rooms: rooms.size }),
@@ -82,6 +87,7 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
       },
       async close() {
         clearInterval(cpuTimer);
+        nodes.close();
         for (const s of subs) s.unsubscribe();
         rooms.closeAll();
         await pool.close();
