@@ -175,10 +175,16 @@ export class LeftoverCounter {
    */
   async quiesce(timeoutMs: number): Promise<LeftoverCounts> {
     const deadline = Date.now() + timeoutMs;
+    let previous: LeftoverCounts | undefined;
     for (;;) {
       const now = await this.count();
       const busy = ['sessions', 'sockets', 'rooms'].some((k) => (now.gateway[k] ?? 0) > 0) || ['routers', 'transports'].some((k) => (now.media[k] ?? 0) > 0);
-      if (!busy || Date.now() > deadline) return now;
+      // Idle in two counts in a row, each after a fresh heartbeat, with the same subscriptions:
+      // a room's per-room subscriptions (its legs' events, levels) go with the room, and a
+      // count taken as it closes could see one without the other.
+      const steady = previous !== undefined && JSON.stringify(previous.natsSubscriptionsByConnection) === JSON.stringify(now.natsSubscriptionsByConnection);
+      if ((!busy && steady) || Date.now() > deadline) return now;
+      previous = busy ? undefined : now;
       await new Promise((r) => setTimeout(r, 250));
     }
   }

@@ -56,6 +56,8 @@ export interface ConsumeOptionsLike {
 export interface ProducerLike {
   readonly id: string;
   readonly kind: string;
+  /** What was negotiated (header extension ids among it). */
+  readonly rtpParameters: { readonly headerExtensions?: readonly { readonly uri: string; readonly id: number }[] };
   readonly closed: boolean;
   readonly paused: boolean;
   pause(): void;

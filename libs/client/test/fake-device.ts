@@ -84,7 +84,7 @@ export class FakeTransport implements TransportLike<FakeTrack> {
         reject,
       ),
     );
-    return { id, kind, closed: false, paused: false, pause() {}, resume() {}, close() {} };
+    return { id, kind, rtpParameters: { headerExtensions: [] }, closed: false, paused: false, pause() {}, resume() {}, close() {} };
   }
 
   async consume(options: ConsumeOptionsLike): Promise<ConsumerLike<FakeTrack>> {

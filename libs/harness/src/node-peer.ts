@@ -5,7 +5,7 @@
  * counts what arrives on each consumer's track after decryption: receive-side stats, not logs.
  */
 import { RoomClient, SignalingClient, type RemoteConsumer } from '@strata/client';
-import { Device, MediaStreamTrack, RTCRtpCodecParameters, RtpHeader, RtpPacket, useNACK, usePLI, useSdesMid } from 'msc-node';
+import { Device, MediaStreamTrack, RTCRtpCodecParameters, RtpHeader, RtpPacket, useAudioLevelIndication, useNACK, usePLI, useSdesMid } from 'msc-node';
 import WebSocket from 'ws';
 
 export interface NodePeerOptions {
@@ -14,6 +14,12 @@ export interface NodePeerOptions {
   name?: string;
   /** What to publish; both by default. */
   publish?: { audio?: boolean; video?: boolean };
+  /** Audio sent as speech (RFC 6464 levels of someone talking) rather than silence; see `speak()`. */
+  speaking?: boolean;
+  /** Video tiles the view holds (RoomClient's `videoSlots`). */
+  videoSlots?: number;
+  /** RoomClient's `viewLingerMs`. */
+  viewLingerMs?: number;
   requestTimeoutMs?: number;
 }
 
@@ -81,8 +87,22 @@ function isVp8KeyFrame(payload: Buffer): boolean {
   return i < payload.length && (payload[i]! & 0x01) === 0;
 }
 
-/** Writes a paced RTP stream into a werift track; the sender rewrites SSRC and payload type. */
-function startRtpSource(track: MediaStreamTrack, kind: 'audio' | 'video'): { stop(): void; packets(): number } {
+const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
+
+/**
+ * RFC 6464 levels (0 loudest, 127 silence): speech is bursts of loud frames between quieter
+ * ones (a constant level reads as background noise to level observers), silence is 127.
+ */
+function audioLevel(speaking: boolean, now: number): number {
+  if (!speaking) return 127;
+  return Math.floor(now / 200) % 3 === 2 ? 60 : 20 + Math.floor(Math.random() * 15);
+}
+
+/**
+ * Writes a paced RTP stream into a werift track; the sender rewrites SSRC and payload type but
+ * keeps header extensions it does not write itself, such as the audio level (`levelExtId`).
+ */
+function startRtpSource(track: MediaStreamTrack, kind: 'audio' | 'video', levelExtId?: number, speaking?: () => boolean): { stop(): void; packets(): number } {
   let seq = Math.floor(Math.random() * 0xffff);
   let ts = Math.floor(Math.random() * 0xffffffff);
   let frame = 0;
@@ -90,6 +110,11 @@ function startRtpSource(track: MediaStreamTrack, kind: 'audio' | 'video'): { sto
   const intervalMs = kind === 'audio' ? AUDIO_PTIME_MS : 1000 / VIDEO_FPS;
   const timer = setInterval(() => {
     const header = new RtpHeader({ payloadType: kind === 'audio' ? 111 : 96, sequenceNumber: seq, timestamp: ts >>> 0, ssrc: 1, marker: kind === 'video' });
+    if (levelExtId !== undefined) {
+      const level = audioLevel(speaking?.() ?? false, Date.now());
+      header.extension = true;
+      header.extensions = [{ id: levelExtId, payload: Buffer.from([(level < 127 ? 0x80 : 0) | level]) }];
+    }
     const payload = kind === 'audio' ? Buffer.alloc(80, 0x33) : vp8Payload(frame, frame % KEY_FRAME_EVERY === 0, 700);
     track.writeRtp(new RtpPacket(header, payload));
     seq = (seq + 1) & 0xffff;
@@ -117,6 +142,7 @@ export class NodePeer {
   readonly stats = new Map<string, ReceiveStats>();
   readonly events: string[] = [];
   readonly #sources: { stop(): void; packets(): number; kind: 'audio' | 'video' }[] = [];
+  #speaking = false;
 
   private constructor(
     readonly room: RoomClient<MediaStreamTrack>,
@@ -142,28 +168,43 @@ export class NodePeer {
       reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
     });
     const device = new Device({
-      headerExtensions: { audio: [useSdesMid()], video: [useSdesMid()] },
+      headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [useSdesMid()] },
       codecs: {
         audio: [new RTCRtpCodecParameters(OPUS)],
         video: [new RTCRtpCodecParameters({ ...VP8, rtcpFeedback: [useNACK(), usePLI()] })],
       },
     });
     // TURN is not part of these tests: werift would otherwise try to allocate on every transport.
-    const room = new RoomClient<MediaStreamTrack>({ signaling, device, token: opts.token, ...(opts.name ? { name: opts.name } : {}), useIceServers: false });
+    const room = new RoomClient<MediaStreamTrack>({
+      signaling,
+      device,
+      token: opts.token,
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.videoSlots !== undefined ? { videoSlots: opts.videoSlots } : {}),
+      ...(opts.viewLingerMs !== undefined ? { viewLingerMs: opts.viewLingerMs } : {}),
+      useIceServers: false,
+    });
     const peer = new NodePeer(room, opts.name ?? 'node-peer');
+    peer.#speaking = opts.speaking ?? false;
     await room.join();
     const publish = { audio: true, video: true, ...opts.publish };
     for (const kind of ['audio', 'video'] as const) {
       if (!publish[kind]) continue;
       const track = new MediaStreamTrack({ kind });
-      await room.publish(track, { source: kind === 'audio' ? 'microphone' : 'camera' });
-      peer.#sources.push({ ...startRtpSource(track, kind), kind });
+      const local = await room.publish(track, { source: kind === 'audio' ? 'microphone' : 'camera' });
+      const levelExtId = kind === 'audio' ? local.producer.rtpParameters.headerExtensions?.find((h) => h.uri === AUDIO_LEVEL_URI)?.id : undefined;
+      peer.#sources.push({ ...startRtpSource(track, kind, levelExtId, () => peer.#speaking), kind });
     }
     return peer;
   }
 
   get peerId(): string {
     return this.room.peerId ?? '';
+  }
+
+  /** Starts or stops talking: the audio's levels become speech or silence. */
+  speak(on: boolean): void {
+    this.#speaking = on;
   }
 
   get signaling(): SignalingClient {
