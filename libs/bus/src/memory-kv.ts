@@ -34,10 +34,10 @@ export class MemoryKv<T> implements KvBucket<T> {
     return this.entries.size;
   }
 
-  /** The current value without a pause: for assertions. */
-  peek(key: string): T | undefined {
+  /** The key's entry now, without a pause: for assertions. */
+  peek(key: string): KvEntry<T> | null {
     const e = this.entries.get(key);
-    return e ? structuredClone(e.value) : undefined;
+    return e ? { key, value: structuredClone(e.value), revision: e.revision } : null;
   }
 
   private checked(value: T): T {
