@@ -37,7 +37,7 @@ export class SessionManager {
 
   constructor(
     /** For TURN credentials; media nodes are asked through `media`. */
-    private readonly bus: Bus,
+    private readonly bus: Pick<Bus, 'request'>,
     private readonly media: MediaNodes,
     private readonly store: PeerStore,
     private readonly placer: RoomPlacer,
