@@ -55,7 +55,18 @@ export class MediaDirectory {
   /** True only when the node is known to be gone: it said it drains, or stayed silent for a whole window this directory listened through. */
   isGone(nodeId: string, now = Date.now()): boolean {
     if (this.drained.has(nodeId)) return true;
-    return now - this.listeningSince >= this.windowMs && !this.isLive(nodeId, now);
+    return this.warm(now) && !this.isLive(nodeId, now);
+  }
+
+  /** Whether this directory has listened for a whole window: before that, a node not heard from may just not have beaten yet. */
+  warm(now = Date.now()): boolean {
+    return now - this.listeningSince >= this.windowMs;
+  }
+
+  /** Resolves once the directory is warm. */
+  async untilWarm(now = Date.now()): Promise<void> {
+    const left = this.listeningSince + this.windowMs - now;
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
   }
 
   get size(): number {

@@ -84,6 +84,11 @@ export class RoomPlacer {
           waited = true;
           if (await this.directory.anyLive(this.firstNodeWaitMs)) continue;
         }
+        if (!this.directory.warm()) {
+          // Just started: the nodes not heard from yet may have room. Refuse only with the whole region in view.
+          await this.directory.untilWarm();
+          continue;
+        }
         if (this.directory.size === 0) throw new StrataError('UNAVAILABLE', 'no media node is available in this region');
         throw new StrataError('CAPACITY', `room ${roomId}: no leg has room and no other media node can open one`);
       }

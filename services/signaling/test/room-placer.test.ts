@@ -97,6 +97,19 @@ describe('RoomPlacer', () => {
     await assert.rejects(join('p3'), (err: StrataError) => err.code === 'CAPACITY');
   });
 
+  it('a gateway that just started waits to hear the whole region before it refuses a join', async () => {
+    const directory = new MediaDirectory(300, Date.now());
+    directory.observe(mediaBeat('a'));
+    const media = new FakeMedia();
+    const placer = new RoomPlacer(media, new PlacementStore(new MemoryKv<RoomPlacement>(), 't'), directory, { legSize: 1, firstNodeWaitMs: 0 }, log);
+    assert.equal((await placer.join(ROOM, { peerId: 'p1', identity: 'p1' })).nodeId, 'a');
+    // b beats a moment later, within the first window: the second join, full on a, gets b.
+    setTimeout(() => directory.observe(mediaBeat('b')), 50);
+    assert.equal((await placer.join(ROOM, { peerId: 'p2', identity: 'p2' })).nodeId, 'b');
+    // Warm now: a third join with every node a full leg is refused at once.
+    await assert.rejects(placer.join(ROOM, { peerId: 'p3', identity: 'p3' }), (err: StrataError) => err.code === 'CAPACITY');
+  });
+
   it('with no share, keeps a room on one leg until its node is at capacity', async () => {
     const { directory, join, legs } = setup({ nodes: { a: 0, b: 0.5 } });
     await Promise.all(['p1', 'p2', 'p3', 'p4'].map((p) => join(p)));
