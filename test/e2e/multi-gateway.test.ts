@@ -9,11 +9,35 @@ import { waitFor } from '../helpers/processes.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
+const MAX_CONSUMERS = 10;
+const AUDIO = { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }] };
+
 describe('several gateways, one region', { timeout: 120_000 }, () => {
   let region: Region;
 
+  /** The media node each peer's record names, from KV: where the gateway placed it. */
+  async function nodesOfPeers(roomId: string): Promise<Map<string, string>> {
+    const kv = await region.bus.kv(buckets.peers, PeerRecord);
+    const out = new Map<string, string>();
+    for (const key of await kv.keys(`${region.region}.${roomId}.*`)) {
+      const e = await kv.get(key);
+      if (e) out.set(e.value.peerId, e.value.nodeId);
+    }
+    return out;
+  }
+
+  async function legsOf(roomId: string): Promise<string[] | undefined> {
+    const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
+    return (await kv.get(`${region.region}.${roomId}`))?.value.nodes.map((n) => n.nodeId);
+  }
+
   before(async () => {
-    region = await startRegion({ gateways: 3, mediaNodes: 2, env: { SIGNALING_RESUME_GRACE: '2s', SIGNALING_SWEEP_INTERVAL: '500ms' } });
+    // A small consumer capacity, so a few consumers make a node measurably loaded (least-loaded check).
+    region = await startRegion({
+      gateways: 3,
+      mediaNodes: 2,
+      env: { SIGNALING_RESUME_GRACE: '2s', SIGNALING_SWEEP_INTERVAL: '500ms', MEDIA_MAX_CONSUMERS: String(MAX_CONSUMERS) },
+    });
   });
 
   after(async () => {
@@ -35,13 +59,10 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
       'b (gateway 2) lists a (gateway 1)',
     );
     await a.notification('peerJoined', (d) => d['peerId'] === peerB);
-    // Both gateways put the room on the same media node, whichever of the two each would pick alone.
-    const capsA = JSON.stringify(ja.data!['rtpCapabilities']);
-    assert.equal(capsA, JSON.stringify(jb.data!['rtpCapabilities']));
-    assert.equal(JSON.stringify((await a.request('getRouterRtpCapabilities')).data?.['rtpCapabilities']), capsA, 'asked again later: the same router');
+    const legs = await legsOf('shared');
+    assert.equal(legs?.length, 1);
+    assert.deepEqual([...(await nodesOfPeers('shared')).values()], [legs![0], legs![0]], 'both peers on the room’s one leg');
     const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
-    const placement = await kv.get(`${region.region}.shared`);
-    assert.equal(placement?.value.nodes.length, 1);
 
     const tb = await b.request('createWebRtcTransport', { direction: 'send' });
     const rtpParameters = { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 4242 }] };
@@ -65,19 +86,85 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     assert.equal(await kv.get(`${region.region}.shared`), null, 'the last one out releases the placement');
   });
 
+  it('two gateways opening a room at once agree on one leg', async () => {
+    // Each round, once both gateways have the same view of the nodes, gateway 1 first opens a
+    // room of its own: it counts that leg against its node
+    // until the node's next heartbeat, gateway 2 does not know of it yet. Then both gateways
+    // open one room at once: gateway 1 would choose the other node, gateway 2 the same one.
+    // Only the compare-and-set on the placement keeps the room on one leg with both peers.
+    const [g1, g2] = region.gateways;
+    const sockets: RawSocket[] = [];
+    const open = async (url: string, room: string, identity: string) => {
+      const s = await RawSocket.open(url);
+      sockets.push(s);
+      return s.request('join', { token: await region.mintToken({ room, identity }) });
+    };
+    const media = ['media-1', 'media-2'];
+    for (let round = 0; round < 6; round++) {
+      // Fresh beats from both nodes: both gateways now see the same loads, with nothing pending.
+      const since = Date.now();
+      await waitFor('fresh media heartbeats', () => (media.every((n) => (region.heartbeats.get(n)?.ts ?? 0) > since) ? true : undefined));
+      assert.equal((await open(g1!.wsUrl, `skew-${round}`, 'skew')).ok, true);
+      const both = await Promise.all([open(g1!.wsUrl, `race-${round}`, 'one'), open(g2!.wsUrl, `race-${round}`, 'two')]);
+      assert.ok(
+        both.every((j) => j.ok),
+        JSON.stringify(both),
+      );
+    }
+    for (let round = 0; round < 6; round++) {
+      const room = `race-${round}`;
+      const legs = await legsOf(room);
+      assert.equal(legs?.length, 1, `${room}: one leg, not ${JSON.stringify(legs)}`);
+      assert.deepEqual([...(await nodesOfPeers(room)).values()], [legs![0], legs![0]], `${room}: both peers on its leg`);
+    }
+    await Promise.all(sockets.map(async (s) => assert.equal((await s.request('leave')).ok, true)));
+    for (let round = 0; round < 6; round++) assert.equal(await legsOf(`race-${round}`), undefined, 'the last one out erases the placement');
+  });
+
   it('places new rooms on the least-loaded media node', async () => {
-    const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
+    // Load one node with consumers (its score is consumers / MEDIA_MAX_CONSUMERS), then open rooms:
+    // every one must go to the other node. A random choice would pass one time in 2^6.
+    const [g1, g2] = region.gateways;
+    const pub = await RawSocket.open(g1!.wsUrl);
+    const jp = await pub.request('join', { token: await region.mintToken({ room: 'heavy', identity: 'pub' }) });
+    const tp = await pub.request('createWebRtcTransport', { direction: 'send' });
+    const p = await pub.request('produce', {
+      transportId: tp.data!['transportId'] as string,
+      kind: 'audio',
+      rtpParameters: { ...AUDIO, encodings: [{ ssrc: 777 }] },
+    });
+    assert.equal(p.ok, true, JSON.stringify(p));
+    const subs: RawSocket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await RawSocket.open(g2!.wsUrl);
+      await s.request('join', { token: await region.mintToken({ room: 'heavy', identity: `sub${i}` }) });
+      const t = await s.request('createWebRtcTransport', { direction: 'recv' });
+      const c = await s.request('consume', {
+        transportId: t.data!['transportId'] as string,
+        producerId: p.data!['producerId'] as string,
+        rtpCapabilities: jp.data!['rtpCapabilities'] as Record<string, unknown>,
+      });
+      assert.equal(c.ok, true, JSON.stringify(c));
+      subs.push(s);
+    }
+    const [heavy] = (await legsOf('heavy'))!;
+    const other = ['media-1', 'media-2'].find((n) => n !== heavy)!;
+    // Two beats reporting the load, so every gateway (which hears the same beats) has one.
+    const seen = new Set<number>();
+    await waitFor(`${heavy} to report its consumers`, () => {
+      const b = region.heartbeats.get(heavy!);
+      if (b && b.load.score >= 3 / MAX_CONSUMERS - 1e-9) seen.add(b.ts);
+      return seen.size >= 2 ? true : undefined;
+    });
     const sockets: RawSocket[] = [];
     for (let i = 0; i < 6; i++) {
       const s = await RawSocket.open(region.gateways[i % 2]!.wsUrl);
       assert.equal((await s.request('join', { token: await region.mintToken({ room: `spread-${i}`, identity: 'p' }) })).ok, true);
       sockets.push(s);
     }
-    const nodes = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await kv.get(`${region.region}.spread-${i}`))?.value.nodes[0]?.nodeId));
-    const perNode = new Map<string, number>();
-    for (const n of nodes) perNode.set(String(n), (perNode.get(String(n)) ?? 0) + 1);
-    assert.equal(perNode.size, 2, `rooms spread over both media nodes: ${JSON.stringify([...perNode])}`);
-    for (const s of sockets) assert.equal((await s.request('leave')).ok, true);
+    const placed = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => (await legsOf(`spread-${i}`))?.join()));
+    assert.deepEqual(placed, Array(6).fill(other), `every new room on ${other}, the idle node, not on ${heavy} (3 of ${MAX_CONSUMERS} consumers)`);
+    for (const s of [...sockets, ...subs, pub]) assert.equal((await s.request('leave')).ok, true);
   });
 
   it('a session dropped on one gateway resumes on the other', async () => {

@@ -10,8 +10,24 @@ export interface KvEntry<T> {
   revision: number;
 }
 
+/**
+ * What a store needs of a KV bucket. `TypedKv` is the JetStream one; `MemoryKv` keeps the same
+ * compare-and-set rules in memory, so the races a store guards against get unit tests.
+ */
+export interface KvBucket<T> {
+  get(key: string): Promise<KvEntry<T> | null>;
+  put(key: string, value: T): Promise<number>;
+  /** Writes only if the key does not exist; returns null when someone else won the race. */
+  create(key: string, value: T): Promise<number | null>;
+  /** Writes only if the key is still at `revision`; returns null when it moved on. */
+  update(key: string, value: T, revision: number): Promise<number | null>;
+  /** Erases the key's history (up to `upToRevision`, when given) without a delete marker; true when the key is gone afterwards. */
+  erase(key: string, upToRevision?: number): Promise<boolean>;
+  keys(filter?: string): Promise<string[]>;
+}
+
 /** A JetStream KV bucket with schema-checked values and compare-and-set helpers. */
-export class TypedKv<T> {
+export class TypedKv<T> implements KvBucket<T> {
   constructor(
     readonly raw: KV,
     readonly bucket: string,

@@ -47,5 +47,12 @@ export const signalingConfig = {
     default: 5000,
     min: 500,
   }),
+  SIGNALING_ROOM_LEG_SIZE: int({
+    description:
+      "members per leg of a room (one media node's share, like jicofo's max-bridge-participants): past it a new leg opens on the least-loaded other node; 0: no share, a room stays on one node until that node is full",
+    default: 0,
+    min: 0,
+    max: 100_000,
+  }),
   SIGNALING_TURN: bool({ description: 'ask the region TURN service for credentials at join', default: true }),
 };

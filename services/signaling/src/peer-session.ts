@@ -1,4 +1,3 @@
-import type { Bus } from '@strata/bus';
 import {
   MediaConsume,
   MediaConsumerAction,
@@ -11,7 +10,6 @@ import {
   MediaTransportRestartIce,
   MediaTransportStats,
   StrataError,
-  subjects,
   type MediaEvent,
   type PeerMedia,
   type PeerRecord,
@@ -27,8 +25,9 @@ import {
   type WsResponse,
 } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import type { RoomHub, RoomMember } from './room-hub.js';
+import type { MediaNodes } from './media-client.js';
 import type { PeerStore } from './peer-store.js';
+import type { RoomHub, RoomMember } from './room-hub.js';
 
 /** How a session talks to its socket; absent while the peer is disconnected (resume grace). */
 export interface SocketLink {
@@ -37,13 +36,11 @@ export interface SocketLink {
 }
 
 export interface SessionDeps {
-  bus: Bus;
-  region: string;
+  media: MediaNodes;
   gatewayId: string;
   store: PeerStore;
   hub: RoomHub;
   log: Logger;
-  mediaTimeoutMs: number;
   /** The session is no longer this gateway's: resumed on another one (`moved`), or removed by someone else (`ended`). */
   lost(session: PeerSession, why: 'moved' | 'ended'): void;
 }
@@ -126,7 +123,7 @@ export class PeerSession implements RoomMember {
   }
 
   private media<D extends RpcDef>(def: D, req: RequestOf<D>): Promise<ResponseOf<D>> {
-    return this.deps.bus.request(def, subjects.media(this.deps.region, this.record.nodeId, def.name), req, { timeoutMs: this.deps.mediaTimeoutMs });
+    return this.deps.media.node(this.record.nodeId).request(def, req);
   }
 
   private ownTransport(transportId: string, direction?: 'send' | 'recv') {

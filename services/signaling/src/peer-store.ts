@@ -1,4 +1,4 @@
-import type { TypedKv } from '@strata/bus';
+import type { KvBucket } from '@strata/bus';
 import { isValidId, peerKey, regionPeersFilter, type PeerRecord } from '@strata/protocol';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -54,7 +54,7 @@ export interface StoredPeer {
  * holder. A removed peer's key is erased, leaving nothing behind.
  */
 export class PeerStore {
-  constructor(private readonly peers: TypedKv<PeerRecord>) {}
+  constructor(private readonly peers: KvBucket<PeerRecord>) {}
 
   private static key(rec: Pick<PeerRecord, 'region' | 'roomId' | 'peerId'>): string {
     return peerKey(rec.region, rec.roomId, rec.peerId);

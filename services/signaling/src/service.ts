@@ -3,11 +3,13 @@ import { advertisedHost, type ServiceDefinition } from '@strata/service';
 import { fileURLToPath } from 'node:url';
 import { signalingConfig } from './config.js';
 import { mountHttpRoutes } from './http-routes.js';
+import { BusMediaNodes } from './media-client.js';
 import { MediaDirectory } from './media-directory.js';
 import { PeerStore } from './peer-store.js';
-import { RoomPlacer } from './placement.js';
+import { PlacementStore } from './placement-store.js';
 import { RegionStatus } from './region-status.js';
 import { RoomHub } from './room-hub.js';
+import { RoomPlacer } from './room-placer.js';
 import { SessionManager } from './session-manager.js';
 import { loadStaticFiles } from './static-files.js';
 import { loadNativeUws } from './uws.js';
@@ -28,11 +30,14 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     // Wiring: shared state lives in JetStream KV, room traffic on NATS subjects.
     const [roomsKv, peersKv] = await Promise.all([bus.kv(buckets.rooms, RoomPlacement), bus.kv(buckets.peers, PeerRecord)]);
     const status = new RegionStatus();
-    const directory = new MediaDirectory();
+    // A node silent for three heartbeat intervals is gone, as for every other service.
+    const directory = new MediaDirectory(3 * config.HEARTBEAT_INTERVAL);
     const hub = new RoomHub(bus, region);
-    const placer = new RoomPlacer(bus, roomsKv, directory, region, config.SIGNALING_REQUEST_TIMEOUT, log);
+    const media = new BusMediaNodes(bus, region, config.SIGNALING_REQUEST_TIMEOUT);
+    const placer = new RoomPlacer(media, new PlacementStore(roomsKv, region), directory, { legSize: config.SIGNALING_ROOM_LEG_SIZE }, log);
     const sessions = new SessionManager(
       bus,
+      media,
       new PeerStore(peersKv),
       placer,
       hub,
@@ -41,7 +46,6 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
         gatewayId: nodeId,
         jwtSecret: config.SIGNALING_JWT_SECRET,
         graceMs: config.SIGNALING_RESUME_GRACE,
-        mediaTimeoutMs: config.SIGNALING_REQUEST_TIMEOUT,
         turn: config.SIGNALING_TURN,
       },
       log,

@@ -1,27 +1,18 @@
 import { verifyJoinToken } from '@strata/auth';
 import type { Bus } from '@strata/bus';
-import {
-  MediaPeerClose,
-  MediaTransportRestartIce,
-  StrataError,
-  TurnCredentials,
-  subjects,
-  type PeerRecord,
-  type WsRequest,
-  type WsResponse,
-} from '@strata/protocol';
+import { MediaTransportRestartIce, StrataError, TurnCredentials, subjects, type PeerRecord, type WsRequest, type WsResponse } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
+import type { MediaNodes } from './media-client.js';
 import { PeerSession, type SessionDeps, type SocketLink } from './peer-session.js';
 import { newPeerId, newResumeToken, parseResumeToken, sameHash, type PeerStore, type StoredPeer } from './peer-store.js';
-import type { Admission, Member, RoomPlacer } from './placement.js';
 import type { RoomHub, RoomMember } from './room-hub.js';
+import type { Admission, Member, RoomPlacer } from './room-placer.js';
 
 export interface ManagerOptions {
   region: string;
   gatewayId: string;
   jwtSecret: string;
   graceMs: number;
-  mediaTimeoutMs: number;
   turn: boolean;
 }
 
@@ -45,7 +36,9 @@ export class SessionManager {
   private readonly sessionDeps: SessionDeps;
 
   constructor(
-    private readonly bus: Bus,
+    /** For TURN credentials; media nodes are asked through `media`. */
+    private readonly bus: Pick<Bus, 'request'>,
+    private readonly media: MediaNodes,
     private readonly store: PeerStore,
     private readonly placer: RoomPlacer,
     private readonly hub: RoomHub,
@@ -53,13 +46,11 @@ export class SessionManager {
     private readonly log: Logger,
   ) {
     this.sessionDeps = {
-      bus,
-      region: opts.region,
+      media,
       gatewayId: opts.gatewayId,
       store,
       hub,
       log,
-      mediaTimeoutMs: opts.mediaTimeoutMs,
       lost: (session, why) => this.lost(session, why),
     };
   }
@@ -95,7 +86,7 @@ export class SessionManager {
     let revision: number | undefined;
     try {
       const iceServers = this.iceServers(member.peerId);
-      admission = await this.placer.place(claims.room, member);
+      admission = await this.placer.join(claims.room, member);
       const { token, hash } = newResumeToken(this.opts.region, claims.room, member.peerId);
       const record: PeerRecord = {
         ...member,
@@ -108,8 +99,8 @@ export class SessionManager {
         connected: true,
         joinedAt: Date.now(),
       };
-      // The node's roster has the joiner now, which is what a racing last leave checks: the
-      // placement can be confirmed while the record is written.
+      // The leg's roster has the joiner now, which is what a racing last leave checks: the
+      // leg can be confirmed in the placement while the record is written.
       const [rev] = await Promise.all([this.store.create(record), this.placer.confirm(record.roomId, record.nodeId)]);
       revision = rev;
       const session = this.newSession({ record, revision }, admission);
@@ -129,7 +120,7 @@ export class SessionManager {
         this.hub.detach(session);
       }
       this.hub.detach(reserved);
-      if (admission) await this.closeOnNode(claims.room, admission.nodeId, member.peerId, this.log);
+      if (admission) await this.placer.leave(claims.room, admission.nodeId, member.peerId, this.log.child({ roomId: claims.room, peerId: member.peerId }));
       if (revision !== undefined)
         await this.store
           .erase({ region: this.opts.region, roomId: claims.room, peerId: member.peerId }, revision)
@@ -206,7 +197,7 @@ export class SessionManager {
         // Removed meanwhile (record gone or claimed): the admission this resume made may have
         // come after the remover's peer.close, so close it again rather than leave a ghost
         // member on the node. A session resumed elsewhere is left alone.
-        if (!now || now.record.resumeHash === '') await this.closeOnNode(base.record.roomId, base.record.nodeId, base.record.peerId, session.log);
+        if (!now || now.record.resumeHash === '') await this.placer.leave(base.record.roomId, base.record.nodeId, base.record.peerId, session.log);
         throw new StrataError('UNAUTHORIZED', 'the session was resumed or ended meanwhile');
       }
       base = now;
@@ -216,12 +207,9 @@ export class SessionManager {
     const transports: WsResponse<'resume'>['transports'] = [];
     for (const t of session.own.transports) {
       try {
-        const { iceParameters } = await this.bus.request(
-          MediaTransportRestartIce,
-          subjects.media(this.opts.region, session.record.nodeId, 'transport.restartIce'),
-          { roomId: session.roomId, peerId: session.peerId, transportId: t.transportId },
-          { timeoutMs: this.opts.mediaTimeoutMs },
-        );
+        const { iceParameters } = await this.media
+          .node(session.record.nodeId)
+          .request(MediaTransportRestartIce, { roomId: session.roomId, peerId: session.peerId, transportId: t.transportId });
         transports.push({ ...t, iceParameters });
       } catch (err) {
         session.log.warn({ err, transportId: t.transportId }, 'transport lost while disconnected');
@@ -312,30 +300,18 @@ export class SessionManager {
     await this.removeRecord({ record: session.record, revision: session.revision }, reason, session.log);
   }
 
-  /** Ends the peer's membership on its media node; how many members the room has left there, or null when the node did not answer. */
-  private async closeOnNode(roomId: string, nodeId: string, peerId: string, log: Logger): Promise<number | null> {
-    try {
-      const closed = await this.bus.request(
-        MediaPeerClose,
-        subjects.media(this.opts.region, nodeId, 'peer.close'),
-        { roomId, peerId },
-        { timeoutMs: this.opts.mediaTimeoutMs },
-      );
-      return closed.peersLeft;
-    } catch (err) {
-      log.warn({ err }, 'media node did not close the peer');
-      // No responder at all: the node is gone, and its share of the room with it.
-      return err instanceof StrataError && err.code === 'UNAVAILABLE' ? 0 : null;
-    }
-  }
-
-  /** Everything a departure involves, for a session held here or an orphan nobody holds. */
+  /**
+   * Everything a departure involves, for a session held here or an orphan nobody holds. A peer
+   * on a media node that is gone is removed without asking the node: its record erased, the
+   * room told, its leg dropped from the placement.
+   */
   private async removeRecord({ record: r, revision }: StoredPeer, reason: 'leave' | 'timeout', log: Logger): Promise<void> {
-    const peersLeft = await this.closeOnNode(r.roomId, r.nodeId, r.peerId, log);
+    const left = await this.placer.close(r.roomId, r.nodeId, r.peerId, log);
     await this.store.erase(r, revision).catch((err: unknown) => log.warn({ err }, 'record not erased'));
     this.hub.publish({ type: 'peerLeft', roomId: r.roomId, peerId: r.peerId, reason });
-    log.info({ reason }, 'peer left');
-    if (peersLeft === 0) await this.placer.release(r.roomId, r.nodeId);
+    if (left === 'gone') log.info({ reason, nodeId: r.nodeId }, 'peer left; its media node is gone, so it was not asked');
+    else log.info({ reason }, 'peer left');
+    await this.placer.afterLeave(r.roomId, r.nodeId, r.peerId, left, log);
   }
 
   /**
@@ -367,13 +343,15 @@ export class SessionManager {
       if (this.sessions.has(record.peerId)) continue;
       if (record.gatewayId !== this.opts.gatewayId && gatewayAlive(record.gatewayId)) continue;
       const log = this.log.child({ roomId: record.roomId, peerId: record.peerId, gatewayId: record.gatewayId });
-      if (record.connected) {
+      // Its media went with its node: nothing to resume, so it goes now rather than after the grace period.
+      const nodeGone = this.placer.isGone(record.nodeId);
+      if (record.connected && !nodeGone) {
         await this.store.update({ ...record, connected: false, disconnectedAt: now }, revision);
         log.info('gateway gone: session kept for resume');
         waiting++;
         continue;
       }
-      if (now - (record.disconnectedAt ?? 0) < this.opts.graceMs) {
+      if (!nodeGone && now - (record.disconnectedAt ?? 0) < this.opts.graceMs) {
         waiting++;
         continue;
       }

@@ -28,3 +28,29 @@ describe('SIGNALING_IDLE_TIMEOUT', () => {
     }
   });
 });
+
+describe('SIGNALING_ROOM_LEG_SIZE', () => {
+  const legSize = (raw: string | undefined): number =>
+    loadConfig(signalingConfig, raw === undefined ? {} : { SIGNALING_ROOM_LEG_SIZE: raw }).SIGNALING_ROOM_LEG_SIZE;
+
+  it('defaults to 0 (no share) and takes a member count', () => {
+    assert.equal(legSize(undefined), 0);
+    assert.equal(legSize('2'), 2);
+  });
+
+  it('refuses what is not a count of members, naming the variable', () => {
+    for (const [raw, why] of [
+      ['-1', /below the minimum 0/],
+      ['2.5', /not an integer/],
+      ['many', /not an integer/],
+      ['1000000', /above the maximum/],
+    ] as const) {
+      assert.throws(
+        () => legSize(raw),
+        (e: unknown) =>
+          e instanceof ConfigError && e.problems.length === 1 && e.problems[0]!.startsWith('SIGNALING_ROOM_LEG_SIZE:') && why.test(e.problems[0]!),
+        raw,
+      );
+    }
+  });
+});
