@@ -3,28 +3,13 @@
  * members over the nodes by the per-leg share, and cleans up records of a node that died
  * without asking it.
  */
+import { legsOf, peersOf } from '@strata/harness';
 import { Heartbeat, PeerRecord, RoomPlacement, buckets, subjects } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { spawnService, waitFor } from '../helpers/processes.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startRegion, type Region } from '../helpers/region.js';
-
-async function legsOf(region: Region, roomId: string): Promise<string[] | undefined> {
-  const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
-  return (await kv.get(`${region.region}.${roomId}`))?.value.nodes.map((n) => n.nodeId);
-}
-
-/** Peer id → media node, from the peer records in KV. */
-async function peersOf(region: Region, roomId: string): Promise<Map<string, string>> {
-  const kv = await region.bus.kv(buckets.peers, PeerRecord);
-  const out = new Map<string, string>();
-  for (const key of await kv.keys(`${region.region}.${roomId}.*`)) {
-    const e = await kv.get(key);
-    if (e) out.set(e.value.peerId, e.value.nodeId);
-  }
-  return out;
-}
 
 describe('a room over three media nodes', { timeout: 120_000 }, () => {
   let region: Region;

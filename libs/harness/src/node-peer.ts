@@ -7,6 +7,7 @@
 import { RoomClient, SignalingClient, type RemoteConsumer } from '@strata/client';
 import { Device, MediaStreamTrack, RTCRtpCodecParameters, RtpHeader, RtpPacket, useAudioLevelIndication, useNACK, usePLI, useSdesMid } from 'msc-node';
 import WebSocket from 'ws';
+import { keepIceConsent } from './ice-consent.js';
 
 export interface NodePeerOptions {
   wsUrl: string;
@@ -143,6 +144,7 @@ export class NodePeer {
   readonly events: string[] = [];
   readonly #sources: { stop(): void; packets(): number; kind: 'audio' | 'video' }[] = [];
   #speaking = false;
+  readonly #consent: (() => void)[] = [];
 
   private constructor(
     readonly room: RoomClient<MediaStreamTrack>,
@@ -187,6 +189,7 @@ export class NodePeer {
     const peer = new NodePeer(room, opts.name ?? 'node-peer');
     peer.#speaking = opts.speaking ?? false;
     await room.join();
+    for (const t of [room.sendTransport, room.recvTransport]) if (t) peer.#consent.push(keepIceConsent(t));
     const publish = { audio: true, video: true, ...opts.publish };
     for (const kind of ['audio', 'video'] as const) {
       if (!publish[kind]) continue;
@@ -236,8 +239,14 @@ export class NodePeer {
     for (const s of this.#sources.splice(0)) s.stop();
   }
 
+  /** Stops the consent checks too: a leaving peer's transports close. */
+  #stopConsent(): void {
+    for (const stop of this.#consent.splice(0)) stop();
+  }
+
   async leave(): Promise<void> {
     this.stopSending();
+    this.#stopConsent();
     await this.room.leave();
   }
 
