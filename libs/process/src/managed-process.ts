@@ -95,6 +95,7 @@ export class ManagedProcess {
   #fd: number | undefined;
   #status: ExitStatus | undefined;
   #stopping: Promise<ExitStatus> | undefined;
+  #readyMatch: RegExpExecArray | undefined;
 
   static async start(opts: StartOptions): Promise<ManagedProcess> {
     const p = new ManagedProcess(opts);
@@ -179,6 +180,11 @@ export class ManagedProcess {
     return this.#status === undefined;
   }
 
+  /** The line match of the last waitReady() on a RegExp (start()'s): where a `PORT (\d+)` line said it listens. */
+  get readyMatch(): RegExpExecArray | undefined {
+    return this.#readyMatch;
+  }
+
   /** Everything it wrote so far. */
   output(): string {
     try {
@@ -220,7 +226,7 @@ export class ManagedProcess {
       const written = this.output();
       for (const line of written.slice(0, written.lastIndexOf('\n') + 1).split('\n')) {
         const m = ready.exec(line);
-        if (m) return m;
+        if (m) return (this.#readyMatch = m);
       }
       if (this.#status) throw fail(exitedEarly(this.#status));
       return new Promise((resolve, reject) => {
@@ -230,8 +236,9 @@ export class ManagedProcess {
           settled = true;
           clearTimeout(timer);
           this.#lineListeners.delete(onLine);
-          if (result instanceof ProcessStartError) reject(result);
-          else resolve(result);
+          if (result instanceof ProcessStartError) return reject(result);
+          this.#readyMatch = result;
+          resolve(result);
         };
         const onLine = (line: string): void => {
           const m = ready.exec(line);

@@ -32,12 +32,9 @@ const stop = (): void => {
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
-server.process.once('exit', (code, signal) => {
+void server.process.exited.then(({ code, signal }) => {
   if (code === 0 || signal === 'SIGTERM') process.exit(0);
   process.stderr.write(`dev-nats: nats-server exited (${code ?? signal})\n`);
   process.exit(1);
 });
-// However we end, the server (in its own process group) must not outlive us.
-process.on('exit', () => {
-  if (server.process.exitCode === null) server.process.kill('SIGKILL');
-});
+// However we end, @strata/process kills the server (in its own process group) as we exit.
