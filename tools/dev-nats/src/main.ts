@@ -27,13 +27,16 @@ const server = await startNatsServer({
 process.stdout.write(`dev-nats: nats-server with JetStream at ${server.url}\n`);
 // The services get the same Ctrl-C and drain over NATS: give them a moment before it goes.
 const DRAIN_GRACE_MS = 2000;
+let stopping = false;
 const stop = (): void => {
+  stopping = true;
   setTimeout(() => void server.stop().then(() => process.exit(0)), DRAIN_GRACE_MS);
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
+// nats-server exits 1 on the SIGTERM we send it: only an exit we did not ask for is a failure.
 void server.process.exited.then(({ code, signal }) => {
-  if (code === 0 || signal === 'SIGTERM') process.exit(0);
+  if (stopping || code === 0 || signal === 'SIGTERM') process.exit(0);
   process.stderr.write(`dev-nats: nats-server exited (${code ?? signal})\n`);
   process.exit(1);
 });
