@@ -82,7 +82,13 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
       assert.equal(b.id, `${kind}-1`);
       assert.ok(b.load.rssBytes > 0);
       assert.ok(b.endpoints['http'], `${kind} advertises its HTTP endpoint`);
+      assert.ok(b.load.score >= 0 && b.load.score <= 1, `${kind} load score ${b.load.score}`);
     }
+    for (const kind of ['signaling', 'turn', 'geo-router'] as const) {
+      const eventLoop = beats.get(kind)!.load.details['eventLoop'];
+      assert.ok(typeof eventLoop === 'number' && eventLoop >= 0 && eventLoop <= 1, `${kind} measures its event loop: ${eventLoop}`);
+    }
+    assert.equal(beats.get('signaling')!.load.details['sessionCapacity'], 10_000);
     assert.ok(Number(beats.get('media')!.load.details['workers']) >= 1);
   });
 
