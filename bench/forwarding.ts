@@ -29,6 +29,7 @@
  * (bench/lib/results.ts, read by `npm run bench:report`) and every window's raw figures.
  * See docs/benchmarks.md, "Forwarding cost".
  */
+import { describeExit } from '@strata/process';
 import * as mediasoup from 'mediasoup';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -135,12 +136,12 @@ async function main(): Promise<number> {
     args = clipArgs(clip, sink.relayPorts.video, sink.relayPorts.audio);
   }
   const source = startRtpSource(args);
-  onCleanup('ffmpeg', () => {
+  onCleanup('ffmpeg', async () => {
     stopping = true;
-    return source.stop();
+    await source.stop(3000);
   });
-  source.process.once('exit', (code, signal) => {
-    if (!stopping) log(`ffmpeg exited (${code ?? signal}):\n${source.output()}`);
+  void source.exited.then((status) => {
+    if (!stopping) log(`ffmpeg exited (${describeExit(status)}):\n${source.tail()}`);
   });
 
   const setups: ForwardingSetup[] = [];

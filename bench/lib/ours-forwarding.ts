@@ -6,6 +6,7 @@
  */
 import { Bus } from '@strata/bus';
 import { startNatsServer, type NatsServer } from '@strata/nats-server';
+import { ManagedProcess, ProcessStartError } from '@strata/process';
 import {
   Health,
   MediaConsume,
@@ -21,8 +22,7 @@ import {
   type ResponseOf,
 } from '@strata/protocol';
 import { createLogger } from '@strata/telemetry';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,77 +47,39 @@ export interface OursOptions {
 }
 
 /** The media service process, its log in a temporary file (a pipe nobody reads would block it). */
-class MediaServiceProcess {
-  private constructor(
-    readonly child: ChildProcess,
-    readonly pid: number,
-    private readonly logDir: string,
-    readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
-  ) {}
+class MediaServiceProcess extends ManagedProcess {
+  readonly #logDir: string;
 
-  get logFile(): string {
-    return join(this.logDir, 'media.log');
-  }
-
-  static spawn(env: Record<string, string>): MediaServiceProcess {
+  constructor(env: Record<string, string>) {
     const logDir = mkdtempSync(join(tmpdir(), 'strata-bench-media-'));
-    const fd = openSync(join(logDir, 'media.log'), 'a');
-    const child = spawn(process.execPath, ['--conditions=strata-src', '--import', import.meta.resolve('tsx'), 'services/media/src/main.ts'], {
+    super({
+      command: process.execPath,
+      args: ['--conditions=strata-src', '--import', import.meta.resolve('tsx'), 'services/media/src/main.ts'],
       cwd: REPO,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', fd, fd],
+      env,
+      name: 'media',
+      logFile: join(logDir, 'media.log'),
     });
-    closeSync(fd);
-    if (child.pid === undefined) throw new Error('media service did not start');
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    return new MediaServiceProcess(child, child.pid, logDir, exited);
+    this.#logDir = logDir;
   }
 
   /** Log lines at warn level or above (pino: level >= 40), and anything that is not JSON (stderr). */
   problems(): string[] {
-    let text = '';
-    try {
-      text = readFileSync(this.logFile, 'utf8');
-    } catch {
-      return [];
-    }
-    return text.split('\n').filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        const level = (JSON.parse(line) as { level?: unknown }).level;
-        return typeof level === 'number' && level >= 40;
-      } catch {
-        return true;
-      }
-    });
-  }
-
-  running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  log(lastChars = 4000): string {
-    try {
-      const text = readFileSync(this.logFile, 'utf8');
-      return text.length > lastChars ? `…${text.slice(-lastChars)}` : text;
-    } catch {
-      return '(no log)';
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.running()) {
-      this.child.kill('SIGTERM');
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-      await this.exited;
-      clearTimeout(t);
-    }
+    return this.output()
+      .split('\n')
+      .filter((line) => {
+        if (!line.trim()) return false;
+        try {
+          const level = (JSON.parse(line) as { level?: unknown }).level;
+          return typeof level === 'number' && level >= 40;
+        } catch {
+          return true;
+        }
+      });
   }
 
   removeLog(): void {
-    rmSync(this.logDir, { recursive: true, force: true });
+    rmSync(this.#logDir, { recursive: true, force: true });
   }
 }
 
@@ -142,7 +104,7 @@ export class OursForwarding implements ForwardingSetup {
     let service: MediaServiceProcess | undefined;
     let bus: Bus | undefined;
     try {
-      service = MediaServiceProcess.spawn({
+      service = new MediaServiceProcess({
         NATS_URL: nats.url,
         STRATA_REGION: REGION,
         STRATA_NODE_ID: NODE_ID,
@@ -162,9 +124,9 @@ export class OursForwarding implements ForwardingSetup {
       await ours.openSender();
       return ours;
     } catch (err) {
-      const log = service ? `\n--- media service log ---\n${service.log()}` : '';
+      const log = service && !(err instanceof ProcessStartError) ? `\n--- media service log ---\n${service.tail()}` : '';
       await bus?.drain().catch(() => undefined);
-      await service?.stop();
+      await service?.stop(10_000);
       service?.removeLog();
       await nats.stop();
       throw new Error(`${err instanceof Error ? err.message : String(err)}${log}`);
@@ -176,18 +138,21 @@ export class OursForwarding implements ForwardingSetup {
   }
 
   private async waitHealthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.service.running()) throw new Error(`media service exited during start-up (${JSON.stringify(await this.service.exited)})`);
-      try {
-        const h = await this.bus.request(Health, subjects.health(REGION, 'media', NODE_ID), {}, { timeoutMs: 2000 });
-        if (h.status === 'ok') break;
-      } catch (err) {
-        if (!(err instanceof StrataError)) throw err;
-      }
-      if (Date.now() > deadline) throw new Error(`media service not healthy after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await this.service.waitReady(
+      {
+        what: 'health ok over NATS',
+        check: async () => {
+          try {
+            return (await this.bus.request(Health, subjects.health(REGION, 'media', NODE_ID), {}, { timeoutMs: 2000 })).status === 'ok';
+          } catch (err) {
+            if (err instanceof StrataError) return false; // no responder yet, or a timeout
+            throw err;
+          }
+        },
+        everyMs: 200,
+      },
+      timeoutMs,
+    );
     const workers = childPids(this.service.pid, 'mediasoup-work');
     if (workers.length !== 1) throw new Error(`expected one mediasoup worker under the media service (pid ${this.service.pid}), found ${workers.length}`);
     this.workerPid = workers[0] as number;
@@ -259,7 +224,7 @@ export class OursForwarding implements ForwardingSetup {
   async cpu(): Promise<CpuSample> {
     const workerMs = procCpuMs(this.workerPid);
     const controlMs = procCpuMs(this.service.pid);
-    if (workerMs === undefined || controlMs === undefined) throw new Error(`media service or its worker is gone:\n${this.service.log()}`);
+    if (workerMs === undefined || controlMs === undefined) throw new Error(`media service or its worker is gone:\n${this.service.tail()}`);
     return { workerMs, controlMs };
   }
 
@@ -269,16 +234,16 @@ export class OursForwarding implements ForwardingSetup {
 
   /** nats-server's CPU (not part of either figure; reported beside them). */
   natsCpuMs(): number | undefined {
-    return this.nats.process.pid === undefined ? undefined : procCpuMs(this.nats.process.pid);
+    return procCpuMs(this.nats.process.pid);
   }
 
   serviceLog(): string {
-    return this.service.log();
+    return this.service.tail();
   }
 
   async close(): Promise<void> {
     await this.bus.drain().catch(() => undefined);
-    await this.service.stop();
+    await this.service.stop(10_000);
     const problems = this.service.problems();
     if (problems.length) {
       process.stderr.write(

@@ -4,15 +4,9 @@
  * relay of the sink process, which copies every packet to each set-up's producer transports).
  * `pkt_size=1200` keeps packets under a WebRTC-like MTU.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { ManagedProcess } from '@strata/process';
+import { execFileSync } from 'node:child_process';
 import { AUDIO, VIDEO } from './media-params.js';
-
-export interface RtpSource {
-  readonly process: ChildProcess;
-  readonly pid: number;
-  output(): string;
-  stop(): Promise<void>;
-}
 
 export function checkFfmpeg(): void {
   let encoders: string;
@@ -142,25 +136,7 @@ export function clipArgs(clip: string, videoPort: number, audioPort: number): st
   ];
 }
 
-export function startRtpSource(args: string[]): RtpSource {
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let out = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    if (out.length < 20_000) out += b.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (child.pid === undefined) throw new Error('ffmpeg did not start');
-  return {
-    process: child,
-    pid: child.pid,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(t);
-      }
-    },
-  };
+/** ffmpeg sending from the first packet on: nothing to wait for. Its stderr (warnings) goes to its log. */
+export function startRtpSource(args: string[]): ManagedProcess {
+  return new ManagedProcess({ command: 'ffmpeg', args, name: 'ffmpeg-rtp-source' });
 }

@@ -1,5 +1,5 @@
 /** The benchmark's handle on its sink process (see sink-process.ts). */
-import { fork, type ChildProcess } from 'node:child_process';
+import { ManagedProcess, describeExit } from '@strata/process';
 import { fileURLToPath } from 'node:url';
 import type { Ingest } from './media-params.js';
 import type { SinkCommand, SinkCounts, SinkHello, SinkReply, SinkResult, RelayCounts } from './sink-protocol.js';
@@ -11,11 +11,10 @@ export class SinkProcess {
   private readonly pending = new Map<number, { resolve: (r: SinkResult) => void; reject: (e: Error) => void }>();
 
   private constructor(
-    readonly child: ChildProcess,
-    readonly pid: number,
+    readonly proc: ManagedProcess,
     readonly relayPorts: { video: number; audio: number },
   ) {
-    child.on('message', (m: SinkReply | SinkHello) => {
+    proc.child.on('message', (m: SinkReply | SinkHello) => {
       if ('hello' in m) return;
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -23,35 +22,39 @@ export class SinkProcess {
       if (m.ok) p.resolve(m.result);
       else p.reject(new Error(`sink process: ${m.error}`));
     });
-    child.once('exit', (code, signal) => {
-      for (const p of this.pending.values()) p.reject(new Error(`sink process exited (${code ?? signal})`));
+    void proc.exited.then((status) => {
+      for (const p of this.pending.values()) p.reject(new Error(`sink process exited (${describeExit(status)}):\n${proc.tail()}`));
       this.pending.clear();
     });
   }
 
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   static async start(): Promise<SinkProcess> {
     const entry = fileURLToPath(new URL('./sink-process.ts', import.meta.url));
-    const child = fork(entry, [], { execArgv: ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const hello = await new Promise<SinkHello['hello']>((resolve, reject) => {
-      const onMsg = (m: SinkReply | SinkHello): void => {
-        if ('hello' in m) {
-          child.off('exit', onExit);
-          resolve(m.hello);
-        }
-      };
-      const onExit = (code: number | null): void => reject(new Error(`sink process exited before it was ready (${code})`));
-      child.on('message', onMsg);
-      child.once('exit', onExit);
+    // Like fork(): node with an IPC channel; the sink says hello with its relay ports once they are bound.
+    const proc = new ManagedProcess({ command: process.execPath, args: ['--import', import.meta.resolve('tsx'), entry], name: 'bench-sink', ipc: true });
+    let hello: SinkHello['hello'] | undefined;
+    proc.child.on('message', (m: SinkReply | SinkHello) => {
+      if ('hello' in m) hello = m.hello;
     });
-    if (child.pid === undefined) throw new Error('sink process has no pid');
-    return new SinkProcess(child, child.pid, { video: hello.relayVideoPort, audio: hello.relayAudioPort });
+    try {
+      await proc.waitReady({ what: 'its hello over IPC', check: () => hello !== undefined }, 30_000);
+    } catch (err) {
+      await proc.kill9();
+      throw err;
+    }
+    const ports = hello as SinkHello['hello'];
+    return new SinkProcess(proc, { video: ports.relayVideoPort, audio: ports.relayAudioPort });
   }
 
   private request<C extends SinkCommand>(command: C): Promise<ResultOf<C['cmd']>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: (r) => resolve(r as ResultOf<C['cmd']>), reject });
-      this.child.send({ id, command });
+      this.proc.child.send({ id, command });
     });
   }
 
@@ -71,15 +74,12 @@ export class SinkProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (!this.proc.running()) return;
     try {
-      if (this.child.connected) await this.request({ cmd: 'close' });
+      if (this.proc.child.connected) await this.request({ cmd: 'close' });
     } catch {
       // it is going away anyway
     }
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
+    await this.proc.stop(3000);
   }
 }

@@ -107,11 +107,11 @@ if (values['start-region']) {
   });
   const r = region;
   target = { wsUrl: r.wsUrl, region: r.region, mintToken: (o) => r.mintToken(o), natsUrl: r.natsUrl, natsMonitorUrl: r.natsMonitorUrl };
-  const gw = r.processes.find((p) => p.kind === 'signaling')?.child.pid;
-  const media = r.processes.find((p) => p.kind === 'media')?.child.pid;
+  const gw = r.processes.find((p) => p.kind === 'signaling')?.pid;
+  const media = r.processes.find((p) => p.kind === 'media')?.pid;
   if (gw) pids['gateway'] = gw;
   if (media) pids['media'] = media;
-  if (r.nats.process.pid) pids['nats'] = r.nats.process.pid;
+  pids['nats'] = r.nats.process.pid;
   process.stderr.write(`region ${r.region}: ${r.wsUrl} (nats ${r.natsUrl})\n`);
 } else {
   const url = values.url ?? process.env['STRATA_URL'];
@@ -189,7 +189,7 @@ try {
   // The started services' own logs, for finding out why a request failed or was slow.
   if (region && values['service-logs']) {
     mkdirSync(values['service-logs'], { recursive: true });
-    for (const p of region.processes) writeFileSync(join(values['service-logs'], `${p.kind}-${p.child.pid}.log`), p.output());
+    for (const p of region.processes) writeFileSync(join(values['service-logs'], `${p.kind}-${p.pid}.log`), p.output());
     process.stderr.write(`service logs written to ${values['service-logs']}\n`);
   }
 }

@@ -36,7 +36,7 @@ export interface LeftoverCounts {
 }
 
 /** Details that describe capacity or configuration, not state a session leaves behind. */
-const NOT_STATE = new Set(['workers', 'maxConsumers']);
+const NOT_STATE = new Set(['workers', 'maxConsumers', 'sessionCapacity', 'eventLoop']);
 
 export interface LeftoverDiff {
   what: string;

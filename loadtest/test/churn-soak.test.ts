@@ -28,11 +28,11 @@ describe('churn soak (short)', () => {
     const script = (await import('../scenarios/churn-soak.js')) as ScriptModule;
     region = await startRegion({ region: 'churn', env: { LOG_LEVEL: 'warn', SIGNALING_TURN: 'false', ...script.regionOptions?.env } });
     const sampler = new ServerSampler(500);
-    const gw = region.processes.find((p) => p.kind === 'signaling')?.child.pid as number;
-    const media = region.processes.find((p) => p.kind === 'media')?.child.pid as number;
+    const gw = region.processes.find((p) => p.kind === 'signaling')?.pid as number;
+    const media = region.processes.find((p) => p.kind === 'media')?.pid as number;
     sampler.watch('gateway', gw);
     sampler.watch('media', withChildren(media));
-    sampler.watch('nats-server', region.nats.process.pid as number);
+    sampler.watch('nats-server', region.nats.process.pid);
     result = await run({
       script,
       target: {

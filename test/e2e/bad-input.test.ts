@@ -5,6 +5,7 @@
  * hostile client would. Every case asserts its exact code, and that Alice's media still reaches
  * Carol afterwards.
  */
+import { PEER_MEDIA_LIMITS } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NodePeer } from '../helpers/node-peer.js';
@@ -112,7 +113,7 @@ describe('bad input at the gateway and the media node', { timeout: 180_000 }, ()
     assert.match(wide.error!.message, /made of more than 20000 values/);
     assert.equal(bob.closed, undefined);
     assert.equal(
-      region.processes.every((p) => p.child.exitCode === null),
+      region.processes.every((p) => p.running()),
       true,
     );
     assert.doesNotMatch(region.processes.map((p) => p.output()).join('\n'), /Maximum call stack/);
@@ -307,10 +308,11 @@ describe('bad input at the gateway and the media node', { timeout: 180_000 }, ()
     assert.match(foreign.error!.message, /room another-room/, "the media node's room does not hold it");
     elsewhere.close();
 
-    // Bob has 2 transports; 4 is the limit.
-    for (let i = 0; i < 2; i++) assert.equal(code(await bob.request('createWebRtcTransport', { direction: 'recv' })), 'ok');
-    const fifth = await bob.request('createWebRtcTransport', { direction: 'recv' });
-    assert.equal(fifth.error?.code, 'CAPACITY', code(fifth));
+    // Bob has 2 transports; the gateway allows PEER_MEDIA_LIMITS.transports.
+    for (let i = 2; i < PEER_MEDIA_LIMITS.transports; i++) assert.equal(code(await bob.request('createWebRtcTransport', { direction: 'recv' })), 'ok');
+    const oneTooMany = await bob.request('createWebRtcTransport', { direction: 'recv' });
+    assert.equal(oneTooMany.error?.code, 'CAPACITY', code(oneTooMany));
+    assert.equal(oneTooMany.error?.message, `at most ${PEER_MEDIA_LIMITS.transports} transports per peer`);
     assert.equal(bob.closed, undefined);
     await aliceStillFlows();
   });

@@ -100,7 +100,7 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
       await waitFor(
         `${node} health`,
         async () => {
-          if (media[i]!.child.exitCode !== null) throw new Error(media[i]!.output());
+          if (!media[i]!.running()) throw new Error(media[i]!.output());
           return bus.request(Health, subjects.health(REGION, 'media', node), {}, { timeoutMs: 500 }).catch(() => undefined);
         },
         30_000,
@@ -335,7 +335,7 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
       await call('leg-b', MediaConsumerAction, { roomId: room, peerId: 'ben', consumerId: c.consumerId, action: 'resume' });
       await waitFor('RTP at Ben', () => (sink.packets() > 10 ? true : undefined), 10_000);
 
-      media[0]!.child.kill('SIGKILL');
+      await media[0]!.kill9();
       await waitFor('Ben told his consumer is gone', () =>
         events.some((e) => e.type === 'consumerClosed' && e.consumerId === c.consumerId && e.nodeId === 'leg-b') ? true : undefined,
       );

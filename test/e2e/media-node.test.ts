@@ -73,7 +73,7 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
     await waitFor(
       'media node health',
       async () => {
-        if (media.child.exitCode !== null) throw new Error(media.output());
+        if (!media.running()) throw new Error(media.output());
         return bus.request(Health, subjects.health(REGION, 'media', NODE), {}, { timeoutMs: 500 }).catch(() => undefined);
       },
       30_000,

@@ -262,7 +262,7 @@ describe('several gateways, one region', { timeout: 120_000 }, () => {
     await watcher.request('join', { token: await region.mintToken({ room: 'crash', identity: 'watcher' }) });
     const f = await RawSocket.open(g3!.wsUrl);
     const jf = await f.request('join', { token: await region.mintToken({ room: 'crash', identity: 'f' }) });
-    g3!.proc.child.kill('SIGKILL');
+    await g3!.proc.kill9();
     const left = await watcher.notification('peerLeft', (x) => x['peerId'] === jf.data!['peerId'], 20_000);
     assert.equal(left.data['reason'], 'timeout');
     watcher.close();

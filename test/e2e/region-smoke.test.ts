@@ -71,7 +71,7 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
     await waitFor(
       `heartbeats from all of ${SERVICE_KINDS.join(', ')}`,
       () => {
-        for (const [kind, p] of procs) if (p.child.exitCode !== null) throw new Error(`${kind} exited early:\n${p.output()}`);
+        for (const [kind, p] of procs) if (!p.running()) throw new Error(`${kind} exited early:\n${p.output()}`);
         return SERVICE_KINDS.every((k) => beats.has(k)) ? true : undefined;
       },
       60_000,
@@ -82,7 +82,13 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
       assert.equal(b.id, `${kind}-1`);
       assert.ok(b.load.rssBytes > 0);
       assert.ok(b.endpoints['http'], `${kind} advertises its HTTP endpoint`);
+      assert.ok(b.load.score >= 0 && b.load.score <= 1, `${kind} load score ${b.load.score}`);
     }
+    for (const kind of ['signaling', 'turn', 'geo-router'] as const) {
+      const eventLoop = beats.get(kind)!.load.details['eventLoop'];
+      assert.ok(typeof eventLoop === 'number' && eventLoop >= 0 && eventLoop <= 1, `${kind} measures its event loop: ${eventLoop}`);
+    }
+    assert.equal(beats.get('signaling')!.load.details['sessionCapacity'], 10_000);
     assert.ok(Number(beats.get('media')!.load.details['workers']) >= 1);
   });
 
@@ -141,7 +147,7 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
     for (let i = 0; i < 500; i++) bus.nc.publish(subjects.media(REGION, 'media-1', 'room.open'), new TextEncoder().encode(i % 2 ? 'x'.repeat(i) : '[]'));
     await bus.nc.flush();
     for (const kind of SERVICE_KINDS) {
-      assert.equal(procs.get(kind)!.child.exitCode, null, `${kind} is still running`);
+      assert.equal(procs.get(kind)!.running(), true, `${kind} is still running`);
       const h = await bus.request(Health, subjects.health(REGION, kind, `${kind}-1`), {});
       assert.equal(h.status, 'ok');
     }

@@ -94,9 +94,7 @@ describe('a media node and its gateway die; the next gateway cleans up', { timeo
     // The region starts media-1, media-2... in that order.
     const gateway = region.processes.find((p) => p.kind === 'signaling')!;
     const node = region.processes.filter((p) => p.kind === 'media')[Number(dead.replace('media-', '')) - 1]!;
-    gateway.child.kill('SIGKILL');
-    node.child.kill('SIGKILL');
-    await Promise.all([gateway.exited, node.exited]);
+    await Promise.all([gateway.kill9(), node.kill9()]);
     // Listening on the dead node's subjects: anything asked of it would arrive here (and get no answer).
     const asked: string[] = [];
     const probe = region.bus.nc.subscribe(subjects.mediaAll(region.region, dead), { callback: (_e, m) => void asked.push(m.subject) });

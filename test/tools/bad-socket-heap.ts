@@ -113,7 +113,7 @@ const region = await startRegion({
   env: { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', SIGNALING_RESUME_GRACE: '1s' },
 });
 const gw = region.gateways[0]!;
-const pid = gw.proc.child.pid!;
+const pid = gw.proc.pid;
 let sockets = -1;
 region.bus.subscribe(Heartbeat, subjects.heartbeat(region.region, 'signaling', gw.id), (b: EventOf<typeof Heartbeat>) => {
   sockets = Number(b.load.details['sockets'] ?? -1);

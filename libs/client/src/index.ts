@@ -1,4 +1,4 @@
-export { Emitter, type EventMap } from './emitter.js';
+export { Emitter, logListenerError, type EventMap, type ListenerErrorHandler } from './emitter.js';
 export { SignalingError, isSignalingError } from './errors.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './socket.js';

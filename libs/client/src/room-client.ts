@@ -11,7 +11,7 @@ import type {
   TransportLike,
   TransportOptionsLike,
 } from './device.js';
-import { Emitter } from './emitter.js';
+import { Emitter, type ListenerErrorHandler } from './emitter.js';
 import { SignalingError } from './errors.js';
 import { viewOf, type Speakers } from './room-view.js';
 import type { ConnectionState, JoinResult, ResumeResult, SignalingClient } from './signaling-client.js';
@@ -101,6 +101,8 @@ export interface RoomClientOptions<TTrack> {
   useIceServers?: boolean;
   /** Ask the gateway for new ICE parameters when a transport's connection fails. Default true. */
   restartIceOnFailure?: boolean;
+  /** Where an event listener that throws is reported (emit() carries on); default console.error. */
+  onListenerError?: ListenerErrorHandler;
 }
 
 export interface PublishOptions {
@@ -145,7 +147,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(opts: RoomClientOptions<TTrack>) {
-    super();
+    super(opts.onListenerError);
     this.#opts = opts;
     this.signaling = opts.signaling;
     this.device = opts.device;

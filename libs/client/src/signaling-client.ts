@@ -1,6 +1,6 @@
 import type { ErrorCode, WsMethod, WsNotification, WsNotificationData, WsRequest, WsResponse } from '@strata/protocol';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { Emitter } from './emitter.js';
+import { Emitter, type ListenerErrorHandler } from './emitter.js';
 import { SignalingError } from './errors.js';
 import { WS_OPEN, type WebSocketConstructor, type WebSocketLike } from './socket.js';
 
@@ -27,6 +27,8 @@ export interface SignalingClientOptions {
   connectTimeoutMs?: number;
   /** Reconnect and resume after an unexpected close. Enabled by default. */
   reconnect?: BackoffOptions & { enabled?: boolean };
+  /** Where an event listener that throws is reported (emit() carries on); default console.error. */
+  onListenerError?: ListenerErrorHandler;
 }
 
 export type SignalingClientEvents = {
@@ -76,7 +78,7 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
   readonly #connectTimeoutMs: number;
   readonly #backoff: BackoffOptions;
   #reconnectEnabled: boolean;
-  readonly #notifications = new NotificationEmitter();
+  readonly #notifications: NotificationEmitter;
 
   #state: ConnectionState = 'new';
   #socket: WebSocketLike | undefined;
@@ -88,7 +90,8 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
   #resumeAttempts = 0;
 
   constructor(opts: SignalingClientOptions) {
-    super();
+    super(opts.onListenerError);
+    this.#notifications = new NotificationEmitter(opts.onListenerError);
     this.url = opts.url;
     this.#WebSocket = opts.WebSocket;
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;

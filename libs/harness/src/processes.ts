@@ -1,20 +1,10 @@
+import { ManagedProcess } from '@strata/process';
 import type { ServiceKind } from '@strata/protocol';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
-
-export interface ServiceProcess {
-  kind: ServiceKind;
-  child: ChildProcess;
-  /** Everything the process wrote, for assertions and for failure messages. */
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGTERM, then SIGKILL after `graceMs`. Resolves with how it exited. */
-  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
 export interface SpawnOptions {
   /**
@@ -25,38 +15,28 @@ export interface SpawnOptions {
   compiled?: boolean;
 }
 
+/** A service's real entry point running as its own process (log, readiness, stop: @strata/process). */
+export class ServiceProcess extends ManagedProcess {
+  constructor(
+    readonly kind: ServiceKind,
+    env: Record<string, string>,
+    opts: SpawnOptions = {},
+  ) {
+    const entry = `services/${kind}/dist/main.js`;
+    if (opts.compiled && !existsSync(join(REPO, entry))) throw new Error(`${entry} is missing: run \`npm run build\` first`);
+    super({
+      command: process.execPath,
+      args: opts.compiled ? [entry] : ['--conditions=strata-src', '--import', 'tsx', `services/${kind}/src/main.ts`],
+      cwd: REPO,
+      env: { LOG_LEVEL: 'info', LOG_PRETTY: 'false', ...env },
+      name: env['STRATA_NODE_ID'] ?? kind,
+    });
+  }
+}
+
 /** Runs a service's real entry point (services/<kind>/src/main.ts) as its own process. */
 export function spawnService(kind: ServiceKind, env: Record<string, string>, opts: SpawnOptions = {}): ServiceProcess {
-  const entry = `services/${kind}/dist/main.js`;
-  if (opts.compiled && !existsSync(join(REPO, entry))) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-  const args = opts.compiled ? [entry] : ['--conditions=strata-src', '--import', 'tsx', `services/${kind}/src/main.ts`];
-  const child = spawn(process.execPath, args, {
-    cwd: REPO,
-    env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: 'false', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    kind,
-    child,
-    output: () => out,
-    exited,
-    async stop(graceMs = 10_000) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-        const r = await exited;
-        clearTimeout(t);
-        return r;
-      }
-      return exited;
-    },
-  };
+  return new ServiceProcess(kind, env, opts);
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, everyMs = 100): Promise<T> {

@@ -85,7 +85,7 @@ export async function startRegion(opts: RegionOptions = {}): Promise<Region> {
     await waitFor(
       `heartbeats from ${ids.join(', ')}`,
       () => {
-        for (const p of processes) if (p.child.exitCode !== null) throw new Error(`${p.kind} exited early:\n${p.output()}`);
+        for (const p of processes) if (!p.running()) throw new Error(`${p.kind} exited early:\n${p.output()}`);
         return ids.every((id) => beats.has(id)) ? true : undefined;
       },
       60_000,

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { ManagedProcess, ProcessStartError, portOpen } from '@strata/process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,7 +29,8 @@ export interface NatsServer {
   readonly port: number;
   /** http://host:port of the monitoring endpoints, when `monitorPort` was given. */
   readonly monitorUrl: string | undefined;
-  readonly process: ChildProcess;
+  /** The server's process; its log is `process.logFile`. */
+  readonly process: ManagedProcess;
   stop(): Promise<void>;
 }
 
@@ -42,17 +43,6 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       const addr = srv.address();
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
-  });
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = tcpConnect(port, host);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
   });
 }
 
@@ -74,37 +64,22 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     ...(opts.args ?? []),
   ];
   const binary = opts.binary ?? process.env['NATS_SERVER_BIN'] ?? 'nats-server';
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  let spawnError: Error | undefined;
-  const output: string[] = [];
-  const onData = (buf: Buffer): void => {
-    for (const line of buf.toString().split('\n')) {
-      if (!line) continue;
-      if (output.length < 200) output.push(line);
-      opts.onLog?.(line);
-    }
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  child.once('error', (err) => (spawnError = err));
-  const exitPromise = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    }),
-  );
-
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
-  for (;;) {
-    if (spawnError) throw new Error(`cannot run ${binary}: ${spawnError.message} (is nats-server installed? run npm run setup)`);
-    if (exited) throw new Error(`nats-server exited (${exited.code ?? exited.signal}):\n${output.join('\n')}`);
-    if (await canConnect(host, port)) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`nats-server did not listen on ${host}:${port} in time:\n${output.join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  const onLog = opts.onLog;
+  let proc: ManagedProcess;
+  try {
+    proc = await ManagedProcess.start({
+      command: binary,
+      args,
+      name: 'nats-server',
+      ready: portOpen(port, host),
+      readyTimeoutMs: opts.startTimeoutMs ?? 10_000,
+      group: opts.detached ?? false,
+      ...(onLog ? { onLine: (line: string) => (line ? onLog(line) : undefined) } : {}),
+    });
+  } catch (err) {
+    if (tempStore) rmSync(tempStore, { recursive: true, force: true });
+    if (err instanceof ProcessStartError) throw err;
+    throw new Error(`${err instanceof Error ? err.message : String(err)} (is nats-server installed? run npm run setup)`);
   }
 
   let stopped: Promise<void> | undefined;
@@ -112,15 +87,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     url: `nats://${host}:${port}`,
     port,
     monitorUrl: monitorPort === undefined ? undefined : `http://${host}:${monitorPort}`,
-    process: child,
+    process: proc,
     stop() {
       stopped ??= (async () => {
-        if (!exited) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-          await exitPromise;
-          clearTimeout(timer);
-        }
+        await proc.stop(5000);
         if (tempStore) rmSync(tempStore, { recursive: true, force: true });
       })();
       return stopped;

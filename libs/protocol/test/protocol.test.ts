@@ -4,6 +4,8 @@ import {
   Health,
   Heartbeat,
   MAX_JSON_DEPTH,
+  PEER_MEDIA_LIMITS,
+  PeerMedia,
   RoomPlacement,
   RtpCapabilities,
   RtpParameters,
@@ -189,6 +191,21 @@ describe('bounds on untrusted input', () => {
       const r = check(DtlsParameters, { role: 'client', fingerprints: [fp] });
       assert.equal(r.ok, false, JSON.stringify(fp));
       if (!r.ok) assert.match(r.errors[0]!, /\/fingerprints\/0: expected .*RFC 8122/);
+    }
+  });
+
+  it("bounds a peer's media by PEER_MEDIA_LIMITS, the gateway's per-peer limits: at them it fits, one more does not", () => {
+    const at = {
+      transports: Array.from({ length: PEER_MEDIA_LIMITS.transports }, (_, i) => ({ transportId: `t${i}`, direction: 'recv' })),
+      producers: Array.from({ length: PEER_MEDIA_LIMITS.producers }, (_, i) => ({ producerId: `p${i}`, kind: 'audio', paused: false })),
+      consumers: Array.from({ length: PEER_MEDIA_LIMITS.consumers }, (_, i) => ({ consumerId: `c${i}`, producerId: 'p' })),
+    };
+    assert.ok(check(PeerMedia, at).ok);
+    for (const key of ['transports', 'producers', 'consumers'] as const) {
+      const over = { ...at, [key]: [...at[key], at[key][0]] };
+      const r = check(PeerMedia, over);
+      assert.equal(r.ok, false, key);
+      if (!r.ok) assert.match(r.errors[0]!, new RegExp(`/${key}: .*${PEER_MEDIA_LIMITS[key]}`));
     }
   });
 });

@@ -5,7 +5,7 @@ import { createLogger, startTelemetry, type Logger } from '@strata/telemetry';
 import type { Subscription } from 'nats';
 import { advertisedHost, baseConfigSpec, type BaseConfig } from './base-config.js';
 import { startHealthHttp, type HealthHttp } from './health-http.js';
-import { ProcessLoad } from './load.js';
+import { EventLoopLoad, ProcessLoad } from './load.js';
 
 type Checks = Record<string, number | string | boolean>;
 export type HealthReport = ResponseOf<typeof Health>;
@@ -25,10 +25,16 @@ export interface ServiceContext<C> {
 export interface ServiceHandle {
   /** Component checks; any `false` value makes the process report itself degraded. */
   health?(): Promise<Checks> | Checks;
-  /** Capacity in use (score 0..1) and counts for the heartbeat. */
-  load?(): { score: number; extraCpuMicros?: number; details: Record<string, number> };
+  /** Capacity in use (score 0..1, see loadScore) and counts for the heartbeat, given what the kit measured since the last one. */
+  load?(sample: LoadSample): { score: number; extraCpuMicros?: number; details: Record<string, number> };
   endpoints?(): Record<string, string>;
   close(): Promise<void>;
+}
+
+/** Measured by the kit for every heartbeat. */
+export interface LoadSample {
+  /** The event loop's utilisation since the previous heartbeat, 0..1 (EventLoopLoad). */
+  eventLoop: number;
 }
 
 export interface ServiceDefinition<S extends ConfigSpec> {
@@ -60,6 +66,7 @@ export async function startService<S extends ConfigSpec>(
 
   const startedAt = Date.now();
   const load = new ProcessLoad();
+  const eventLoop = new EventLoopLoad();
   let handle: ServiceHandle | undefined;
   let draining = false;
 
@@ -91,7 +98,7 @@ export async function startService<S extends ConfigSpec>(
   const http: HealthHttp | undefined = def.ownsHttp ? undefined : await startHealthHttp(config.HTTP_HOST, config.HTTP_PORT, report);
 
   const beat = (): void => {
-    const l = handle?.load?.() ?? { score: 0, details: {} };
+    const l = handle?.load?.({ eventLoop: eventLoop.sample() }) ?? { score: 0, details: {} };
     const p = load.sample(l.extraCpuMicros ?? 0);
     const event: EventOf<typeof Heartbeat> = {
       kind: def.kind,

@@ -2,6 +2,7 @@ import { GeoRoute, Heartbeat, subjects } from '@strata/protocol';
 import type { ServiceDefinition } from '@strata/service';
 import { chooseRegion } from './choose-region.js';
 import { geoConfig } from './config.js';
+import { geoRouterLoad } from './load.js';
 import { RegionTable } from './region-table.js';
 
 export const geoRouterService: ServiceDefinition<typeof geoConfig> = {
@@ -29,7 +30,7 @@ export const geoRouterService: ServiceDefinition<typeof geoConfig> = {
 
     return {
       health: () => ({ regionsKnown: table.regions().length }),
-      load: () => ({ score: 0, details: { regions: table.regions().length, routed } }),
+      load: (sample) => geoRouterLoad({ regions: table.regions().length, routed }, sample),
       async close() {
         for (const s of subs) s.unsubscribe();
       },

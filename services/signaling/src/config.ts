@@ -54,5 +54,11 @@ export const signalingConfig = {
     min: 0,
     max: 100_000,
   }),
+  SIGNALING_SESSION_CAPACITY: int({
+    description:
+      'sessions this gateway is sized for: its heartbeat load score is sessions / this, or its event loop utilisation when higher (joins past it are not refused)',
+    default: 10_000,
+    min: 1,
+  }),
   SIGNALING_TURN: bool({ description: 'ask the region TURN service for credentials at join', default: true }),
 };

@@ -9,6 +9,7 @@ import {
   MediaTransportCreate,
   MediaTransportRestartIce,
   MediaTransportStats,
+  PEER_MEDIA_LIMITS,
   StrataError,
   type MediaEvent,
   type PeerMedia,
@@ -44,8 +45,6 @@ export interface SessionDeps {
   /** The session is no longer this gateway's: resumed on another one (`moved`), or removed by someone else (`ended`). */
   lost(session: PeerSession, why: 'moved' | 'ended'): void;
 }
-
-const LIMITS = { transports: 4, producers: 16, consumers: 1000 };
 
 type SessionMethod = Exclude<WsMethod, 'join' | 'resume' | 'leave'>;
 type Handlers = { [M in SessionMethod]: (s: PeerSession, req: WsRequest<M>) => Promise<WsResponse<M>> };
@@ -161,7 +160,8 @@ export class PeerSession implements RoomMember {
 
     createWebRtcTransport: async (s, { direction, forceTcp }) => {
       s.grant(direction === 'send' ? 'publish' : 'subscribe');
-      if (s.own.transports.length >= LIMITS.transports) throw new StrataError('CAPACITY', `at most ${LIMITS.transports} transports per peer`);
+      if (s.own.transports.length >= PEER_MEDIA_LIMITS.transports)
+        throw new StrataError('CAPACITY', `at most ${PEER_MEDIA_LIMITS.transports} transports per peer`);
       const info = await s.media(MediaTransportCreate, { roomId: s.roomId, peerId: s.peerId, direction, ...(forceTcp ? { forceTcp } : {}) });
       s.own.transports.push({ transportId: info.transportId, direction });
       return info;
@@ -185,7 +185,7 @@ export class PeerSession implements RoomMember {
     produce: async (s, { transportId, kind, rtpParameters, paused, source }) => {
       s.grant('publish');
       s.ownTransport(transportId, 'send');
-      if (s.own.producers.length >= LIMITS.producers) throw new StrataError('CAPACITY', `at most ${LIMITS.producers} producers per peer`);
+      if (s.own.producers.length >= PEER_MEDIA_LIMITS.producers) throw new StrataError('CAPACITY', `at most ${PEER_MEDIA_LIMITS.producers} producers per peer`);
       const { producerId } = await s.media(MediaProduce, {
         roomId: s.roomId,
         peerId: s.peerId,
@@ -216,7 +216,7 @@ export class PeerSession implements RoomMember {
     consume: async (s, { transportId, producerId, rtpCapabilities }) => {
       s.grant('subscribe');
       s.ownTransport(transportId, 'recv');
-      if (s.own.consumers.length >= LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${LIMITS.consumers} consumers per peer`);
+      if (s.own.consumers.length >= PEER_MEDIA_LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${PEER_MEDIA_LIMITS.consumers} consumers per peer`);
       if (s.own.producers.some((p) => p.producerId === producerId)) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
       const info = await s.media(MediaConsume, { roomId: s.roomId, peerId: s.peerId, transportId, producerId, rtpCapabilities });
       s.own.consumers.push({ consumerId: info.consumerId, producerId });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { signalingConfig } from './config.js';
 import { mountHttpRoutes } from './http-routes.js';
 import { BusMediaNodes } from './media-client.js';
+import { gatewayLoad } from './load.js';
 import { MediaDirectory } from './media-directory.js';
 import { PeerStore } from './peer-store.js';
 import { PlacementStore } from './placement-store.js';
@@ -106,17 +107,19 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
 
     return {
       endpoints: () => ({ http: publicUrl, ws: `${publicUrl.replace(/^http/, 'ws')}/rtc` }),
-      load: () => ({
-        score: 0,
-        details: {
-          sockets: gateway.socketCount,
-          sessions: sessions.size,
-          connected: sessions.connected,
-          graceTimers: sessions.graceTimers,
-          rooms: hub.roomCount,
-          roomSubscriptions: hub.subscriptionCount,
-        },
-      }),
+      load: (sample) =>
+        gatewayLoad(
+          {
+            sockets: gateway.socketCount,
+            sessions: sessions.size,
+            connected: sessions.connected,
+            graceTimers: sessions.graceTimers,
+            rooms: hub.roomCount,
+            roomSubscriptions: hub.subscriptionCount,
+          },
+          config.SIGNALING_SESSION_CAPACITY,
+          sample,
+        ),
       health: () => ({ mediaNodes: directory.size }),
       async close() {
         clearInterval(sweeper);

@@ -1,8 +1,9 @@
 import { MemoryKv } from '@strata/bus';
-import { PeerRecord } from '@strata/protocol';
+import { MediaConsume, MediaProduce, MediaTransportCreate, PEER_MEDIA_LIMITS, PeerMedia, PeerRecord, StrataError, check, type RpcDef } from '@strata/protocol';
 import { createLogger } from '@strata/telemetry';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { MediaNodes } from '../src/media-client.js';
 import { PeerSession, type SessionDeps } from '../src/peer-session.js';
 import { PeerStore } from '../src/peer-store.js';
 
@@ -85,5 +86,65 @@ describe('PeerSession record writes', () => {
     session.ended = true;
     assert.equal(await session.persist(), false);
     assert.equal(kv.peek(KEY)!.revision, before);
+  });
+});
+
+/** Media nodes that answer every create with a fresh id, and count what they were asked to create. */
+function mediaNodes() {
+  const created = { transports: 0, producers: 0, consumers: 0 };
+  let n = 0;
+  const request = async (def: RpcDef): Promise<unknown> => {
+    const id = `id-${++n}`;
+    if (def === MediaTransportCreate) return (created.transports++, { transportId: id });
+    if (def === MediaProduce) return (created.producers++, { producerId: id });
+    if (def === MediaConsume) return (created.consumers++, { consumerId: id });
+    throw new Error(`unexpected ${def.name}`);
+  };
+  const media = { node: (nodeId: string) => ({ nodeId, request }) } as unknown as MediaNodes;
+  return { media, created };
+}
+
+async function sessionOnNode() {
+  const { store } = await setup();
+  const { media, created } = mediaNodes();
+  const deps = {
+    gatewayId: 'g1',
+    store,
+    media,
+    hub: { publish: () => undefined },
+    log: createLogger({ service: 'test', region: 't', nodeId: 'g1', level: 'silent' }),
+    lost: () => undefined,
+  };
+  const session = new PeerSession(deps as unknown as SessionDeps, { ...record }, 1, { transports: [], producers: [], consumers: [] });
+  return { session, created };
+}
+
+const capacity = (what: string) => (e: unknown) =>
+  e instanceof StrataError && e.code === 'CAPACITY' && new RegExp(`at most \\d+ ${what} per peer`).test(e.message);
+
+describe('PeerSession per-peer limits (PEER_MEDIA_LIMITS, shared with the PeerMedia schema)', () => {
+  it('creates transports up to the limit and refuses the next one without asking the node', async () => {
+    const { session, created } = await sessionOnNode();
+    for (let i = 0; i < PEER_MEDIA_LIMITS.transports; i++) await session.handle('createWebRtcTransport', { direction: i === 0 ? 'send' : 'recv' });
+    await assert.rejects(session.handle('createWebRtcTransport', { direction: 'recv' }), capacity('transports'));
+    assert.equal(created.transports, PEER_MEDIA_LIMITS.transports);
+    assert.ok(check(PeerMedia, session.own).ok, 'a peer at the limit fits the schema that resumes it');
+  });
+
+  it('refuses a producer and a consumer past the limit', async () => {
+    const { session, created } = await sessionOnNode();
+    const send = (await session.handle('createWebRtcTransport', { direction: 'send' })).transportId;
+    const recv = (await session.handle('createWebRtcTransport', { direction: 'recv' })).transportId;
+    const rtpParameters = { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] };
+    const produce = () => session.handle('produce', { transportId: send, kind: 'audio', rtpParameters } as Parameters<typeof session.handle<'produce'>>[1]);
+    for (let i = 0; i < PEER_MEDIA_LIMITS.producers; i++) await produce();
+    await assert.rejects(produce(), capacity('producers'));
+    assert.equal(created.producers, PEER_MEDIA_LIMITS.producers);
+
+    const consume = () => session.handle('consume', { transportId: recv, producerId: 'someone-else', rtpCapabilities: {} });
+    for (let i = 0; i < PEER_MEDIA_LIMITS.consumers; i++) await consume();
+    await assert.rejects(consume(), capacity('consumers'));
+    assert.equal(created.consumers, PEER_MEDIA_LIMITS.consumers);
+    assert.ok(check(PeerMedia, session.own).ok, 'a peer at every limit fits the schema that resumes it');
   });
 });

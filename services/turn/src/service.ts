@@ -3,6 +3,7 @@ import { TurnCredentials, subjects } from '@strata/protocol';
 import type { ServiceDefinition } from '@strata/service';
 import { turnConfig } from './config.js';
 import { mintCredential } from './credentials.js';
+import { turnLoad } from './load.js';
 import { TurnServer } from './turn-server.js';
 
 export const turnService: ServiceDefinition<typeof turnConfig> = {
@@ -44,7 +45,7 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
 
     return {
       endpoints: () => ({ turn: urls[0] as string }),
-      load: () => ({ score: 0, details: { allocations: server.allocationCount } }),
+      load: (sample) => turnLoad(server.allocationCount, { min: config.TURN_MIN_PORT, max: config.TURN_MAX_PORT }, sample),
       health: () => ({ allocations: server.allocationCount }),
       async close() {
         sub.unsubscribe();

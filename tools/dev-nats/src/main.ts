@@ -27,17 +27,17 @@ const server = await startNatsServer({
 process.stdout.write(`dev-nats: nats-server with JetStream at ${server.url}\n`);
 // The services get the same Ctrl-C and drain over NATS: give them a moment before it goes.
 const DRAIN_GRACE_MS = 2000;
+let stopping = false;
 const stop = (): void => {
+  stopping = true;
   setTimeout(() => void server.stop().then(() => process.exit(0)), DRAIN_GRACE_MS);
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
-server.process.once('exit', (code, signal) => {
-  if (code === 0 || signal === 'SIGTERM') process.exit(0);
+// nats-server exits 1 on the SIGTERM we send it: only an exit we did not ask for is a failure.
+void server.process.exited.then(({ code, signal }) => {
+  if (stopping || code === 0 || signal === 'SIGTERM') process.exit(0);
   process.stderr.write(`dev-nats: nats-server exited (${code ?? signal})\n`);
   process.exit(1);
 });
-// However we end, the server (in its own process group) must not outlive us.
-process.on('exit', () => {
-  if (server.process.exitCode === null) server.process.kill('SIGKILL');
-});
+// However we end, @strata/process kills the server (in its own process group) as we exit.

@@ -191,11 +191,19 @@ export const Speakers = strict({
 });
 export type Speakers = Static<typeof Speakers>;
 
+/**
+ * What one peer may hold on its media node, the one source of these numbers: the gateway
+ * refuses a request past them with CAPACITY, and PeerMedia (a peer's media as its node reports
+ * it) is bounded by them, so a session the gateway allowed always fits the message that resumes it.
+ * A client needs 2 transports (send, receive); 4 leaves room to replace them.
+ */
+export const PEER_MEDIA_LIMITS = { transports: 4, producers: 16, consumers: 1000 } as const;
+
 /** One peer's media on a node: what a gateway resuming the session must know to check ids and restart ICE. */
 export const PeerMedia = strict({
-  transports: Type.Array(strict({ transportId: EntityId, direction: Direction }), { maxItems: 8 }),
-  producers: Type.Array(ProducerSummary, { maxItems: 16 }),
-  consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId }), { maxItems: 1024 }),
+  transports: Type.Array(strict({ transportId: EntityId, direction: Direction }), { maxItems: PEER_MEDIA_LIMITS.transports }),
+  producers: Type.Array(ProducerSummary, { maxItems: PEER_MEDIA_LIMITS.producers }),
+  consumers: Type.Array(strict({ consumerId: EntityId, producerId: EntityId }), { maxItems: PEER_MEDIA_LIMITS.consumers }),
 });
 export type PeerMedia = Static<typeof PeerMedia>;
 
