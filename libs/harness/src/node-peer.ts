@@ -19,7 +19,11 @@ export interface NodePeerOptions {
   speaking?: boolean;
   /** Video tiles the view holds (RoomClient's `videoSlots`). */
   videoSlots?: number;
-  /** RoomClient's `viewLingerMs`. */
+  /**
+   * RoomClient's `viewLingerMs`. Default one hour: werift cannot take a new consumer into the
+   * m-section of a closed one (its setRemoteDescription fails reading 'direction'), so a Node
+   * peer keeps what leaves its view paused, which is what the media node sees as no demand.
+   */
   viewLingerMs?: number;
   requestTimeoutMs?: number;
 }
@@ -183,7 +187,7 @@ export class NodePeer {
       token: opts.token,
       ...(opts.name ? { name: opts.name } : {}),
       ...(opts.videoSlots !== undefined ? { videoSlots: opts.videoSlots } : {}),
-      ...(opts.viewLingerMs !== undefined ? { viewLingerMs: opts.viewLingerMs } : {}),
+      viewLingerMs: opts.viewLingerMs ?? 3_600_000,
       useIceServers: false,
     });
     const peer = new NodePeer(room, opts.name ?? 'node-peer');
