@@ -5,45 +5,18 @@
  * restart (the browser's peer connections switch to the ICE parameters of the resume answer,
  * read from their SDP) and the video keeps playing.
  */
-import type { DemoState, InboundStats, StrataDemo } from '../../services/signaling/web/demo-api.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { demoState, demoStats, launchChromium, remoteVideos, type PageGlobals } from '../helpers/demo-page.js';
 import { REPO, waitFor } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
 const ROOM = 'chromium-demo';
-const CHROMIUM = process.env['CHROMIUM_BIN'] ?? '/usr/bin/chromium';
 const ARTIFACTS = join(REPO, 'test-artifacts');
-
-interface RemoteVideo {
-  peerId: string;
-  label: string;
-  width: number;
-  height: number;
-  currentTime: number;
-  paused: boolean;
-}
-
-/**
- * The page's globals as the callbacks below use them. The callbacks run in the browser but are
- * type-checked here, where the DOM library is not loaded (this is a Node program).
- */
-interface VideoEl {
-  dataset: Record<string, string | undefined>;
-  videoWidth: number;
-  videoHeight: number;
-  currentTime: number;
-  paused: boolean;
-  closest(selector: string): { querySelector(selector: string): { textContent: string | null } | null } | null;
-}
-interface PageGlobals {
-  strataDemo?: StrataDemo;
-  document: { querySelectorAll(selector: string): Iterable<VideoEl> };
-}
 
 /**
  * Runs in every page before its scripts: keeps each RTCPeerConnection the page makes, so the
@@ -86,21 +59,8 @@ interface WsFrame {
   data?: { transports?: { transportId: string; direction: 'send' | 'recv'; iceParameters: { usernameFragment: string } }[]; resumeToken?: string };
 }
 
-const state = (page: Page): Promise<DemoState | undefined> => page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.state);
-const stats = (page: Page): Promise<InboundStats[]> => page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.stats() ?? Promise.resolve([]));
-
-/** The remote <video> elements of a page, as the DOM reports their playback. */
-const remoteVideos = (page: Page): Promise<RemoteVideo[]> =>
-  page.evaluate(() =>
-    [...(globalThis as unknown as PageGlobals).document.querySelectorAll('video[data-local="false"]')].map((v) => ({
-      peerId: v.dataset['peerId'] ?? '',
-      label: v.closest('figure')?.querySelector('.name')?.textContent ?? '',
-      width: v.videoWidth,
-      height: v.videoHeight,
-      currentTime: v.currentTime,
-      paused: v.paused,
-    })),
-  );
+const state = demoState;
+const stats = demoStats;
 
 describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
   let region: Region;
@@ -124,23 +84,7 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
     const build = spawnSync('npm', ['run', '--silent', 'build:web', '-w', '@strata/signaling'], { cwd: REPO, encoding: 'utf8' });
     assert.equal(build.status, 0, `build:web failed:\n${build.stdout}\n${build.stderr}`);
     region = await startRegion();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-        '--allow-loopback-in-peer-connection',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -1,0 +1,72 @@
+/**
+ * The demo page driven in Debian's headless Chromium (fake camera and microphone), as the
+ * browser tests use it: launch flags, the page's state and stats, and its remote videos as the
+ * DOM plays them.
+ */
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { DemoState, InboundStats, StrataDemo } from '../../services/signaling/web/demo-api.js';
+
+export const CHROMIUM = process.env['CHROMIUM_BIN'] ?? '/usr/bin/chromium';
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+export interface RemoteVideo {
+  peerId: string;
+  label: string;
+  width: number;
+  height: number;
+  currentTime: number;
+  paused: boolean;
+}
+
+/**
+ * The page's globals as the callbacks below use them. The callbacks run in the browser but are
+ * type-checked here, where the DOM library is not loaded (this is a Node program).
+ */
+interface VideoEl {
+  dataset: Record<string, string | undefined>;
+  videoWidth: number;
+  videoHeight: number;
+  currentTime: number;
+  paused: boolean;
+  closest(selector: string): { querySelector(selector: string): { textContent: string | null } | null } | null;
+}
+export interface PageGlobals {
+  strataDemo?: StrataDemo;
+  document: { querySelectorAll(selector: string): Iterable<VideoEl> };
+}
+
+export const demoState = (page: Page): Promise<DemoState | undefined> => page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.state);
+export const demoStats = (page: Page): Promise<InboundStats[]> =>
+  page.evaluate(() => (globalThis as unknown as PageGlobals).strataDemo?.stats() ?? Promise.resolve([]));
+
+/** The remote <video> elements of a page, as the DOM reports their playback. */
+export const remoteVideos = (page: Page): Promise<RemoteVideo[]> =>
+  page.evaluate(() =>
+    [...(globalThis as unknown as PageGlobals).document.querySelectorAll('video[data-local="false"]')].map((v) => ({
+      peerId: v.dataset['peerId'] ?? '',
+      label: v.closest('figure')?.querySelector('.name')?.textContent ?? '',
+      width: v.videoWidth,
+      height: v.videoHeight,
+      currentTime: v.currentTime,
+      paused: v.paused,
+    })),
+  );
