@@ -275,8 +275,9 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
         transportId: out.transportId,
         producerId,
         rtpCapabilities: b.rtpCapabilities,
+        // The low layer from the start: the pull asks A for that layer only.
+        preferredLayers: { spatialLayer: 0 },
       });
-      await call('leg-b', MediaConsumerLayers, { roomId: room, peerId: 'wes', consumerId: c.consumerId, spatialLayer: 0 });
       await call('leg-b', MediaConsumerAction, { roomId: room, peerId: 'wes', consumerId: c.consumerId, action: 'resume' });
       await waitFor('a low key frame at Wes', () => (sink.widths().includes(320) ? true : undefined), 10_000);
 

@@ -76,6 +76,12 @@ export type RoomClientEvents<TTrack> = {
   transportState: [direction: TransportDirection, state: TransportConnectionState];
   connectionState: [state: ConnectionState];
   resumed: [result: ResumeResult];
+  /**
+   * The media node went away and the gateway moved this peer to another: transports were
+   * created again, every track published again (`republished` maps old producer ids to new
+   * ones), and the view is being consumed again.
+   */
+  mediaMoved: [republished: ReadonlyMap<string, LocalProducer>];
   closed: [reason: string, error: Error | undefined];
   /** Something failed in the background (an automatic consume, an ICE restart). */
   error: [error: Error];
@@ -135,6 +141,8 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   /** producerIds being consumed right now, so two triggers do not consume one producer twice. */
   readonly #consuming = new Set<string>();
   readonly #producers = new Map<string, LocalProducer>();
+  /** What each producer was published from, to publish it again on another media node. */
+  readonly #published = new Map<string, { track: TTrack; opts: PublishOptions }>();
   readonly #transportStates = new Map<TransportDirection, TransportConnectionState>();
   #activeSpeaker: { peerId: string; producerId: string } | undefined;
   #speakers: Speakers | undefined;
@@ -243,21 +251,25 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
   async publish(track: TTrack, opts: PublishOptions = {}): Promise<LocalProducer> {
     const transport = this.#send;
     if (!transport) throw new SignalingError('FORBIDDEN', this.#joined ? 'no publish grant' : 'not joined', 'produce');
-    // Copies: handlers write rids into the encodings they are given.
+    // Copies: handlers write rids into the encodings they are given. The track stays the
+    // caller's (not stopped with the producer): it is published again if the media moves.
     const producer = await transport.produce({
       track,
+      stopTracks: false,
       ...(opts.encodings ? { encodings: opts.encodings.map((e) => ({ ...e })) } : {}),
       ...(opts.codecOptions ? { codecOptions: opts.codecOptions } : {}),
       appData: opts.source ? { source: opts.source } : {},
     });
     const local: LocalProducer = { producerId: producer.id, kind: producer.kind === 'audio' ? 'audio' : 'video', source: opts.source, producer };
     this.#producers.set(producer.id, local);
+    this.#published.set(producer.id, { track, opts });
     return local;
   }
 
   async unpublish(producerId: string): Promise<void> {
     const local = this.#producers.get(producerId);
     this.#producers.delete(producerId);
+    this.#published.delete(producerId);
     local?.producer.close();
     await this.signaling.request('closeProducer', { producerId });
   }
@@ -385,6 +397,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
         this.emit('speakers', d);
         this.#applyView();
       }),
+      s.onNotification('mediaMoved', (d) => void this.#onMediaMoved(d).catch((err: unknown) => this.#fail(err))),
       s.onNotification('transportClosed', (d) => {
         if (d.transportId === this.#send?.id || d.transportId === this.#recv?.id)
           this.#fail(new SignalingError('UNAVAILABLE', `transport ${d.transportId} closed by the node`));
@@ -573,6 +586,49 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     const liveConsumers = new Set(res.consumers.map((c) => c.consumerId));
     for (const id of [...this.#consumers.keys()]) if (!liveConsumers.has(id)) this.#closeConsumer(id, 'gone after resume');
     this.emit('resumed', res);
+    this.#applyView();
+  }
+
+  /**
+   * Everything this client had on the media node is gone with it: drop it locally, then do
+   * what a join does on the new leg (transports, the same tracks published with the same
+   * options, the view consumed). The session, the peer id and the device stay.
+   */
+  async #onMediaMoved(d: WsNotificationData<'mediaMoved'>): Promise<void> {
+    if (this.#closed) return;
+    this.#ready = false;
+    for (const id of [...this.#consumers.keys()]) this.#closeConsumer(id, d.reason);
+    const republish = [...this.#producers.entries()].map(([id, local]) => ({ id, local, from: this.#published.get(id) }));
+    for (const { local } of republish) if (!local.producer.closed) local.producer.close();
+    this.#producers.clear();
+    this.#published.clear();
+    for (const [direction, transport] of [
+      ['send', this.#send],
+      ['recv', this.#recv],
+    ] as const) {
+      if (!transport) continue;
+      transport.close();
+      this.#transportStates.set(direction, 'closed');
+      this.emit('transportState', direction, 'closed');
+    }
+    this.#send = undefined;
+    this.#recv = undefined;
+    this.#speakers = d.speakers;
+    const live = new Map(d.peers.map((p) => [p.peerId, p]));
+    for (const peerId of [...this.#peers.keys()]) if (!live.has(peerId)) this.#removePeer(peerId, 'left while the media moved');
+    for (const p of d.peers) {
+      const peer = this.#upsertPeer(p.peerId, p.identity, p.name, p.producers);
+      if (!peer) continue;
+      const now = new Set(p.producers.map((x) => x.producerId));
+      for (const id of [...peer.producers.keys()]) if (!now.has(id)) this.#onProducerClosed(p.peerId, id);
+    }
+    const grants = this.#joined?.grants;
+    if (grants?.publish) this.#send = await this.#createTransport('send');
+    if (grants?.subscribe) this.#recv = await this.#createTransport('recv');
+    const republished = new Map<string, LocalProducer>();
+    for (const { id, from } of republish) if (from) republished.set(id, await this.publish(from.track, from.opts));
+    this.#ready = true;
+    this.emit('mediaMoved', republished);
     this.#applyView();
   }
 

@@ -7,7 +7,9 @@
 import { RoomClient, SignalingClient, type RemoteConsumer } from '@strata/client';
 import { Device, MediaStreamTrack, RTCRtpCodecParameters, RtpHeader, RtpPacket, useAudioLevelIndication, useNACK, usePLI, useSdesMid } from 'msc-node';
 import WebSocket from 'ws';
-import { keepIceConsent } from './ice-consent.js';
+import { appendInsteadOfRecycling, keepIceConsent } from './werift-fixes.js';
+
+appendInsteadOfRecycling();
 
 export interface NodePeerOptions {
   wsUrl: string;
@@ -20,9 +22,9 @@ export interface NodePeerOptions {
   /** Video tiles the view holds (RoomClient's `videoSlots`). */
   videoSlots?: number;
   /**
-   * RoomClient's `viewLingerMs`. Default one hour: werift cannot take a new consumer into the
-   * m-section of a closed one (its setRemoteDescription fails reading 'direction'), so a Node
-   * peer keeps what leaves its view paused, which is what the media node sees as no demand.
+   * RoomClient's `viewLingerMs`. Default one hour: a Node peer keeps what leaves its view
+   * paused (the media node sees no demand either way), so its SDP does not grow with every
+   * speaker change (see appendInsteadOfRecycling).
    */
   viewLingerMs?: number;
   requestTimeoutMs?: number;

@@ -19,6 +19,7 @@ import {
   IceParameters,
   MediaKind,
   PeerSummary,
+  PreferredLayers,
   ProducerSummary,
   RtpCapabilities,
   RtpParameters,
@@ -91,7 +92,10 @@ export const wsMethods = {
   resumeProducer: method(strict({ producerId: EntityId }), Empty),
   closeProducer: method(strict({ producerId: EntityId }), Empty),
   /** Consumers start paused: resumeConsumer once the client-side consumer exists. */
-  consume: method(strict({ transportId: EntityId, producerId: EntityId, rtpCapabilities: RtpCapabilities }), ConsumerInfo),
+  consume: method(
+    strict({ transportId: EntityId, producerId: EntityId, rtpCapabilities: RtpCapabilities, preferredLayers: Type.Optional(PreferredLayers) }),
+    ConsumerInfo,
+  ),
   pauseConsumer: method(strict({ consumerId: EntityId }), Empty),
   resumeConsumer: method(strict({ consumerId: EntityId }), Empty),
   closeConsumer: method(strict({ consumerId: EntityId }), Empty),
@@ -129,6 +133,18 @@ export const wsNotifications = {
   /** The room's speaker ranking changed: `audio` are the top-K speakers, `order` the speakers most recent first (see SpeakerRanking). */
   speakers: Speakers,
   transportClosed: strict({ transportId: EntityId }),
+  /**
+   * The media node holding this peer's media is gone (it died or drains); the session now has
+   * its media on another leg of the room. Every transport, producer and consumer of the peer is
+   * gone: create transports again, publish again, consume again. `peers` is the room as the
+   * new leg knows it.
+   */
+  mediaMoved: strict({
+    reason: Type.String({ maxLength: 128 }),
+    rtpCapabilities: RtpCapabilities,
+    peers: Type.Array(PeerSummary),
+    speakers: Type.Optional(Speakers),
+  }),
 } as const;
 
 export type WsNotification = keyof typeof wsNotifications;

@@ -120,7 +120,7 @@ export class Cascade {
   // ---- near side: producers of other legs that this leg's subscribers consume ----
 
   /** The producer forwarded from its leg, set up on first use (concurrent pulls share one). */
-  pull(remote: RemoteProducer): Promise<types.Producer> {
+  pull(remote: RemoteProducer, spatialLayer?: number): Promise<types.Producer> {
     const existing = this.inbound.get(remote.producer.producerId);
     if (existing) return existing.ready;
     const { producerId } = remote.producer;
@@ -132,6 +132,9 @@ export class Cascade {
         fromNodeId: this.host.nodeId,
         producerId,
         paused: false,
+        // The first consumer's layer from the start: asking the top one first would cost the
+        // sender a key frame nobody needs, and could give a thumbnail a big frame first.
+        ...(spatialLayer !== undefined ? { spatialLayer } : {}),
       });
       const producer = await mediasoupCall(() =>
         link.transport.produce({
@@ -152,6 +155,7 @@ export class Cascade {
       return producer;
     })();
     stream = new Inbound(producerId, remote.nodeId, ready);
+    stream.applied = { forward: true, paused: false, spatialLayer };
     this.inbound.set(producerId, stream);
     ready.catch((err: unknown) => {
       if (this.inbound.get(producerId) === stream) this.inbound.delete(producerId);

@@ -104,8 +104,8 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
       await rooms.get(roomId).producerAction(peerId, producerId, action);
       return {};
     }),
-    bus.serve(MediaConsume, subject(MediaConsume), ({ roomId, peerId, transportId, producerId, rtpCapabilities }) =>
-      rooms.get(roomId).consume(peerId, transportId, producerId, rtpCaps(rtpCapabilities)),
+    bus.serve(MediaConsume, subject(MediaConsume), ({ roomId, peerId, transportId, producerId, rtpCapabilities, preferredLayers }) =>
+      rooms.get(roomId).consume(peerId, transportId, producerId, rtpCaps(rtpCapabilities), preferredLayers),
     ),
     bus.serve(MediaConsumerAction, subject(MediaConsumerAction), async ({ roomId, peerId, consumerId, action }) => {
       await rooms.get(roomId).consumerAction(peerId, consumerId, action);

@@ -432,7 +432,13 @@ export class MediaRoom {
     return look();
   }
 
-  async consume(peerId: string, transportId: string, producerId: string, rtpCapabilities: types.RtpCapabilities): Promise<ConsumerInfo> {
+  async consume(
+    peerId: string,
+    transportId: string,
+    producerId: string,
+    rtpCapabilities: types.RtpCapabilities,
+    preferredLayers?: { spatialLayer: number; temporalLayer?: number },
+  ): Promise<ConsumerInfo> {
     const transport = this.transport(transportId, peerId);
     if (transport.type === 'webrtc' && directionOf(transport) !== 'recv') {
       throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not a receive transport`);
@@ -443,14 +449,19 @@ export class MediaRoom {
     if (ownerId === peerId) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
     if (!this.limits.admitConsumer()) throw new StrataError('CAPACITY', 'this media node is at its consumer capacity');
     // A producer of another leg is forwarded here first; from then on it is a producer of this router like any other.
-    if ('remote' in found) await this.cascade.pull(found.remote);
+    if ('remote' in found) await this.cascade.pull(found.remote, preferredLayers?.spatialLayer);
+    const forwarded = this.cascade.isForwarded(producerId);
+    // A forwarded producer is one stream: its layer is the far leg's to pick, only the temporal one is ours.
+    const layers = preferredLayers && { ...preferredLayers, spatialLayer: forwarded ? 0 : preferredLayers.spatialLayer };
     if (!this.router.canConsume({ producerId, rtpCapabilities })) {
       this.cascade.watchersChanged(producerId); // a stream pulled for nobody goes again
       throw new StrataError('INVALID_MESSAGE', `these RTP capabilities cannot consume producer ${producerId}`);
     }
     // Paused until the client has its side ready; resuming asks the sender for a key frame.
-    const consumer = await mediasoupCall(() => transport.consume({ producerId, rtpCapabilities, paused: true, appData: { peerId } }));
-    this.consumers.set(consumer.id, { peerId, consumer, spatialLayer: undefined });
+    const consumer = await mediasoupCall(() =>
+      transport.consume({ producerId, rtpCapabilities, paused: true, ...(layers ? { preferredLayers: layers } : {}), appData: { peerId } }),
+    );
+    this.consumers.set(consumer.id, { peerId, consumer, spatialLayer: preferredLayers?.spatialLayer });
     let set = this.consumersOf.get(producerId);
     if (!set) this.consumersOf.set(producerId, (set = new Set()));
     set.add(consumer.id);

@@ -213,12 +213,19 @@ export class PeerSession implements RoomMember {
       return {};
     },
 
-    consume: async (s, { transportId, producerId, rtpCapabilities }) => {
+    consume: async (s, { transportId, producerId, rtpCapabilities, preferredLayers }) => {
       s.grant('subscribe');
       s.ownTransport(transportId, 'recv');
       if (s.own.consumers.length >= PEER_MEDIA_LIMITS.consumers) throw new StrataError('CAPACITY', `at most ${PEER_MEDIA_LIMITS.consumers} consumers per peer`);
       if (s.own.producers.some((p) => p.producerId === producerId)) throw new StrataError('INVALID_MESSAGE', 'a peer does not consume its own producer');
-      const info = await s.media(MediaConsume, { roomId: s.roomId, peerId: s.peerId, transportId, producerId, rtpCapabilities });
+      const info = await s.media(MediaConsume, {
+        roomId: s.roomId,
+        peerId: s.peerId,
+        transportId,
+        producerId,
+        rtpCapabilities,
+        ...(preferredLayers ? { preferredLayers } : {}),
+      });
       s.own.consumers.push({ consumerId: info.consumerId, producerId });
       return info;
     },

@@ -66,7 +66,13 @@ export class RoomPlacer {
     this.firstNodeWaitMs = opts.firstNodeWaitMs ?? 3000;
   }
 
-  async join(roomId: string, member: Member): Promise<Admission> {
+  /**
+   * Places `member` on a leg of the room with room for it, or on a new leg. `overfill`: when no
+   * leg has room and no node can open one, the least-loaded live leg takes the member past its
+   * share, as for peers already in the room whose node went away (better an overfull leg than
+   * a call lost), not for newcomers, who get CAPACITY.
+   */
+  async join(roomId: string, member: Member, opts: { overfill?: boolean } = {}): Promise<Admission> {
     const log = this.log.child({ roomId, peerId: member.peerId });
     const refused = new Set<string>();
     const noneGone = new Set<string>();
@@ -92,6 +98,12 @@ export class RoomPlacer {
           continue;
         }
         if (this.directory.size === 0) throw new StrataError('UNAVAILABLE', 'no media node is available in this region');
+        const loads = new Map(this.directory.loads().map((l) => [l.nodeId, l.score]));
+        const fullest = (current?.legs ?? []).filter((n) => loads.has(n)).sort((a, b) => loads.get(a)! - loads.get(b)! || a.localeCompare(b))[0];
+        if (opts.overfill && fullest) {
+          log.warn({ nodeId: fullest }, 'no leg has room: the least-loaded one takes the member past its share');
+          return await this.open(roomId, fullest, member, current, false);
+        }
         throw new StrataError('CAPACITY', `room ${roomId}: no leg has room and no other media node can open one`);
       }
       if (choice.kind === 'open') {
@@ -130,13 +142,13 @@ export class RoomPlacer {
     throw new StrataError('UNAVAILABLE', `could not place a member in room ${roomId}`);
   }
 
-  private async open(roomId: string, nodeId: string, member: Member, placement: Placement | null): Promise<Admission> {
+  private async open(roomId: string, nodeId: string, member: Member, placement: Placement | null, share = true): Promise<Admission> {
     const legs = placement?.legs.filter((n) => n !== nodeId) ?? [];
     const opened = await this.media.node(nodeId).request(MediaRoomOpen, {
       roomId,
       peer: member,
       ...(legs.length > 0 ? { legs } : {}),
-      ...(this.opts.legSize > 0 ? { maxMembers: this.opts.legSize } : {}),
+      ...(share && this.opts.legSize > 0 ? { maxMembers: this.opts.legSize } : {}),
     });
     return admission(nodeId, opened);
   }

@@ -83,6 +83,19 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     }, config.SIGNALING_SWEEP_INTERVAL);
     sweeper.unref();
 
+    // Sessions whose media node is gone move to a live leg of their room.
+    let moving = false;
+    const mover = setInterval(() => {
+      if (moving) return;
+      moving = true;
+      sessions
+        .moveOffGoneNodes((nodeId) => directory.isGone(nodeId))
+        .then((n) => n > 0 && log.info({ moved: n }, 'sessions moved off gone media nodes'))
+        .catch((err: unknown) => log.warn({ err }, 'moving sessions off gone media nodes failed'))
+        .finally(() => (moving = false));
+    }, config.HEARTBEAT_INTERVAL);
+    mover.unref();
+
     const { files, missing } = loadStaticFiles(PUBLIC_DIR, ['index.html', 'demo.js']);
     if (missing.length) log.warn({ missing }, 'demo page files missing: run `npm run build:web -w @strata/signaling`');
     let publicUrl = '';
@@ -123,6 +136,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       health: () => ({ mediaNodes: directory.size }),
       async close() {
         clearInterval(sweeper);
+        clearInterval(mover);
         for (const s of subs) s.unsubscribe();
         uws.us_listen_socket_close(listenSocket as Parameters<typeof uws.us_listen_socket_close>[0]);
         gateway.closeAll();

@@ -129,6 +129,41 @@ export class SessionManager {
     }
   }
 
+  /**
+   * Media nodes gone (dead, or draining): every session here whose media was on one moves to a
+   * live leg of its room. The room hears that its producers closed; the client is told to set
+   * up its media again (`mediaMoved`); the record names the new node. Returns how many moved.
+   */
+  async moveOffGoneNodes(isGone: (nodeId: string) => boolean): Promise<number> {
+    const moving = [...this.sessions.values()].filter((s) => !s.ended && isGone(s.record.nodeId));
+    await Promise.all(moving.map((s) => this.moveMedia(s)));
+    return moving.length;
+  }
+
+  private async moveMedia(session: PeerSession): Promise<void> {
+    const { record } = session;
+    const from = record.nodeId;
+    for (const p of session.own.producers) this.hub.publish({ type: 'producerClosed', roomId: record.roomId, peerId: record.peerId, producerId: p.producerId });
+    session.own = { transports: [], producers: [], consumers: [] };
+    try {
+      const member = { peerId: record.peerId, identity: record.identity, ...(record.name ? { name: record.name } : {}) };
+      const admission = await this.placer.join(record.roomId, member, { overfill: true });
+      session.record = { ...session.record, nodeId: admission.nodeId };
+      session.own = admission.self;
+      if (!(await session.persist())) return;
+      session.log.warn({ from, to: admission.nodeId }, 'media node gone; session moved to another leg');
+      session.socket?.notify('mediaMoved', {
+        reason: 'media node lost',
+        rtpCapabilities: admission.routerRtpCapabilities,
+        peers: admission.peers.filter((p) => p.peerId !== record.peerId),
+        ...(admission.speakers ? { speakers: admission.speakers } : {}),
+      });
+    } catch (err) {
+      // No leg could take the peer now: the next check tries again (the record still names the gone node).
+      session.log.warn({ err, from }, 'session not moved off its gone media node');
+    }
+  }
+
   async resume(req: WsRequest<'resume'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'resume'> }> {
     const claim = parseResumeToken(req.resumeToken);
     if (!claim || claim.region !== this.opts.region) throw new StrataError('UNAUTHORIZED', 'unknown or expired resume token');

@@ -282,9 +282,22 @@ export const MediaProduce = defineRpc(
 export const ProducerAction = Type.Union([Type.Literal('pause'), Type.Literal('resume'), Type.Literal('close')], { description: 'pause, resume or close' });
 export const MediaProducerAction = defineRpc('producer.action', strict({ ...InRoom, peerId: PeerId, producerId: EntityId, action: ProducerAction }), Empty);
 
+export const PreferredLayers = strict({
+  spatialLayer: Type.Integer({ minimum: 0, maximum: 2 }),
+  temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 })),
+});
+
 export const MediaConsume = defineRpc(
   'consumer.create',
-  strict({ ...InRoom, peerId: PeerId, transportId: EntityId, producerId: EntityId, rtpCapabilities: RtpCapabilities }),
+  strict({
+    ...InRoom,
+    peerId: PeerId,
+    transportId: EntityId,
+    producerId: EntityId,
+    rtpCapabilities: RtpCapabilities,
+    /** The layers to start with (as `consumer.setPreferredLayers`): a producer pulled from another leg is asked at this layer from the start. */
+    preferredLayers: Type.Optional(PreferredLayers),
+  }),
   ConsumerInfo,
 );
 export const MediaConsumerAction = defineRpc('consumer.action', strict({ ...InRoom, peerId: PeerId, consumerId: EntityId, action: ProducerAction }), Empty);
