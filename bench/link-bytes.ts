@@ -284,7 +284,7 @@ async function main(): Promise<number> {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (opt.json) {
     const date = new Date().toISOString();
-    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, Node ${process.version}, mediasoup ${mediasoup.version}`;
+    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end, Node ${process.version}, mediasoup ${mediasoup.version}`;
     const result: BenchResult = {
       benchmark: 'link-bytes',
       figure: `link bytes/s, far subscribers of the lowest of 3 simulcast layers, ours / pipeToRouter (${opt.rounds} × ${opt.windowMs / 1000} s)`,

@@ -361,7 +361,7 @@ async function main(): Promise<number> {
 
   if (opt.json) {
     const date = new Date().toISOString();
-    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, Node ${process.version}, mediasoup ${mediasoup.version}`;
+    const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end, Node ${process.version}, mediasoup ${mediasoup.version}`;
     const base = { benchmark: 'link-setup', unit: 'ms', machine, date, ...(problems.length ? { problems } : {}) };
     const results: BenchResult[] = [];
     const stat = ['p50', 'p95', 'p99'] as const;
