@@ -55,7 +55,7 @@ describe('link benchmarks, short', { timeout: 180_000 }, () => {
 
   it('link setup: every switch a fresh pull that delivered media, on both set-ups', async () => {
     const file = join(dir, 'link-setup.json');
-    const run = await bench('bench/link-setup.ts', ['--switches', '4', '--video-switches', '2', '--linger', '50', '--json', file]);
+    const run = await bench('bench/link-setup.ts', ['--switches', '4', '--video-switches', '2', '--thumb-switches', '2', '--linger', '50', '--json', file]);
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /RESULT: setup latency ours p95 = [\d.]+ ms \(bare [\d.]+ ms\), goal <= 30 ms: (met|NOT MET)/);
     const text = readFileSync(file, 'utf8');
@@ -77,7 +77,12 @@ describe('link benchmarks, short', { timeout: 180_000 }, () => {
     }
     const raw = JSON.parse(text) as { samples: { side: string; kind: string; ms: number; setupMs: number; width?: number }[] };
     const count = (side: string, kind: string) => raw.samples.filter((s) => s.side === side && s.kind === kind).length;
-    assert.deepEqual([count('ours', 'probe'), count('bare', 'probe'), count('ours', 'video'), count('bare', 'video')], [4, 4, 2, 2]);
+    assert.deepEqual(
+      ['probe', 'video', 'thumb'].flatMap((kind) => [count('ours', kind), count('bare', kind)]),
+      [4, 4, 2, 2, 2, 2],
+    );
+    for (const s of raw.samples.filter((x) => x.kind !== 'probe'))
+      assert.ok(s.width !== undefined, `a video switch got a whole key frame: ${JSON.stringify(s)}`);
     // The clock stops after setup: the first packet comes after the consumer exists.
     for (const s of raw.samples) assert.ok(s.ms >= s.setupMs && s.setupMs > 0, JSON.stringify(s));
     // The link carries the layer the far subscriber asked for (none: the top one) from the first frame.
