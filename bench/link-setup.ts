@@ -362,7 +362,7 @@ async function main(): Promise<number> {
     ...(cold.video
       ? [
           '',
-          `Speaker change → first whole key frame at the far subscriber, any layer (simulcast VP8, the subscriber asks for no layer: the top one; the sender answers PLI on its next frame, 30 fps):`,
+          `Speaker change → first whole key frame at the far subscriber, any layer (simulcast VP8, the subscriber asks for no layer: the top one; the sender sends key frames only when asked, on its next frame, 30 fps):`,
           '',
           ...table('video'),
           '',
@@ -379,6 +379,10 @@ async function main(): Promise<number> {
           ...table('thumb'),
           '',
           `first key frame's layer: ours ${widthsOf('ours', 'thumb')}; bare ${widthsOf('bare', 'thumb')} (asked: ${LADDER[0]!.width} px)`,
+          ...(['ours', 'bare'] as const).flatMap((side) => {
+            const wrong = samples.filter((x) => x.side === side && x.kind === 'thumb' && x.width !== LADDER[0]!.width).length;
+            return wrong ? [`WRONG LAYER: ${side}: ${wrong} of ${opt.thumbSwitches} thumbnails got a key frame of another layer first`] : [];
+          }),
         ]
       : []),
     ...problems.map((p) => `PROBLEM: ${p}`),
@@ -403,7 +407,9 @@ async function main(): Promise<number> {
       });
     }
     if (cold.video) {
-      const notes = ['synthetic simulcast sender answering PLI on its next frame (30 fps); the speaker ranking and its hold time are not included'];
+      const notes = [
+        'synthetic simulcast sender, key frames only on PLI/FIR, on its next frame (30 fps); the speaker ranking and its hold time are not included',
+      ];
       for (const s of ['p50', 'p95'] as const) {
         results.push({
           ...base,
