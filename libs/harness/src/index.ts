@@ -5,3 +5,4 @@ export { NodePeer, vp8Payload, type NodePeerOptions, type ReceiveStats, type Tot
 export { childPids, clockTicksPerSecond, cmdline, findPids, readProc, type ProcSnapshot } from './proc-stats.js';
 export * from './machine.js';
 export { flowingLinkStreams, legsOf, peersOf, type LinkFlows } from './cascade-probe.js';
+export * from './rtp.js';
