@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { demoState, demoStats, launchChromium, remoteVideos } from '../helpers/demo-page.js';
+import { demoState, demoStats, launchChromium, pageWaiter, remoteVideos } from '../helpers/demo-page.js';
 import { REPO, waitFor } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
@@ -21,13 +21,8 @@ describe('demo page in Chromium across two media nodes', { timeout: 180_000 }, (
   const pages: Page[] = [];
   const logs: string[] = [];
 
-  const waitIn = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
-    try {
-      return await waitFor(what, probe, timeoutMs, 250);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- page console ---\n${logs.slice(-60).join('\n')}`);
-    }
-  };
+  /** Waits for `probe` in a page, printing the pages' console on a timeout. */
+  const waitIn = pageWaiter(logs);
 
   before(async () => {
     const build = spawnSync('npm', ['run', '--silent', 'build:web', '-w', '@strata/signaling'], { cwd: REPO, encoding: 'utf8' });

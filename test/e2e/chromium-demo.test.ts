@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { demoState, demoStats, launchChromium, remoteVideos, type PageGlobals } from '../helpers/demo-page.js';
+import { demoState, demoStats, launchChromium, pageWaiter, remoteVideos, type PageGlobals } from '../helpers/demo-page.js';
 import { REPO, waitFor } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
@@ -70,14 +70,8 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
   /** Every frame the gateway sent each page, as the browser received it. */
   const received = new Map<Page, WsFrame[]>();
 
-  /** Waits for `probe` in `page`, printing the page's console on a timeout. */
-  const waitIn = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
-    try {
-      return await waitFor(what, probe, timeoutMs, 250);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- page console ---\n${logs.slice(-60).join('\n')}`);
-    }
-  };
+  /** Waits for `probe` in a page, printing the pages' console on a timeout. */
+  const waitIn = pageWaiter(logs);
 
   before(async () => {
     // The gateway reads public/demo.js at start-up: build it first, from the current sources.

@@ -2,6 +2,7 @@
  * No room state lives only in one gateway: two gateways serve one room, a session dropped on
  * one is resumed on the other, and a gateway that shuts down leaves its sessions resumable.
  */
+import { legsOf as legsOfRoom, peersOf } from '@strata/harness';
 import { Heartbeat, PeerRecord, RoomPlacement, buckets, subjects } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,21 +16,8 @@ const AUDIO = { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 
 describe('several gateways, one region', { timeout: 120_000 }, () => {
   let region: Region;
 
-  /** The media node each peer's record names, from KV: where the gateway placed it. */
-  async function nodesOfPeers(roomId: string): Promise<Map<string, string>> {
-    const kv = await region.bus.kv(buckets.peers, PeerRecord);
-    const out = new Map<string, string>();
-    for (const key of await kv.keys(`${region.region}.${roomId}.*`)) {
-      const e = await kv.get(key);
-      if (e) out.set(e.value.peerId, e.value.nodeId);
-    }
-    return out;
-  }
-
-  async function legsOf(roomId: string): Promise<string[] | undefined> {
-    const kv = await region.bus.kv(buckets.rooms, RoomPlacement);
-    return (await kv.get(`${region.region}.${roomId}`))?.value.nodes.map((n) => n.nodeId);
-  }
+  const nodesOfPeers = (roomId: string) => peersOf(region, roomId);
+  const legsOf = (roomId: string) => legsOfRoom(region, roomId);
 
   before(async () => {
     // A small consumer capacity, so a few consumers make a node measurably loaded (least-loaded check).

@@ -5,6 +5,7 @@
  */
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { DemoState, InboundStats, StrataDemo } from '../../services/signaling/web/demo-api.js';
+import { waitFor } from './processes.js';
 
 export const CHROMIUM = process.env['CHROMIUM_BIN'] ?? '/usr/bin/chromium';
 
@@ -70,3 +71,14 @@ export const remoteVideos = (page: Page): Promise<RemoteVideo[]> =>
       paused: v.paused,
     })),
   );
+
+/** `waitFor` that prints the last lines of the pages' console (`logs`) when it times out. */
+export function pageWaiter(logs: readonly string[]) {
+  return async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
+    try {
+      return await waitFor(what, probe, timeoutMs, 250);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- page console ---\n${logs.slice(-60).join('\n')}`);
+    }
+  };
+}

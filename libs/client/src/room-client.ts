@@ -602,26 +602,12 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     for (const { local } of republish) if (!local.producer.closed) local.producer.close();
     this.#producers.clear();
     this.#published.clear();
-    for (const [direction, transport] of [
-      ['send', this.#send],
-      ['recv', this.#recv],
-    ] as const) {
-      if (!transport) continue;
-      transport.close();
-      this.#transportStates.set(direction, 'closed');
-      this.emit('transportState', direction, 'closed');
-    }
-    this.#send = undefined;
-    this.#recv = undefined;
+    this.#closeTransports(true);
     this.#speakers = d.speakers;
-    const live = new Map(d.peers.map((p) => [p.peerId, p]));
-    for (const peerId of [...this.#peers.keys()]) if (!live.has(peerId)) this.#removePeer(peerId, 'left while the media moved');
-    for (const p of d.peers) {
-      const peer = this.#upsertPeer(p.peerId, p.identity, p.name, p.producers);
-      if (!peer) continue;
-      const now = new Set(p.producers.map((x) => x.producerId));
-      for (const id of [...peer.producers.keys()]) if (!now.has(id)) this.#onProducerClosed(p.peerId, id);
-    }
+    // The socket stayed up, so no room event was missed: the new leg's roster only adds. It may
+    // be older than events already here (a producer published again meanwhile), so it removes
+    // nothing; peerLeft and producerClosed do that.
+    for (const p of d.peers) this.#upsertPeer(p.peerId, p.identity, p.name, p.producers);
     const grants = this.#joined?.grants;
     if (grants?.publish) this.#send = await this.#createTransport('send');
     if (grants?.subscribe) this.#recv = await this.#createTransport('recv');
@@ -630,6 +616,23 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     this.#ready = true;
     this.emit('mediaMoved', republished);
     this.#applyView();
+  }
+
+  /** `forget`: drop them too (new ones follow); a client that closes keeps them to be looked at. */
+  #closeTransports(forget: boolean): void {
+    for (const [direction, transport] of [
+      ['send', this.#send],
+      ['recv', this.#recv],
+    ] as const) {
+      if (!transport) continue;
+      transport.close();
+      // mediasoup-client reports no state change for a close() of our own.
+      this.#transportStates.set(direction, 'closed');
+      this.emit('transportState', direction, 'closed');
+    }
+    if (!forget) return;
+    this.#send = undefined;
+    this.#recv = undefined;
   }
 
   #fail(err: unknown): void {
@@ -643,16 +646,7 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
     for (const id of [...this.#consumers.keys()]) this.#closeConsumer(id, reason);
     for (const p of this.#producers.values()) if (!p.producer.closed) p.producer.close();
     this.#producers.clear();
-    for (const [direction, transport] of [
-      ['send', this.#send],
-      ['recv', this.#recv],
-    ] as const) {
-      if (!transport) continue;
-      transport.close();
-      // mediasoup-client reports no state change for a close() of our own.
-      this.#transportStates.set(direction, 'closed');
-      this.emit('transportState', direction, 'closed');
-    }
+    this.#closeTransports(false);
     // Close first so listeners still see the final 'closed' connection state.
     if (this.signaling.state !== 'closed') this.signaling.close();
     for (const off of this.#unsubscribe.splice(0)) off();

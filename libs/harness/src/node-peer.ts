@@ -7,9 +7,7 @@
 import { RoomClient, SignalingClient, type RemoteConsumer } from '@strata/client';
 import { Device, MediaStreamTrack, RTCRtpCodecParameters, RtpHeader, RtpPacket, useAudioLevelIndication, useNACK, usePLI, useSdesMid } from 'msc-node';
 import WebSocket from 'ws';
-import { appendInsteadOfRecycling, keepIceConsent } from './werift-fixes.js';
-
-appendInsteadOfRecycling();
+import { keepIceConsent } from './ice-consent.js';
 
 export interface NodePeerOptions {
   wsUrl: string;
@@ -22,9 +20,9 @@ export interface NodePeerOptions {
   /** Video tiles the view holds (RoomClient's `videoSlots`). */
   videoSlots?: number;
   /**
-   * RoomClient's `viewLingerMs`. Default one hour: a Node peer keeps what leaves its view
-   * paused (the media node sees no demand either way), so its SDP does not grow with every
-   * speaker change (see appendInsteadOfRecycling).
+   * RoomClient's `viewLingerMs`. Default one hour: werift sometimes cannot take a new
+   * consumer after one was closed (its createAnswer fails reading 'direction'), so a Node peer
+   * keeps what leaves its view paused, which the media node sees as no demand all the same.
    */
   viewLingerMs?: number;
   requestTimeoutMs?: number;

@@ -1,10 +1,3 @@
-import { createRequire } from 'node:module';
-
-/*
- * Two of werift's deviations that break a long-lived Node peer against mediasoup, fixed here
- * for the test and load-test peers (werift is their WebRTC stack, not the product's).
- */
-
 /**
  * werift skips RFC 7675 consent checks when the remote agent is ICE-lite (its loop runs
  * `while (!this.remoteIsLite ...)`), but the RFC asks them of the full agent whatever the
@@ -55,37 +48,3 @@ export function keepIceConsent(transport: object): () => void {
   timer.unref();
   return () => clearInterval(timer);
 }
-
-/**
- * werift cannot take a new m-section in the place of a closed one: mediasoup-client recycles
- * a closed consumer's m-section for the next consume, and werift's createAnswer then fails
- * ("Cannot read properties of undefined (reading 'direction')"). So a Node peer whose
- * consumer was closed (a producer that left, a media node that died) could consume nothing
- * more. Receive-side m-sections are appended instead of recycled: the SDP grows with every
- * closed consumer, which a test's peer can afford.
- */
-export function appendInsteadOfRecycling(): void {
-  const require = createRequire(import.meta.url);
-  const mod: unknown = require('msc-node/lib/handlers/sdp/RemoteSdp.js');
-  const RemoteSdp: unknown = mod && typeof mod === 'object' ? Reflect.get(mod, 'RemoteSdp') : undefined;
-  const proto: unknown = typeof RemoteSdp === 'function' ? RemoteSdp.prototype : undefined;
-  if (!proto || typeof proto !== 'object' || Reflect.get(proto, PATCHED)) return;
-  const receive: unknown = Reflect.get(proto, 'receive');
-  const replace: unknown = Reflect.get(proto, '_replaceMediaSection');
-  const add: unknown = Reflect.get(proto, '_addMediaSection');
-  if (typeof receive !== 'function' || typeof replace !== 'function' || typeof add !== 'function') return;
-  let receiving = 0;
-  Reflect.set(proto, 'receive', function (this: object, ...args: unknown[]) {
-    receiving++;
-    try {
-      return receive.apply(this, args) as unknown;
-    } finally {
-      receiving--;
-    }
-  });
-  Reflect.set(proto, '_replaceMediaSection', function (this: object, section: unknown, reuseMid?: string) {
-    return (receiving > 0 && reuseMid !== undefined ? add.call(this, section) : replace.call(this, section, reuseMid)) as unknown;
-  });
-  Reflect.set(proto, PATCHED, true);
-}
-const PATCHED = Symbol.for('strata.harness.appendInsteadOfRecycling');
