@@ -4,3 +4,4 @@ export { startRegion, type Region, type RegionOptions } from './region.js';
 export { NodePeer, vp8Payload, type NodePeerOptions, type ReceiveStats, type Totals } from './node-peer.js';
 export { childPids, clockTicksPerSecond, cmdline, findPids, readProc, type ProcSnapshot } from './proc-stats.js';
 export * from './machine.js';
+export { SrtpSession, randomSrtpParameters, rtpPayload, srtpOverhead } from './srtp.js';
