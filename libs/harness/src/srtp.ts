@@ -10,7 +10,8 @@
  * does not check the authentication tag: a wrong key would "decrypt" into garbage without
  * failing, and proving that the key is right is the point of these checks.
  */
-import { SRTP_KEY_LENGTHS, type SrtpCryptoSuite, type SrtpParameters } from '@strata/protocol';
+// Types only: the benchmark's sink process loads this file alone, without the workspace packages.
+import type { SrtpCryptoSuite, SrtpParameters } from '@strata/protocol';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual, type CipherGCM, type DecipherGCM } from 'node:crypto';
 
 interface Suite {
@@ -34,7 +35,8 @@ const LABEL_SALT = 2;
 
 /** Fresh random keying material of the suite's length, as mediasoup expects it. */
 export function randomSrtpParameters(cryptoSuite: SrtpCryptoSuite): SrtpParameters {
-  return { cryptoSuite, keyBase64: randomBytes(SRTP_KEY_LENGTHS[cryptoSuite]).toString('base64') } as SrtpParameters;
+  const s = SUITES[cryptoSuite];
+  return { cryptoSuite, keyBase64: randomBytes(s.keyLength + s.saltLength).toString('base64') } as SrtpParameters;
 }
 
 /** Bytes of SRTP overhead (the tag) a suite adds to each RTP packet. */
