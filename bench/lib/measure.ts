@@ -3,7 +3,7 @@
  * paused, a warm-up passes, then CPU and packet counters are sampled at the start and the end
  * of a fixed window.
  */
-import { procCpuMs } from './cpu.js';
+import { procCpuMs, udpDrops } from './cpu.js';
 import type { Receiver } from './media-params.js';
 import type { SinkProcess } from './sink.js';
 import type { ForwardingSetup } from './setup.js';
@@ -38,6 +38,12 @@ export interface WindowResult {
    */
   lost: number;
   lossyConsumers: number;
+  /**
+   * Datagrams the kernel dropped during the window (full receive buffers, /proc/net/udp): at the
+   * set-up's sink sockets (the benchmark's receiving side fell behind), at its producers'
+   * transports (the worker's intake) and at the relay (the sink process's intake from ffmpeg).
+   */
+  drops: { sinks: number; ingest: number; relay: number };
   /** With SRTP: sampled packets that authenticated under the consumer transport's key during the window, and those that did not. */
   srtp?: { verified: number; failed: number };
   /** Earlier attempts at this window that were thrown away, and why. */
@@ -62,6 +68,7 @@ interface Snapshot {
   sinkMs: number;
   sinks: Map<number, Map<number, Counts>>;
   relay: RelayCounts;
+  drops: Map<number, number>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -100,7 +107,8 @@ async function snapshot(ctx: MeasureContext, setup: ForwardingSetup): Promise<Sn
   const sinkMs = procCpuMs(ctx.sink.pid) ?? Number.NaN;
   const t1 = performance.now();
   const counts = await ctx.sink.counts(setup.name);
-  return { t: (t0 + t1) / 2, tookMs: performance.now() - t0, ...cpu, workerProcMs, ffmpegMs, sinkMs, sinks: index(counts.sinks), relay: counts.relay };
+  const drops = udpDrops();
+  return { t: (t0 + t1) / 2, tookMs: performance.now() - t0, ...cpu, workerProcMs, ffmpegMs, sinkMs, sinks: index(counts.sinks), relay: counts.relay, drops };
 }
 
 function counts(s: Snapshot, r: Receiver, ssrc: number): Counts {
@@ -133,7 +141,7 @@ export async function measureWindow(
     await sleep(ctx.windowMs);
     const b: Snapshot[] = [];
     for (const m of measured) b.push(await snapshot(ctx, m));
-    const results = measured.map((m, i) => result(m, a[i] as Snapshot, b[i] as Snapshot, round, discarded));
+    const results = measured.map((m, i) => result(ctx, m, a[i] as Snapshot, b[i] as Snapshot, round, discarded));
     const problems = measured.flatMap((m, i) => anomaly(m, a[i] as Snapshot, b[i] as Snapshot, results[i] as WindowResult));
     if (!problems.length) return results;
     const why = problems.join('; ');
@@ -163,7 +171,7 @@ function anomaly(setup: ForwardingSetup, a: Snapshot, b: Snapshot, w: WindowResu
   return out;
 }
 
-function result(setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number, discarded: string[]): WindowResult {
+function result(ctx: MeasureContext, setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number, discarded: string[]): WindowResult {
   const video: number[] = [];
   const audio: number[] = [];
   let bytes = 0;
@@ -195,6 +203,12 @@ function result(setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number,
     throw new Error(`${setup.name}: ${unverified.length} consumers sent packets none of which authenticated (first: sink port ${unverified[0]?.sinkPort})`);
   const consumers = setup.receivers.length * 2;
   const ms = b.t - a.t;
+  const dropped = (ports: number[]): number => ports.reduce((n, p) => n + Math.max(0, (b.drops.get(p) ?? 0) - (a.drops.get(p) ?? 0)), 0);
+  const drops = {
+    sinks: dropped(setup.receivers.map((r) => r.sinkPort)),
+    ingest: dropped([setup.ingest.video.port, setup.ingest.audio.port]),
+    relay: dropped([ctx.sink.relayPorts.video, ctx.sink.relayPorts.audio]),
+  };
   const stat = (xs: number[]): { min: number; mean: number } => ({
     min: xs.length ? Math.min(...xs) : 0,
     mean: xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : 0,
@@ -216,6 +230,7 @@ function result(setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number,
     bytesPerConsumerPerSec: consumers ? bytes / consumers / (ms / 1000) : 0,
     lost,
     lossyConsumers,
+    drops,
     ...(setup.receivers.some((r) => r.srtp) ? { srtp } : {}),
     discarded: [...discarded],
   };

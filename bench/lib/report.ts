@@ -27,6 +27,8 @@ export interface LevelFigures {
   bytesPerConsumerPerSec: number;
   /** RTP packets lost over all windows of the level (see WindowResult.lost). */
   lost: number;
+  /** Kernel drops over the level's windows (see WindowResult.drops). */
+  drops: { sinks: number; ingest: number; relay: number };
   /** With SRTP: sampled packets authenticated at the sinks over the level's windows. */
   srtpVerified?: number;
 }
@@ -78,6 +80,11 @@ export function figures(windows: WindowResult[]): Map<number, LevelFigures> {
       sentAudio: mean(ws.map((w) => w.inAudio)),
       bytesPerConsumerPerSec: mean(ws.map((w) => w.bytesPerConsumerPerSec)),
       lost: ws.reduce((a, w) => a + w.lost, 0),
+      drops: {
+        sinks: ws.reduce((a, w) => a + w.drops.sinks, 0),
+        ingest: ws.reduce((a, w) => a + w.drops.ingest, 0),
+        relay: ws.reduce((a, w) => a + w.drops.relay, 0),
+      },
       ...(ws.some((w) => w.srtp) ? { srtpVerified: ws.reduce((a, w) => a + (w.srtp?.verified ?? 0), 0) } : {}),
     });
   }
@@ -192,10 +199,30 @@ export function formatReport(all: Row[], windowS: number, goal: number, mode: Re
         f(x.bytesPerConsumerPerSec / 1000, 1),
         f(x.ffmpeg, 1),
         f(x.sink, 1),
+        String(x.lost),
+        `${x.drops.sinks}/${x.drops.ingest}/${x.drops.relay}`,
       ]);
     }
   }
-  out.push(table(['consumers', 'set-up', 'worker', 'controller', 'total', 'spread', 'total/N', 'kB/s/cons', 'ffmpeg', 'sinks+relay'], detail));
+  out.push(
+    table(
+      [
+        'consumers',
+        'set-up',
+        'worker',
+        'controller',
+        'total',
+        'spread',
+        'total/N',
+        'kB/s/cons',
+        'ffmpeg',
+        'sinks+relay',
+        'lost',
+        'dropped at sinks/intake/relay',
+      ],
+      detail,
+    ),
+  );
   const ratios = measured.filter((r) => r.ratio !== undefined);
   if (ratios.length) {
     out.push('');

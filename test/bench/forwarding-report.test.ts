@@ -25,6 +25,7 @@ function win(setup: 'bare' | 'ours', consumers: number, cpuPct: number, extra: P
     bytesPerConsumerPerSec: 0,
     lost: 0,
     lossyConsumers: 0,
+    drops: { sinks: 0, ingest: 0, relay: 0 },
     discarded: [],
     ...extra,
   };
