@@ -159,7 +159,8 @@ export class OursForwarding implements ForwardingSetup {
         servers: nats.url,
         name: 'bench-forwarding',
         logger: createLogger({ service: 'bench', region: REGION, nodeId: 'bench-client', level: 'warn' }),
-        requestTimeoutMs: 15_000,
+        // A worker near saturation answers its channel late; a benchmark that locates saturation waits for it.
+        requestTimeoutMs: 60_000,
       });
       const ours = new OursForwarding(nats, service, bus, opts.srtp);
       await ours.waitHealthy(opts.startTimeoutMs ?? 60_000);
