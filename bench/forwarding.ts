@@ -5,6 +5,7 @@
  *   node --conditions=strata-src --import tsx bench/forwarding.ts
  *        [--consumers 100,250,500] [--window 10] [--warmup 3] [--rounds 2]
  *        [--mode alternate|simultaneous] [--sides bare,ours] [--source clip|live] [--json bench/results/forwarding.json]
+ *        [--srtp [--srtp-suite AES_CM_128_HMAC_SHA1_80]]
  *
  * - Sender: one ffmpeg sending VP8 (libvpx, 640x360@30, 800 kbit/s target) and Opus (libopus,
  *   48 kbit/s) as RTP in real time to a relay in the sink process, which copies every packet to
@@ -25,6 +26,14 @@
  *   process.cpuUsage(); ours: /proc/<pid>/stat of the media service and of its worker) over a
  *   fixed window after a warm-up, at 0 consumers (sender flowing) and at each N.
  *   CPU per consumer = (CPU(N) - CPU(0)) / N.
+ * - Loss: each sink counts sequence-number gaps per consumer (RFC 3550's cumulative loss).
+ * - `--srtp`: SRTP on every PlainTransport of both set-ups (ours through plain.create's
+ *   enableSrtp and plain.connect's srtpParameters, bare through mediasoup's own options): ffmpeg
+ *   sends SRTP (AES_CM_128_HMAC_SHA1_80) to the producers, consumers send SRTP with
+ *   `--srtp-suite`, and each sink authenticates a sample of its packets under its transport's key.
+ *   Adds consumers per worker core at 0 loss (goal >= 1,250); defaults to 250,500,750
+ *   consumers: on our 2-core machines one worker saturates at about 1,000 SRTP consumers, and a
+ *   saturated worker, starved beside the sinks, loses packets and answers its channel late.
  * Prints the table on stdout, progress on stderr. `--json` writes the results of record
  * (bench/lib/results.ts, read by `npm run bench:report`) and every window's raw figures.
  * See docs/benchmarks.md, "Forwarding cost".
@@ -36,17 +45,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_SRTP_CRYPTO_SUITE, SRTP_CRYPTO_SUITES, type SrtpCryptoSuite } from '@strata/protocol';
+import { randomSrtpParameters } from '../libs/harness/src/srtp.js';
 import { BareForwarding } from './lib/bare-forwarding.js';
 import { cleanupAll, onCleanup, runWithCleanup } from './lib/cleanup.js';
 import { MAX_ATTEMPTS, measureWindow, type MeasureContext, type WindowResult } from './lib/measure.js';
 import { OursForwarding } from './lib/ours-forwarding.js';
 import { formatReport, forwardingResults, rows } from './lib/report.js';
 import { RESULT_FORMAT } from './lib/results.js';
+import { INGEST_SRTP_SUITE, type SrtpMode } from './lib/media-params.js';
 import { checkFfmpeg, clipArgs, liveArgs, prepareClip, startRtpSource } from './lib/rtp-source.js';
 import type { ForwardingSetup } from './lib/setup.js';
 import { SinkProcess } from './lib/sink.js';
 
 const GOAL = 1.05;
+/** Issue 15: SRTP consumers one worker core must carry at 0 loss. */
+const SRTP_CAPACITY_GOAL = 1250;
 /** Length of the pre-encoded clip; windows that are a multiple of it carry identical packets. */
 const CLIP_SECONDS = 5;
 
@@ -59,12 +73,14 @@ interface Options {
   source: 'clip' | 'live';
   mode: 'alternate' | 'simultaneous';
   json: string | undefined;
+  /** SRTP on every transport, consumers with this suite. */
+  srtp: SrtpCryptoSuite | undefined;
 }
 
 function options(): Options {
   const { values } = parseArgs({
     options: {
-      consumers: { type: 'string', default: '100,250,500' },
+      consumers: { type: 'string' },
       window: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '2' },
@@ -72,10 +88,15 @@ function options(): Options {
       source: { type: 'string', default: 'clip' },
       mode: { type: 'string', default: 'alternate' },
       json: { type: 'string' },
+      srtp: { type: 'boolean', default: false },
+      'srtp-suite': { type: 'string' },
     },
     strict: true,
   });
-  const consumers = String(values.consumers)
+  const suite = values['srtp-suite'] ?? DEFAULT_SRTP_CRYPTO_SUITE;
+  if (!SRTP_CRYPTO_SUITES.includes(suite as SrtpCryptoSuite)) throw new Error(`--srtp-suite: one of ${SRTP_CRYPTO_SUITES.join(', ')}, not "${suite}"`);
+  if (values['srtp-suite'] !== undefined && !values.srtp) throw new Error('--srtp-suite needs --srtp');
+  const consumers = String(values.consumers ?? (values.srtp ? '250,500,750' : '100,250,500'))
     .split(',')
     .map((s) => Number(s.trim()));
   for (const n of consumers)
@@ -103,6 +124,7 @@ function options(): Options {
     rounds: Math.round(num('rounds', values.rounds, 1)),
     sides,
     json: values.json,
+    srtp: values.srtp ? (suite as SrtpCryptoSuite) : undefined,
   };
 }
 
@@ -119,13 +141,16 @@ async function main(): Promise<number> {
   const maxN = opt.consumers[opt.consumers.length - 1] ?? 0;
   const perRound = opt.mode === 'simultaneous' ? 1 : opt.sides.size;
   const estimate = ((opt.consumers.length + 1) * opt.rounds * perRound + opt.sides.size) * (opt.windowMs + opt.warmupMs);
+  // One key for what ffmpeg sends: the relay copies the same SRTP packets to both set-ups' producer transports.
+  const srtp: SrtpMode | undefined = opt.srtp ? { suite: opt.srtp, ingestKey: randomSrtpParameters(INGEST_SRTP_SUITE) } : undefined;
   log(
-    `forwarding benchmark: consumers ${opt.consumers.join(', ')}, window ${opt.windowMs / 1000} s, warm-up ${opt.warmupMs / 1000} s, ${opt.rounds} round(s), set-ups ${[...opt.sides].join(' + ')} (${opt.mode}); ~${Math.round(estimate / 1000)} s of windows`,
+    `forwarding benchmark${srtp ? ` with SRTP (${srtp.suite})` : ''}: consumers ${opt.consumers.join(', ')}, window ${opt.windowMs / 1000} s, warm-up ${opt.warmupMs / 1000} s, ${opt.rounds} round(s), set-ups ${[...opt.sides].join(' + ')} (${opt.mode}); ~${Math.round(estimate / 1000)} s of windows`,
   );
 
   const sink = await SinkProcess.start();
   onCleanup('sink process', () => sink.stop());
-  let args = liveArgs(sink.relayPorts.video, sink.relayPorts.audio);
+  const srtpKey = srtp?.ingestKey.keyBase64;
+  let args = liveArgs(sink.relayPorts.video, sink.relayPorts.audio, srtpKey);
   if (opt.source === 'clip') {
     if ((opt.windowMs / 1000) % CLIP_SECONDS !== 0)
       log(`note: --window ${opt.windowMs / 1000} is not a multiple of the ${CLIP_SECONDS} s clip: windows will carry slightly different packets`);
@@ -133,7 +158,7 @@ async function main(): Promise<number> {
     onCleanup('clip', () => rmSync(dir, { recursive: true, force: true }));
     const clip = join(dir, 'clip.mkv');
     prepareClip(clip, CLIP_SECONDS);
-    args = clipArgs(clip, sink.relayPorts.video, sink.relayPorts.audio);
+    args = clipArgs(clip, sink.relayPorts.video, sink.relayPorts.audio, srtpKey);
   }
   const source = startRtpSource(args);
   onCleanup('ffmpeg', async () => {
@@ -147,7 +172,7 @@ async function main(): Promise<number> {
   const setups: ForwardingSetup[] = [];
   if (opt.sides.has('bare')) {
     // Its own port range, away from the media service's default 40000-49999.
-    const b = await BareForwarding.create({ rtcMinPort: 20000, rtcMaxPort: 29999 });
+    const b = await BareForwarding.create({ rtcMinPort: 20000, rtcMaxPort: 29999, ...(srtp ? { srtp } : {}) });
     onCleanup('bare mediasoup worker', () => b.close());
     setups.push(b);
     log(`bare set-up ready: ${b.describe()}`);
@@ -156,7 +181,7 @@ async function main(): Promise<number> {
   if (opt.sides.has('ours')) {
     // The service refuses consumers beyond MEDIA_MAX_CONSUMERS (default 500 per worker; the bench runs one): raise it only if the run needs more.
     const defaultMax = 500;
-    ours = await OursForwarding.create({ env: maxN > defaultMax ? { MEDIA_MAX_CONSUMERS: String(maxN) } : {} });
+    ours = await OursForwarding.create({ env: maxN > defaultMax ? { MEDIA_MAX_CONSUMERS: String(maxN) } : {}, ...(srtp ? { srtp } : {}) });
     const o = ours;
     onCleanup('media service + nats-server', () => o.close());
     setups.push(o);
@@ -185,6 +210,7 @@ async function main(): Promise<number> {
       const t0 = Date.now();
       const ports = await sink.open(s.name, add);
       await s.addReceivers(ports);
+      await sink.keys(s.receivers.flatMap((r) => (r.srtp && ports.includes(r.sinkPort) ? [[r.sinkPort, r.srtp] as [number, typeof r.srtp]] : [])));
       log(`${s.name}: ${s.receivers.length} receivers = ${s.receivers.length * 2} consumers (+${add * 2} in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
     for (let round = 0; round < opt.rounds; round++) {
@@ -206,9 +232,10 @@ async function main(): Promise<number> {
 
   const table = rows(windows, levels);
   const ffmpegVersion = execFileSync('ffmpeg', ['-hide_banner', '-version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+  const mode = srtp ? { benchmark: 'forwarding-srtp', srtp: { suite: srtp.suite, capacityGoal: SRTP_CAPACITY_GOAL } } : { benchmark: 'forwarding' };
   const header = [
     '',
-    `Forwarding cost — ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, mediasoup ${mediasoup.version}, ${ffmpegVersion}`,
+    `Forwarding cost${srtp ? `, SRTP (${srtp.suite})` : ''} — ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, mediasoup ${mediasoup.version}, ${ffmpegVersion}`,
     `one worker; sender: ffmpeg, VP8 640x360@30 (libvpx, 800 kbit/s target) + Opus 48 kbit/s, ${opt.source === 'clip' ? `a ${CLIP_SECONDS} s clip encoded at start-up, sent in a loop` : 'encoded live'}; N consumers = N/2 receivers x (VP8 + Opus) on one PlainTransport each; ` +
       `window ${opt.windowMs / 1000} s after ${opt.warmupMs / 1000} s warm-up, ${opt.rounds} round(s) per level, ${opt.mode === 'simultaneous' ? 'both set-ups forwarding and measured in the same windows' : 'set-ups alternating'}`,
   ];
@@ -223,13 +250,18 @@ async function main(): Promise<number> {
     ...(natsMs !== undefined ? [`nats-server used ${(natsMs / 1000).toFixed(2)} s CPU over the whole run (not counted)`] : []),
     `total run time ${((Date.now() - started) / 1000).toFixed(0)} s`,
   ];
-  process.stdout.write(`${[...header, '', formatReport(table, opt.windowMs / 1000, GOAL), ...footer].join('\n')}\n`);
+  process.stdout.write(`${[...header, '', formatReport(table, opt.windowMs / 1000, GOAL, mode), ...footer].join('\n')}\n`);
   if (opt.json) {
     const date = new Date().toISOString();
     const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, Node ${process.version}, mediasoup ${mediasoup.version}`;
-    const run = `${opt.mode}, ${opt.rounds} round(s) of ${opt.windowMs / 1000} s`;
+    const run = `${srtp ? `${srtp.suite}, ` : ''}${opt.mode}, ${opt.rounds} round(s) of ${opt.windowMs / 1000} s`;
     // The results of record (bench/lib/results.ts) first, then every window's raw figures.
-    const results = forwardingResults(table, GOAL, { machine, date, run });
+    const results = forwardingResults(table, GOAL, {
+      machine,
+      date,
+      run,
+      ...(srtp ? { benchmark: 'forwarding-srtp', label: 'SRTP CPU per consumer', capacityGoal: SRTP_CAPACITY_GOAL } : {}),
+    });
     writeFileSync(
       opt.json,
       `${JSON.stringify({ format: RESULT_FORMAT, results, date, cores: cpus().length, options: { ...opt, sides: [...opt.sides] }, windows, rows: table }, null, 2)}\n`,

@@ -5,10 +5,12 @@
  * paused and then resumed, as the media service does.
  */
 import * as mediasoup from 'mediasoup';
+import type { SrtpParameters } from '@strata/protocol';
 import type { types } from 'mediasoup';
 import { MEDIA_CODECS } from '../../services/media/src/codecs.js';
 import { procCpuMs, selfCpuMs, waitGone } from './cpu.js';
-import { AUDIO_RTP_PARAMETERS, VIDEO_RTP_PARAMETERS, firstSsrc, type Ingest, type Receiver } from './media-params.js';
+import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
+import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
 import { mapLimit, type CpuSample, type ForwardingSetup } from './setup.js';
 
 const IP = '127.0.0.1';
@@ -17,6 +19,8 @@ export interface BareOptions {
   rtcMinPort: number;
   rtcMaxPort: number;
   logLevel?: types.WorkerLogLevel;
+  /** SRTP on every transport, as the media service is asked for it (bench/forwarding.ts --srtp). */
+  srtp?: SrtpMode;
 }
 
 export class BareForwarding implements ForwardingSetup {
@@ -30,6 +34,7 @@ export class BareForwarding implements ForwardingSetup {
     readonly ingest: Ingest,
     private readonly videoProducer: types.Producer,
     private readonly audioProducer: types.Producer,
+    private readonly srtp: SrtpMode | undefined,
   ) {}
 
   static async create(opts: BareOptions): Promise<BareForwarding> {
@@ -37,12 +42,15 @@ export class BareForwarding implements ForwardingSetup {
     try {
       const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
       const listenInfo: types.TransportListenInfo = { protocol: 'udp', ip: IP };
-      const videoIn = await router.createPlainTransport({ listenInfo, comedia: true, rtcpMux: true });
-      const audioIn = await router.createPlainTransport({ listenInfo, comedia: true, rtcpMux: true });
+      const srtpIn = opts.srtp ? { enableSrtp: true, srtpCryptoSuite: INGEST_SRTP_SUITE } : {};
+      const videoIn = await router.createPlainTransport({ listenInfo, comedia: true, rtcpMux: true, ...srtpIn });
+      const audioIn = await router.createPlainTransport({ listenInfo, comedia: true, rtcpMux: true, ...srtpIn });
+      // comedia: connect() only hands over the key ffmpeg encrypts with.
+      if (opts.srtp) for (const t of [videoIn, audioIn]) await t.connect({ srtpParameters: { ...opts.srtp.ingestKey } });
       const videoProducer = await videoIn.produce({ kind: 'video', rtpParameters: VIDEO_RTP_PARAMETERS });
       const audioProducer = await audioIn.produce({ kind: 'audio', rtpParameters: AUDIO_RTP_PARAMETERS });
       const ingest: Ingest = { video: { ip: IP, port: videoIn.tuple.localPort }, audio: { ip: IP, port: audioIn.tuple.localPort } };
-      return new BareForwarding(worker, router, ingest, videoProducer, audioProducer);
+      return new BareForwarding(worker, router, ingest, videoProducer, audioProducer, opts.srtp);
     } catch (err) {
       worker.close();
       throw err;
@@ -51,9 +59,16 @@ export class BareForwarding implements ForwardingSetup {
 
   async addReceivers(sinkPorts: number[]): Promise<void> {
     const created = await mapLimit(sinkPorts, 8, async (sinkPort) => {
-      const t = await this.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: IP }, comedia: false, rtcpMux: true });
+      const srtp = this.srtp;
+      const t = await this.router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: IP },
+        comedia: false,
+        rtcpMux: true,
+        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: srtp.suite } : {}),
+      });
       this.transports.push(t);
-      await t.connect({ ip: IP, port: sinkPort });
+      // The sink sends nothing, but an SRTP transport needs the far side's key all the same.
+      await t.connect({ ip: IP, port: sinkPort, ...(srtp ? { srtpParameters: { ...randomSrtpParameters(srtp.suite) } } : {}) });
       const consume = async (producer: types.Producer): Promise<number> => {
         const c = await t.consume({ producerId: producer.id, rtpCapabilities: this.router.rtpCapabilities, paused: true });
         await c.resume();
@@ -61,7 +76,13 @@ export class BareForwarding implements ForwardingSetup {
       };
       const videoSsrc = await consume(this.videoProducer);
       const audioSsrc = await consume(this.audioProducer);
-      return { sinkPort, transportPort: t.tuple.localPort, videoSsrc, audioSsrc };
+      return {
+        sinkPort,
+        transportPort: t.tuple.localPort,
+        videoSsrc,
+        audioSsrc,
+        ...(t.srtpParameters ? { srtp: { ...t.srtpParameters } as SrtpParameters } : {}),
+      };
     });
     this.receivers.push(...created);
   }

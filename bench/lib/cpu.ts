@@ -72,3 +72,26 @@ export async function waitGone(pid: number, timeoutMs = 5000): Promise<boolean> 
   }
   return true;
 }
+
+/**
+ * Datagrams the kernel dropped per UDP socket on 127.0.0.1 (the `drops` column of
+ * /proc/net/udp: a full receive buffer, i.e. a reader that fell behind), by local port. Tells
+ * where a lost packet went: a sink socket (the benchmark's receiving side), a producer's
+ * transport (the worker's intake), the relay.
+ */
+export function udpDrops(): Map<number, number> {
+  const out = new Map<number, number>();
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/udp', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const [ip, port] = (f[1] ?? '').split(':');
+    if (ip !== '0100007F' || port === undefined) continue;
+    out.set(parseInt(port, 16), Number(f[f.length - 1]));
+  }
+  return out;
+}

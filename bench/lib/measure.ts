@@ -3,7 +3,7 @@
  * paused, a warm-up passes, then CPU and packet counters are sampled at the start and the end
  * of a fixed window.
  */
-import { procCpuMs } from './cpu.js';
+import { procCpuMs, udpDrops } from './cpu.js';
 import type { Receiver } from './media-params.js';
 import type { SinkProcess } from './sink.js';
 import type { ForwardingSetup } from './setup.js';
@@ -30,6 +30,22 @@ export interface WindowResult {
   audio: { min: number; mean: number };
   /** RTP bytes per consumer per second, both kinds. */
   bytesPerConsumerPerSec: number;
+  /**
+   * RTP packets lost during the window, over all the set-up's consumers: the growth of each
+   * stream's sequence-number span minus the packets that arrived (RFC 3550's cumulative loss),
+   * whether lost in the worker, the kernel or a sink that fell behind. `lossyConsumers`: how many
+   * consumers lost any.
+   */
+  lost: number;
+  lossyConsumers: number;
+  /**
+   * Datagrams the kernel dropped during the window (full receive buffers, /proc/net/udp): at the
+   * set-up's sink sockets (the benchmark's receiving side fell behind), at its producers'
+   * transports (the worker's intake) and at the relay (the sink process's intake from ffmpeg).
+   */
+  drops: { sinks: number; ingest: number; relay: number };
+  /** With SRTP: sampled packets that authenticated under the consumer transport's key during the window, and those that did not. */
+  srtp?: { verified: number; failed: number };
   /** Earlier attempts at this window that were thrown away, and why. */
   discarded: string[];
   /** Set when this window was kept although still anomalous after its last attempt: why. */
@@ -50,15 +66,26 @@ interface Snapshot {
   workerProcMs: number | undefined;
   ffmpegMs: number;
   sinkMs: number;
-  sinks: Map<number, Map<number, [number, number]>>;
+  sinks: Map<number, Map<number, Counts>>;
   relay: RelayCounts;
+  drops: Map<number, number>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function index(sinks: SinkCounts[]): Map<number, Map<number, [number, number]>> {
-  const m = new Map<number, Map<number, [number, number]>>();
-  for (const s of sinks) m.set(s.port, new Map(s.streams.map(([ssrc, p, b]) => [ssrc, [p, b]])));
+interface Counts {
+  packets: number;
+  bytes: number;
+  expected: number;
+  verified: number;
+  failed: number;
+}
+const NONE: Counts = { packets: 0, bytes: 0, expected: 0, verified: 0, failed: 0 };
+
+function index(sinks: SinkCounts[]): Map<number, Map<number, Counts>> {
+  const m = new Map<number, Map<number, Counts>>();
+  for (const s of sinks)
+    m.set(s.port, new Map(s.streams.map(([ssrc, packets, bytes, expected, verified, failed]) => [ssrc, { packets, bytes, expected, verified, failed }])));
   return m;
 }
 
@@ -80,11 +107,15 @@ async function snapshot(ctx: MeasureContext, setup: ForwardingSetup): Promise<Sn
   const sinkMs = procCpuMs(ctx.sink.pid) ?? Number.NaN;
   const t1 = performance.now();
   const counts = await ctx.sink.counts(setup.name);
-  return { t: (t0 + t1) / 2, tookMs: performance.now() - t0, ...cpu, workerProcMs, ffmpegMs, sinkMs, sinks: index(counts.sinks), relay: counts.relay };
+  const tookMs = performance.now() - t0;
+  // After the clock: the kernel walks every UDP socket of the host for this file, which on a
+  // busy shared machine takes ~0.1 s of waiting; drops are rare counters, a moment off is fine.
+  const drops = udpDrops();
+  return { t: (t0 + t1) / 2, tookMs, ...cpu, workerProcMs, ffmpegMs, sinkMs, sinks: index(counts.sinks), relay: counts.relay, drops };
 }
 
-function packets(s: Snapshot, r: Receiver, ssrc: number): [number, number] {
-  return s.sinks.get(r.sinkPort)?.get(ssrc) ?? [0, 0];
+function counts(s: Snapshot, r: Receiver, ssrc: number): Counts {
+  return s.sinks.get(r.sinkPort)?.get(ssrc) ?? NONE;
 }
 
 /**
@@ -113,7 +144,7 @@ export async function measureWindow(
     await sleep(ctx.windowMs);
     const b: Snapshot[] = [];
     for (const m of measured) b.push(await snapshot(ctx, m));
-    const results = measured.map((m, i) => result(m, a[i] as Snapshot, b[i] as Snapshot, round, discarded));
+    const results = measured.map((m, i) => result(ctx, m, a[i] as Snapshot, b[i] as Snapshot, round, discarded));
     const problems = measured.flatMap((m, i) => anomaly(m, a[i] as Snapshot, b[i] as Snapshot, results[i] as WindowResult));
     if (!problems.length) return results;
     const why = problems.join('; ');
@@ -143,21 +174,44 @@ function anomaly(setup: ForwardingSetup, a: Snapshot, b: Snapshot, w: WindowResu
   return out;
 }
 
-function result(setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number, discarded: string[]): WindowResult {
+function result(ctx: MeasureContext, setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number, discarded: string[]): WindowResult {
   const video: number[] = [];
   const audio: number[] = [];
   let bytes = 0;
+  let lost = 0;
+  let lossyConsumers = 0;
+  const srtp = { verified: 0, failed: 0 };
+  /** With SRTP: consumers none of whose packets has authenticated yet, although packets arrived. */
+  const unverified: Receiver[] = [];
   for (const r of setup.receivers) {
-    const [v1, vb1] = packets(b, r, r.videoSsrc);
-    const [v0, vb0] = packets(a, r, r.videoSsrc);
-    const [a1, ab1] = packets(b, r, r.audioSsrc);
-    const [a0, ab0] = packets(a, r, r.audioSsrc);
-    video.push(v1 - v0);
-    audio.push(a1 - a0);
-    bytes += vb1 - vb0 + (ab1 - ab0);
+    for (const [ssrc, out] of [
+      [r.videoSsrc, video],
+      [r.audioSsrc, audio],
+    ] as const) {
+      const x1 = counts(b, r, ssrc);
+      const x0 = counts(a, r, ssrc);
+      out.push(x1.packets - x0.packets);
+      bytes += x1.bytes - x0.bytes;
+      // Out of order across the snapshot can make one window's figure -1 and the next +1: clamp.
+      const l = Math.max(0, x1.expected - x0.expected - (x1.packets - x0.packets));
+      lost += l;
+      if (l > 0) lossyConsumers++;
+      srtp.verified += x1.verified - x0.verified;
+      srtp.failed += x1.failed - x0.failed;
+      if (r.srtp && x1.packets > 0 && x1.verified === 0) unverified.push(r);
+    }
   }
+  if (srtp.failed > 0) throw new Error(`${setup.name}: ${srtp.failed} sampled SRTP packets did not authenticate under their consumer transport's key`);
+  if (unverified.length)
+    throw new Error(`${setup.name}: ${unverified.length} consumers sent packets none of which authenticated (first: sink port ${unverified[0]?.sinkPort})`);
   const consumers = setup.receivers.length * 2;
   const ms = b.t - a.t;
+  const dropped = (ports: number[]): number => ports.reduce((n, p) => n + Math.max(0, (b.drops.get(p) ?? 0) - (a.drops.get(p) ?? 0)), 0);
+  const drops = {
+    sinks: dropped(setup.receivers.map((r) => r.sinkPort)),
+    ingest: dropped([setup.ingest.video.port, setup.ingest.audio.port]),
+    relay: dropped([ctx.sink.relayPorts.video, ctx.sink.relayPorts.audio]),
+  };
   const stat = (xs: number[]): { min: number; mean: number } => ({
     min: xs.length ? Math.min(...xs) : 0,
     mean: xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : 0,
@@ -177,13 +231,17 @@ function result(setup: ForwardingSetup, a: Snapshot, b: Snapshot, round: number,
     video: stat(video),
     audio: stat(audio),
     bytesPerConsumerPerSec: consumers ? bytes / consumers / (ms / 1000) : 0,
+    lost,
+    lossyConsumers,
+    drops,
+    ...(setup.receivers.some((r) => r.srtp) ? { srtp } : {}),
     discarded: [...discarded],
   };
   if (w.inVideo === 0 || w.inAudio === 0)
     throw new Error(`no RTP from ffmpeg during the ${setup.name} window (video ${w.inVideo}, audio ${w.inAudio} packets)`);
   if (consumers > 0 && (w.video.min === 0 || w.audio.min === 0)) {
     const silent = setup.receivers.filter(
-      (r) => packets(b, r, r.videoSsrc)[0] === packets(a, r, r.videoSsrc)[0] || packets(b, r, r.audioSsrc)[0] === packets(a, r, r.audioSsrc)[0],
+      (r) => counts(b, r, r.videoSsrc).packets === counts(a, r, r.videoSsrc).packets || counts(b, r, r.audioSsrc).packets === counts(a, r, r.audioSsrc).packets,
     );
     throw new Error(
       `${setup.name}: ${silent.length} of ${setup.receivers.length} receivers got no RTP on a consumer during the window ` +

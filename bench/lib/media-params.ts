@@ -3,6 +3,7 @@
  * The payload types and SSRCs in the producers' rtpParameters must be exactly those ffmpeg
  * writes, or mediasoup drops every packet.
  */
+import type { SrtpCryptoSuite, SrtpParameters } from '@strata/protocol';
 import type { types } from 'mediasoup';
 
 export const VIDEO = {
@@ -61,7 +62,20 @@ export interface Receiver {
   transportPort: number;
   videoSsrc: number;
   audioSsrc: number;
+  /** With SRTP: the key the receiver's transport encrypts with (after connect), which its sink authenticates with. */
+  srtp?: SrtpParameters;
 }
+
+/**
+ * The SRTP mode: consumer transports use `suite`; the producers' transports take ffmpeg's SRTP,
+ * encrypted with `ingestKey` (AES_CM_128_HMAC_SHA1_80: the only suites ffmpeg's srtp muxer has
+ * are the AES_CM ones), as both ends of a link between nodes would.
+ */
+export interface SrtpMode {
+  suite: SrtpCryptoSuite;
+  ingestKey: SrtpParameters;
+}
+export const INGEST_SRTP_SUITE: SrtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80';
 
 /** The first encoding's SSRC of a consumer's rtpParameters, whatever their static type. */
 export function firstSsrc(rtpParameters: { encodings?: unknown[] | undefined }): number {

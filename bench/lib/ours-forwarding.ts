@@ -27,7 +27,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids, procCpuMs, waitGone } from './cpu.js';
-import { AUDIO_RTP_PARAMETERS, VIDEO_RTP_PARAMETERS, firstSsrc, type Ingest, type Receiver } from './media-params.js';
+import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
+import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
 import { mapLimit, type CpuSample, type ForwardingSetup } from './setup.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,6 +45,8 @@ export interface OursOptions {
   /** Env for the service on top of the benchmark's own (worker port range, capacity...). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** SRTP on every plain transport, asked for through plain.create / plain.connect (bench/forwarding.ts --srtp). */
+  srtp?: SrtpMode;
 }
 
 /** The media service process, its log in a temporary file (a pipe nobody reads would block it). */
@@ -96,6 +99,7 @@ export class OursForwarding implements ForwardingSetup {
     private readonly nats: NatsServer,
     private readonly service: MediaServiceProcess,
     private readonly bus: Bus,
+    private readonly srtp: SrtpMode | undefined,
   ) {}
 
   /** Starts nats-server and the media service, waits for its health, opens the room and the sender. */
@@ -117,9 +121,10 @@ export class OursForwarding implements ForwardingSetup {
         servers: nats.url,
         name: 'bench-forwarding',
         logger: createLogger({ service: 'bench', region: REGION, nodeId: 'bench-client', level: 'warn' }),
-        requestTimeoutMs: 15_000,
+        // A worker near saturation answers its channel late; a benchmark that locates saturation waits for it.
+        requestTimeoutMs: 60_000,
       });
-      const ours = new OursForwarding(nats, service, bus);
+      const ours = new OursForwarding(nats, service, bus, opts.srtp);
       await ours.waitHealthy(opts.startTimeoutMs ?? 60_000);
       await ours.openSender();
       return ours;
@@ -162,7 +167,22 @@ export class OursForwarding implements ForwardingSetup {
     const room = await this.bus.request(MediaRoomOpen, this.subject('room.open'), { roomId: ROOM });
     this.rtpCapabilities = room.rtpCapabilities;
     const produce = async (kind: 'video' | 'audio', rtpParameters: WireRtpParameters): Promise<{ ip: string; port: number; producerId: string }> => {
-      const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), { roomId: ROOM, peerId: SENDER, comedia: true, rtcpMux: true });
+      const srtp = this.srtp;
+      const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), {
+        roomId: ROOM,
+        peerId: SENDER,
+        comedia: true,
+        rtcpMux: true,
+        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: INGEST_SRTP_SUITE } : {}),
+      });
+      // comedia: connect only hands over the key ffmpeg encrypts with.
+      if (srtp)
+        await this.bus.request(MediaPlainTransportConnect, this.subject('plain.connect'), {
+          roomId: ROOM,
+          peerId: SENDER,
+          transportId: t.transportId,
+          srtpParameters: srtp.ingestKey,
+        });
       const p = await this.bus.request(MediaProduce, this.subject('producer.create'), {
         roomId: ROOM,
         peerId: SENDER,
@@ -184,14 +204,24 @@ export class OursForwarding implements ForwardingSetup {
     const first = this.receivers.length;
     const created = await mapLimit(sinkPorts, 8, async (sinkPort, i) => {
       const peerId = `recv-${first + i}`;
-      const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), { roomId: ROOM, peerId, comedia: false, rtcpMux: true });
-      await this.bus.request(MediaPlainTransportConnect, this.subject('plain.connect'), {
+      const srtp = this.srtp;
+      const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), {
+        roomId: ROOM,
+        peerId,
+        comedia: false,
+        rtcpMux: true,
+        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: srtp.suite } : {}),
+      });
+      // The sink sends nothing, but an SRTP transport needs the far side's key all the same.
+      const connected = await this.bus.request(MediaPlainTransportConnect, this.subject('plain.connect'), {
         roomId: ROOM,
         peerId,
         transportId: t.transportId,
         ip: IP,
         port: sinkPort,
+        ...(srtp ? { srtpParameters: randomSrtpParameters(srtp.suite) } : {}),
       });
+      if (srtp && !connected.srtpParameters) throw new Error(`plain.connect of SRTP transport ${t.transportId} answered no srtpParameters`);
       const consume = async (producerId: string): Promise<number> => {
         const c = await this.bus.request(MediaConsume, this.subject('consumer.create'), {
           roomId: ROOM,
@@ -205,7 +235,7 @@ export class OursForwarding implements ForwardingSetup {
       };
       const videoSsrc = await consume(this.videoProducerId);
       const audioSsrc = await consume(this.audioProducerId);
-      return { sinkPort, transportPort: t.port, videoSsrc, audioSsrc };
+      return { sinkPort, transportPort: t.port, videoSsrc, audioSsrc, ...(connected.srtpParameters ? { srtp: connected.srtpParameters } : {}) };
     });
     this.receivers.push(...created);
   }

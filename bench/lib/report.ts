@@ -25,6 +25,12 @@ export interface LevelFigures {
   sentVideo: number;
   sentAudio: number;
   bytesPerConsumerPerSec: number;
+  /** RTP packets lost over all windows of the level (see WindowResult.lost). */
+  lost: number;
+  /** Kernel drops over the level's windows (see WindowResult.drops). */
+  drops: { sinks: number; ingest: number; relay: number };
+  /** With SRTP: sampled packets authenticated at the sinks over the level's windows. */
+  srtpVerified?: number;
 }
 
 export interface Row {
@@ -73,6 +79,13 @@ export function figures(windows: WindowResult[]): Map<number, LevelFigures> {
       sentVideo: mean(ws.map((w) => w.inVideo)),
       sentAudio: mean(ws.map((w) => w.inAudio)),
       bytesPerConsumerPerSec: mean(ws.map((w) => w.bytesPerConsumerPerSec)),
+      lost: ws.reduce((a, w) => a + w.lost, 0),
+      drops: {
+        sinks: ws.reduce((a, w) => a + w.drops.sinks, 0),
+        ingest: ws.reduce((a, w) => a + w.drops.ingest, 0),
+        relay: ws.reduce((a, w) => a + w.drops.relay, 0),
+      },
+      ...(ws.some((w) => w.srtp) ? { srtpVerified: ws.reduce((a, w) => a + (w.srtp?.verified ?? 0), 0) } : {}),
     });
   }
   const zero = out.get(0);
@@ -123,9 +136,17 @@ export function slope(all: Row[], side: 'bare' | 'ours'): number | undefined {
   return sxx > 0 ? pts.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx : undefined;
 }
 
-export function formatReport(all: Row[], windowS: number, goal: number): string {
+/** What the SRTP mode adds to the report: its name, the suite, and the capacity goal. */
+export interface ReportMode {
+  /** Benchmark name in the RESULT lines and results of record: 'forwarding' or 'forwarding-srtp'. */
+  benchmark: string;
+  srtp?: { suite: string; capacityGoal: number };
+}
+
+export function formatReport(all: Row[], windowS: number, goal: number, mode: ReportMode = { benchmark: 'forwarding' }): string {
   const measured = all.filter((r) => r.consumers > 0);
   const out: string[] = [];
+  if (mode.srtp) out.push(`SRTP (${mode.srtp.suite}) on every consumer transport, AES_CM_128_HMAC_SHA1_80 from the sender, on both set-ups`);
   out.push(`CPU per consumer, % of one core, marginal: (CPU(N) - CPU(0 consumers, sender flowing)) / N; CPU = mediasoup worker + its controlling Node process`);
   out.push(
     table(
@@ -139,6 +160,7 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
         'audio pkts/cons',
         `sent in ${windowS} s (v/a)`,
         'min pkts (v/a)',
+        'lost pkts (b/o)',
       ],
       measured.map((r) => {
         const figs = [r.bare, r.ours].filter((x): x is LevelFigures => x !== undefined);
@@ -152,6 +174,7 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
           f(mean(figs.map((x) => x.audioPackets)), 1),
           `${f(mean(figs.map((x) => x.sentVideo)), 0)}/${f(mean(figs.map((x) => x.sentAudio)), 0)}`,
           `${Math.min(...figs.map((x) => x.minVideoPackets))}/${Math.min(...figs.map((x) => x.minAudioPackets))}`,
+          `${r.bare?.lost ?? '-'}/${r.ours?.lost ?? '-'}`,
         ];
       }),
     ),
@@ -176,10 +199,30 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
         f(x.bytesPerConsumerPerSec / 1000, 1),
         f(x.ffmpeg, 1),
         f(x.sink, 1),
+        String(x.lost),
+        `${x.drops.sinks}/${x.drops.ingest}/${x.drops.relay}`,
       ]);
     }
   }
-  out.push(table(['consumers', 'set-up', 'worker', 'controller', 'total', 'spread', 'total/N', 'kB/s/cons', 'ffmpeg', 'sinks+relay'], detail));
+  out.push(
+    table(
+      [
+        'consumers',
+        'set-up',
+        'worker',
+        'controller',
+        'total',
+        'spread',
+        'total/N',
+        'kB/s/cons',
+        'ffmpeg',
+        'sinks+relay',
+        'lost',
+        'dropped at sinks/intake/relay',
+      ],
+      detail,
+    ),
+  );
   const ratios = measured.filter((r) => r.ratio !== undefined);
   if (ratios.length) {
     out.push('');
@@ -189,7 +232,12 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
     if (sb !== undefined && so !== undefined) {
       out.push(`least-squares slope of CPU over N (all levels): bare ${f(sb, 4)}, ours ${f(so, 4)} %core/consumer, ours/bare ${f(so / sb, 3)}`);
     }
-    out.push(resultLine(ratios, goal));
+    out.push(resultLine(ratios, goal, mode.benchmark));
+  }
+  if (mode.srtp) {
+    const verified = all.flatMap((r) => [r.bare?.srtpVerified ?? 0, r.ours?.srtpVerified ?? 0]).reduce((a, b) => a + b, 0);
+    out.push(`SRTP: ${verified} sampled packets authenticated at the sinks under their consumer transports' keys, none failed (a failure stops the run)`);
+    out.push(capacityLine(all, mode.srtp.capacityGoal));
   }
   const flagged = all.filter((r) => r.anomalies.length);
   if (flagged.length) {
@@ -205,7 +253,7 @@ export function formatReport(all: Row[], windowS: number, goal: number): string 
  * or less than its 0-consumer window, a missing level) is NOT MET, never met; a level with a
  * window still anomalous after its retries is named as unverified.
  */
-export function resultLine(measured: Row[], goal: number): string {
+export function resultLine(measured: Row[], goal: number, benchmark = 'forwarding'): string {
   const bad = measured.filter((r) => !usableRatio(r.ratio) || r.ratio > goal);
   const invalid = measured.filter((r) => !usableRatio(r.ratio));
   const unverified = measured.filter((r) => r.anomalies.length);
@@ -215,20 +263,64 @@ export function resultLine(measured: Row[], goal: number): string {
       ? `NOT MET at N=${bad.map((r) => r.consumers).join(', ')}${invalid.length ? ` (invalid ratio at N=${invalid.map((r) => r.consumers).join(', ')})` : ''}`
       : 'met at every N';
   return (
-    `RESULT forwarding CPU per consumer, ours/bare: ${measured.map((r) => `N=${r.consumers} ${f(r.ratio, 3)}`).join(', ')}; goal <= ${goal}: ${verdict}` +
+    `RESULT ${benchmark} CPU per consumer, ours/bare: ${measured.map((r) => `N=${r.consumers} ${f(r.ratio, 3)}`).join(', ')}; goal <= ${goal}: ${verdict}` +
     (unverified.length ? `; unverified at N=${unverified.map((r) => r.consumers).join(', ')} (windows still anomalous after retries)` : '')
   );
 }
 
-/** One result of record per measured N (see bench/lib/results.ts), for bench/results/. */
-export function forwardingResults(all: Row[], goal: number, meta: { machine: string; date: string; run: string; problems?: string[] }): BenchResult[] {
-  return all
+/** Consumers per worker core of one set-up at one level: N / (the worker's CPU at N, in cores). */
+export interface Capacity {
+  consumers: number;
+  /** The worker's CPU at that level, % of one core (mean over rounds). */
+  workerPct: number;
+  perCore: number;
+}
+
+/**
+ * Consumers per worker core at 0 loss: at the largest level whose every window delivered every
+ * packet to every consumer of the set-up (no sequence-number gap at any sink), N divided by the
+ * worker's CPU there. The worker's fixed cost (receiving the sender) is in the divisor, so this
+ * is what one core carried at that N, not an extrapolation of the marginal cost; it assumes the
+ * cost stays linear up to a full core, which the levels measured up to N show or not.
+ * Undefined when no level was free of loss.
+ */
+export function capacity(all: Row[], side: 'bare' | 'ours'): Capacity | undefined {
+  const ok = all.filter((r) => r.consumers > 0 && r[side] && r[side].lost === 0 && r[side].worker > 0);
+  const best = ok[ok.length - 1]?.[side];
+  if (!best) return undefined;
+  return { consumers: best.consumers, workerPct: best.worker, perCore: best.consumers / (best.worker / 100) };
+}
+
+export function capacityLine(all: Row[], goal: number): string {
+  const text = (c: Capacity | undefined): string =>
+    c ? `${f(c.perCore, 0)} (N=${c.consumers}, worker ${f(c.workerPct, 1)}% of a core)` : 'n/a (no level without loss)';
+  const ours = capacity(all, 'ours');
+  const lossy = all.filter((r) => r.consumers > 0 && r.ours && r.ours.lost > 0).map((r) => `N=${r.consumers}: ${r.ours?.lost} lost`);
+  const verdict = ours === undefined ? 'NOT MET (no level without loss)' : ours.perCore >= goal ? 'met' : 'NOT MET';
+  return (
+    `RESULT SRTP consumers per worker core at 0 loss: ours ${text(ours)}, bare ${text(capacity(all, 'bare'))}; goal ours >= ${goal}: ${verdict}` +
+    (lossy.length ? `; ours lost packets at ${lossy.join(', ')}` : '')
+  );
+}
+
+/**
+ * One result of record per measured N (see bench/lib/results.ts), for bench/results/; with
+ * `capacityGoal` (the SRTP mode), also consumers per worker core at 0 loss.
+ */
+export function forwardingResults(
+  all: Row[],
+  goal: number,
+  meta: { machine: string; date: string; run: string; problems?: string[]; benchmark?: string; label?: string; capacityGoal?: number },
+): BenchResult[] {
+  const benchmark = meta.benchmark ?? 'forwarding';
+  const label = meta.label ?? 'CPU per consumer';
+  const perN = all
     .filter((r) => r.consumers > 0)
     .map((r) => {
       const problems = [...(meta.problems ?? []), ...r.anomalies.map((a) => `window still anomalous after retries, ${a}`)];
       return {
-        benchmark: 'forwarding',
-        figure: `CPU per consumer, N=${r.consumers} (${meta.run})`,
+        benchmark,
+        figure: `${label}, N=${r.consumers} (${meta.run})`,
         value: r.ours?.perConsumer ?? Number.NaN,
         baseline: r.bare?.perConsumer ?? Number.NaN,
         unit: '% core',
@@ -238,4 +330,24 @@ export function forwardingResults(all: Row[], goal: number, meta: { machine: str
         ...(problems.length ? { problems } : {}),
       };
     });
+  if (meta.capacityGoal === undefined) return perN;
+  const ours = capacity(all, 'ours');
+  const bare = capacity(all, 'bare');
+  const lossy = all.filter((r) => r.consumers > 0 && r.ours && r.ours.lost > 0).map((r) => `N=${r.consumers} (${r.ours?.lost} packets lost)`);
+  const at = (c: Capacity | undefined): string => (c ? `N=${c.consumers}, worker at ${c.workerPct.toFixed(1)} % of a core` : 'no level without loss');
+  return [
+    ...perN,
+    {
+      benchmark,
+      figure: `SRTP consumers per worker core at 0 loss (ours ${at(ours)}; bare ${at(bare)}; ${meta.run})`,
+      value: ours?.perCore ?? Number.NaN,
+      baseline: bare?.perCore ?? Number.NaN,
+      unit: 'consumers/core',
+      goal: { min: meta.capacityGoal },
+      machine: meta.machine,
+      date: meta.date,
+      ...(meta.problems?.length ? { problems: meta.problems } : {}),
+      ...(lossy.length ? { notes: [`ours lost packets at ${lossy.join(', ')}: not counted`] } : {}),
+    },
+  ];
 }

@@ -32,6 +32,8 @@ export interface Goal {
   minRatio?: number;
   /** Ours alone must be at most this, in the result's unit (a budget such as 250 MB; the baseline is then context). */
   max?: number;
+  /** Ours alone must be at least this, in the result's unit (a capacity such as 1,250 consumers per core). */
+  min?: number;
 }
 
 export interface BenchResult {
@@ -103,12 +105,14 @@ export function judge(r: BenchResult, source: string): Row {
   if (!usableRatio(ratio)) why.push(`ratio ${String(ratio)}`);
   let status: Status;
   if (why.length) status = 'invalid';
-  else if (!r.goal || (r.goal.maxRatio === undefined && r.goal.minRatio === undefined && r.goal.max === undefined)) status = 'no goal';
+  else if (!r.goal || (r.goal.maxRatio === undefined && r.goal.minRatio === undefined && r.goal.max === undefined && r.goal.min === undefined))
+    status = 'no goal';
   else {
     const over = r.goal.maxRatio !== undefined && ratio > r.goal.maxRatio;
     const under = r.goal.minRatio !== undefined && ratio < r.goal.minRatio;
     const beyond = r.goal.max !== undefined && r.value > r.goal.max;
-    status = over || under || beyond ? 'NOT MET' : 'met';
+    const short = r.goal.min !== undefined && r.value < r.goal.min;
+    status = over || under || beyond || short ? 'NOT MET' : 'met';
   }
   for (const p of r.problems ?? []) why.push(p);
   return { ...r, ratio, status, why, source };
@@ -146,7 +150,7 @@ function checkResult(x: unknown, where: string): BenchResult {
 function checkGoal(x: unknown, where: string): Goal {
   if (!isObj(x)) throw new Error(`${where}: not an object`);
   const g: Goal = {};
-  for (const k of ['maxRatio', 'minRatio', 'max'] as const) {
+  for (const k of ['maxRatio', 'minRatio', 'max', 'min'] as const) {
     const v = x[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${where}: "${k}" must be a positive number`);
@@ -216,7 +220,7 @@ export function fromK6Summary(x: Record<string, unknown>, fileName: string): Ben
       if (!isObj(g) || !isObj(g['figure'])) continue;
       const f = g['figure'];
       const where = `${fileName}: goals[${i}].figure`;
-      const bound = { maxRatio: f['maxRatio'], minRatio: f['minRatio'], max: f['max'] };
+      const bound = { maxRatio: f['maxRatio'], minRatio: f['minRatio'], max: f['max'], min: f['min'] };
       const hasBound = Object.values(bound).some((v) => v !== undefined);
       out.push({
         ...checkResult(
@@ -272,6 +276,7 @@ const goalText = (g: Goal | undefined, unit: string): string =>
         g.maxRatio !== undefined ? `≤ ${g.maxRatio}` : '',
         g.minRatio !== undefined ? `≥ ${g.minRatio}` : '',
         g.max !== undefined ? `ours ≤ ${g.max} ${unit}` : '',
+        g.min !== undefined ? `ours ≥ ${g.min} ${unit}` : '',
       ]
         .filter(Boolean)
         .join(', ') || '—';

@@ -6,7 +6,7 @@
  */
 import { ManagedProcess } from '@strata/process';
 import { execFileSync } from 'node:child_process';
-import { AUDIO, VIDEO } from './media-params.js';
+import { AUDIO, INGEST_SRTP_SUITE, VIDEO } from './media-params.js';
 
 export function checkFfmpeg(): void {
   let encoders: string;
@@ -20,7 +20,11 @@ export function checkFfmpeg(): void {
   }
 }
 
-const rtpUrl = (port: number): string => `rtp://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`;
+/**
+ * With `srtpKey` (Base64 of an AES_CM_128_HMAC_SHA1_80 key and salt), ffmpeg's srtp protocol
+ * protects RTP and RTCP with it; its packets stay within pkt_size, tag included.
+ */
+const rtpUrl = (port: number, srtpKey?: string): string => `${srtpKey ? 'srtp' : 'rtp'}://127.0.0.1:${port}?rtcpport=${port}&pkt_size=1200`;
 const VIDEO_ENCODE = [
   '-c:v',
   'libvpx',
@@ -38,20 +42,21 @@ const VIDEO_ENCODE = [
   'yuv420p',
 ];
 const AUDIO_ENCODE = ['-c:a', 'libopus', '-b:a', AUDIO.bitrate, '-ac', '2', '-ar', '48000'];
-const rtpOut = (kind: typeof VIDEO | typeof AUDIO, port: number): string[] => [
+const rtpOut = (kind: typeof VIDEO | typeof AUDIO, port: number, srtpKey?: string): string[] => [
   '-ssrc',
   String(kind.ssrc),
   '-payload_type',
   String(kind.payloadType),
   '-f',
   'rtp',
-  rtpUrl(port),
+  ...(srtpKey ? ['-srtp_out_suite', INGEST_SRTP_SUITE, '-srtp_out_params', srtpKey] : []),
+  rtpUrl(port, srtpKey),
 ];
 const testVideo = (duration?: number): string => `testsrc=size=${VIDEO.size}:rate=${VIDEO.fps}${duration ? `:duration=${duration}` : ''}`;
 const testAudio = (duration?: number): string => `sine=frequency=440:sample_rate=48000${duration ? `:duration=${duration}` : ''}`;
 
 /** Live: encode the test pattern and the tone in real time while sending. */
-export function liveArgs(videoPort: number, audioPort: number): string[] {
+export function liveArgs(videoPort: number, audioPort: number, srtpKey?: string): string[] {
   return [
     '-hide_banner',
     '-nostdin',
@@ -70,11 +75,11 @@ export function liveArgs(videoPort: number, audioPort: number): string[] {
     '-map',
     '0:v',
     ...VIDEO_ENCODE,
-    ...rtpOut(VIDEO, videoPort),
+    ...rtpOut(VIDEO, videoPort, srtpKey),
     '-map',
     '1:a',
     ...AUDIO_ENCODE,
-    ...rtpOut(AUDIO, audioPort),
+    ...rtpOut(AUDIO, audioPort, srtpKey),
   ];
 }
 
@@ -112,7 +117,7 @@ export function prepareClip(path: string, seconds: number): void {
   );
 }
 
-export function clipArgs(clip: string, videoPort: number, audioPort: number): string[] {
+export function clipArgs(clip: string, videoPort: number, audioPort: number, srtpKey?: string): string[] {
   return [
     '-hide_banner',
     '-nostdin',
@@ -127,12 +132,12 @@ export function clipArgs(clip: string, videoPort: number, audioPort: number): st
     '0:v',
     '-c:v',
     'copy',
-    ...rtpOut(VIDEO, videoPort),
+    ...rtpOut(VIDEO, videoPort, srtpKey),
     '-map',
     '0:a',
     '-c:a',
     'copy',
-    ...rtpOut(AUDIO, audioPort),
+    ...rtpOut(AUDIO, audioPort, srtpKey),
   ];
 }
 

@@ -1,5 +1,6 @@
 /** The benchmark's handle on its sink process (see sink-process.ts). */
 import { ManagedProcess, describeExit } from '@strata/process';
+import type { SrtpParameters } from '@strata/protocol';
 import { fileURLToPath } from 'node:url';
 import type { Ingest } from './media-params.js';
 import type { SinkCommand, SinkCounts, SinkHello, SinkReply, SinkResult, RelayCounts } from './sink-protocol.js';
@@ -61,6 +62,11 @@ export class SinkProcess {
   /** Opens `count` more sink sockets under `tag`; returns their ports. */
   async open(tag: string, count: number): Promise<number[]> {
     return (await this.request({ cmd: 'open', tag, count })).ports;
+  }
+
+  /** With SRTP: the key each sink's consumer transport encrypts with (see sink-process.ts). */
+  async keys(keys: [port: number, srtp: SrtpParameters][]): Promise<void> {
+    if (keys.length) await this.request({ cmd: 'keys', keys });
   }
 
   /** Where the relay copies ffmpeg's packets from now on (empty: nowhere). */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WindowResult } from '../../bench/lib/measure.js';
-import { formatReport, forwardingResults, resultLine, rows } from '../../bench/lib/report.js';
+import { capacity, capacityLine, formatReport, forwardingResults, resultLine, rows } from '../../bench/lib/report.js';
 
 const GOAL = 1.05;
 
@@ -23,6 +23,9 @@ function win(setup: 'bare' | 'ours', consumers: number, cpuPct: number, extra: P
     video: { min: consumers ? 618 : 0, mean: consumers ? 618 : 0 },
     audio: { min: consumers ? 500 : 0, mean: consumers ? 500 : 0 },
     bytesPerConsumerPerSec: 0,
+    lost: 0,
+    lossyConsumers: 0,
+    drops: { sinks: 0, ingest: 0, relay: 0 },
     discarded: [],
     ...extra,
   };
@@ -75,6 +78,51 @@ describe('forwarding report verdict', () => {
     const [result] = forwardingResults(table, GOAL, { machine: 'm', date: '2026-12-01T00:00:00Z', run: 'alternate' });
     assert.deepEqual(result!.problems, ['window still anomalous after retries, round 1: ours: video consumers got 580.0 packets on average for 618 sent']);
     assert.equal(rows(run(11, 11), [0, 100])[1]!.anomalies.length, 0);
+  });
+
+  it('SRTP mode: consumers per worker core at the largest level without loss, as a result of record with its floor', () => {
+    // Worker at 1 % with no consumer, 40 % at 500, 80 % at 1000 (which lost packets on ours).
+    const ws = [
+      win('bare', 0, 1),
+      win('ours', 0, 1),
+      win('bare', 500, 40),
+      win('ours', 500, 40),
+      win('bare', 1000, 80),
+      win('ours', 1000, 80, { lost: 12, lossyConsumers: 3 }),
+    ];
+    const table = rows(ws, [0, 500, 1000]);
+    assert.deepEqual(capacity(table, 'bare'), { consumers: 1000, workerPct: 80, perCore: 1250 });
+    assert.deepEqual(capacity(table, 'ours'), { consumers: 500, workerPct: 40, perCore: 1250 });
+    assert.match(
+      capacityLine(table, 1250),
+      /ours 1250 \(N=500, worker 40.0% of a core\), bare 1250 \(N=1000.*goal ours >= 1250: met; ours lost packets at N=1000: 12 lost/,
+    );
+    assert.match(capacityLine(table, 1300), /NOT MET/);
+    const results = forwardingResults(table, GOAL, {
+      machine: 'm',
+      date: '2026-12-01T00:00:00Z',
+      run: 'alternate',
+      benchmark: 'forwarding-srtp',
+      label: 'SRTP CPU per consumer',
+      capacityGoal: 1250,
+    });
+    assert.deepEqual(
+      results.map((r) => r.figure),
+      [
+        'SRTP CPU per consumer, N=500 (alternate)',
+        'SRTP CPU per consumer, N=1000 (alternate)',
+        'SRTP consumers per worker core at 0 loss (ours N=500, worker at 40.0 % of a core; bare N=1000, worker at 80.0 % of a core; alternate)',
+      ],
+    );
+    const cap = results[2]!;
+    assert.equal(cap.benchmark, 'forwarding-srtp');
+    assert.deepEqual([cap.value, cap.baseline, cap.unit, cap.goal], [1250, 1250, 'consumers/core', { min: 1250 }]);
+    assert.deepEqual(cap.notes, ['ours lost packets at N=1000 (12 packets lost): not counted']);
+    // No level without loss: no figure, which the table judges invalid rather than met.
+    const lossy = rows([win('ours', 0, 1), win('ours', 500, 40, { lost: 1, lossyConsumers: 1 })], [0, 500]);
+    assert.equal(capacity(lossy, 'ours'), undefined);
+    assert.ok(Number.isNaN(forwardingResults(lossy, GOAL, { machine: 'm', date: 'd', run: 'r', capacityGoal: 1250 })[1]!.value));
+    assert.match(capacityLine(lossy, 1250), /ours n\/a \(no level without loss\).*NOT MET \(no level without loss\)/);
   });
 
   it('writes one result of record per N, with the goal', () => {

@@ -60,6 +60,12 @@ describe('benchmark results', () => {
       assert.equal(row.status, 'invalid', JSON.stringify(bad));
       assert.ok(row.why.length > 0);
     }
+    // An absolute floor on ours (a capacity): the baseline is context.
+    const capacity = { ...base, value: 1300, baseline: 1400, unit: 'consumers/core', goal: { min: 1250 } };
+    assert.equal(judge(capacity, 'f').status, 'met');
+    assert.equal(judge({ ...capacity, value: 1200 }, 'f').status, 'NOT MET');
+    assert.match(renderTable([judge(capacity, 'f')]), /\| ours ≥ 1250 consumers\/core \| \*\*met\*\* \|/);
+    assert.deepEqual(parseResultFile(JSON.stringify({ format: RESULT_FORMAT, results: [capacity] }), 'c.json')[0]!.goal, { min: 1250 });
     const flagged = judge({ ...base, problems: ['1 window still anomalous after retries'] }, 'f');
     assert.equal(flagged.status, 'met');
     assert.deepEqual(flagged.why, ['1 window still anomalous after retries']);

@@ -6,3 +6,4 @@ export { childPids, clockTicksPerSecond, cmdline, findPids, readProc, type ProcS
 export * from './machine.js';
 export { flowingLinkStreams, legsOf, peersOf, type LinkFlows } from './cascade-probe.js';
 export * from './rtp.js';
+export { SrtpSession, randomSrtpParameters, rtpPayload, srtpOverhead } from './srtp.js';

@@ -9,6 +9,9 @@ import {
   RoomPlacement,
   RtpCapabilities,
   RtpParameters,
+  SRTP_CRYPTO_SUITES,
+  SRTP_KEY_LENGTHS,
+  SrtpParameters,
   TurnCredentials,
   check,
   isValidId,
@@ -207,5 +210,24 @@ describe('bounds on untrusted input', () => {
       assert.equal(r.ok, false, key);
       if (!r.ok) assert.match(r.errors[0]!, new RegExp(`/${key}: .*${PEER_MEDIA_LIMITS[key]}`));
     }
+  });
+
+  it("accepts SRTP keys of exactly their suite's length, in canonical Base64", () => {
+    const key = (bytes: number, fill = 0xa5) => Buffer.alloc(bytes, fill).toString('base64');
+    for (const suite of SRTP_CRYPTO_SUITES) {
+      const n = SRTP_KEY_LENGTHS[suite];
+      for (const fill of [0x00, 0xa5, 0xff]) assert.ok(check(SrtpParameters, { cryptoSuite: suite, keyBase64: key(n, fill) }).ok, `${suite} ${fill}`);
+      for (const bad of [key(n - 1), key(n + 1), key(n).slice(0, -1), `${key(n)}=`, key(n).replace(/^./, '-'), '']) {
+        const r = check(SrtpParameters, { cryptoSuite: suite, keyBase64: bad });
+        assert.equal(r.ok, false, `${suite} ${bad}`);
+        if (!r.ok) assert.match(r.errors[0]!, new RegExp(`expected .*${n} bytes for ${suite}`));
+      }
+    }
+    // Padding bits must be zero: "QQ==" and "QR==" decode alike, only the first is canonical.
+    const n = SRTP_KEY_LENGTHS.AEAD_AES_128_GCM;
+    const canonical = key(n, 0x41);
+    assert.ok(check(SrtpParameters, { cryptoSuite: 'AEAD_AES_128_GCM', keyBase64: canonical }).ok);
+    assert.equal(check(SrtpParameters, { cryptoSuite: 'AEAD_AES_128_GCM', keyBase64: canonical.replace(/Q==$/, 'R==') }).ok, false);
+    assert.equal(check(SrtpParameters, { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: key(30), extra: 1 }).ok, false);
   });
 });

@@ -1,6 +1,7 @@
 import type { Bus } from '@strata/bus';
 import {
   ActiveSpeakerEvent,
+  DEFAULT_SRTP_CRYPTO_SUITE,
   MediaConsume,
   MediaConsumerAction,
   MediaConsumerLayers,
@@ -90,13 +91,15 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
     bus.serve(MediaTransportStats, subject(MediaTransportStats), async ({ roomId, peerId, transportId }) => ({
       stats: await rooms.get(roomId).transportStats(peerId, transportId),
     })),
-    bus.serve(MediaPlainTransportCreate, subject(MediaPlainTransportCreate), async ({ roomId, peerId, comedia, rtcpMux }) =>
-      (await rooms.open(roomId)).createPlainTransport(peerId, comedia ?? false, rtcpMux ?? true),
-    ),
-    bus.serve(MediaPlainTransportConnect, subject(MediaPlainTransportConnect), async ({ roomId, peerId, transportId, ip, port, rtcpPort }) => {
-      await rooms.get(roomId).connectPlainTransport(peerId, transportId, ip, port, rtcpPort);
-      return {};
+    bus.serve(MediaPlainTransportCreate, subject(MediaPlainTransportCreate), async ({ roomId, peerId, comedia, rtcpMux, enableSrtp, srtpCryptoSuite }) => {
+      // A suite without SRTP would be silently ignored by mediasoup: say so instead.
+      if (srtpCryptoSuite !== undefined && !enableSrtp) throw new StrataError('INVALID_MESSAGE', 'plain.create: srtpCryptoSuite needs enableSrtp: true');
+      const srtp = enableSrtp ? { cryptoSuite: srtpCryptoSuite ?? DEFAULT_SRTP_CRYPTO_SUITE } : undefined;
+      return (await rooms.open(roomId)).createPlainTransport(peerId, comedia ?? false, rtcpMux ?? true, srtp);
     }),
+    bus.serve(MediaPlainTransportConnect, subject(MediaPlainTransportConnect), ({ roomId, peerId, transportId, ip, port, rtcpPort, srtpParameters }) =>
+      rooms.get(roomId).connectPlainTransport(peerId, transportId, ip, port, rtcpPort, srtpParameters),
+    ),
     bus.serve(MediaProduce, subject(MediaProduce), async ({ roomId, peerId, transportId, kind, rtpParameters, paused, source }) => ({
       producerId: await rooms.get(roomId).produce(peerId, transportId, kind, rtpParams(rtpParameters), paused ?? false, source),
     })),

@@ -8,6 +8,8 @@ import {
   type PeerMedia,
   type PeerSummary,
   type ProducerSummary,
+  type SrtpCryptoSuite,
+  type SrtpParameters,
 } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
@@ -292,8 +294,9 @@ export class MediaRoom {
     return info;
   }
 
-  async createPlainTransport(peerId: string, comedia: boolean, rtcpMux: boolean) {
-    const { transport, info } = await this.transportsFactory.plain(peerId, comedia, rtcpMux);
+  /** `srtp`: SRTP/SRTCP with that suite; the answer then carries the key this transport encrypts with. */
+  async createPlainTransport(peerId: string, comedia: boolean, rtcpMux: boolean, srtp?: { cryptoSuite: SrtpCryptoSuite }) {
+    const { transport, info } = await this.transportsFactory.plain(peerId, comedia, rtcpMux, srtp);
     this.addTransport(peerId, transport);
     return info;
   }
@@ -331,9 +334,37 @@ export class MediaRoom {
     return mediasoupCall(() => t.connect({ dtlsParameters }));
   }
 
-  connectPlainTransport(peerId: string, transportId: string, ip: string, port: number, rtcpPort: number | undefined): Promise<void> {
+  /**
+   * Checked here rather than left to mediasoup: its refusals are worker TypeErrors whose wording
+   * may change, and one that got through would be INTERNAL. Refused before connect(), so a bad
+   * request does not use up the transport's one connect().
+   */
+  async connectPlainTransport(
+    peerId: string,
+    transportId: string,
+    ip: string | undefined,
+    port: number | undefined,
+    rtcpPort: number | undefined,
+    srtpParameters: SrtpParameters | undefined,
+  ): Promise<{ srtpParameters?: SrtpParameters }> {
     const t = this.plainTransport(transportId, peerId);
-    return mediasoupCall(() => t.connect({ ip, port, ...(rtcpPort ? { rtcpPort } : {}) }));
+    const srtp = t.srtpParameters !== undefined;
+    if (srtp && !srtpParameters)
+      throw new StrataError('INVALID_MESSAGE', `transport ${transportId} has SRTP: plain.connect needs srtpParameters (the far side's key)`);
+    if (!srtp && srtpParameters) throw new StrataError('INVALID_MESSAGE', `transport ${transportId} has no SRTP: plain.connect takes no srtpParameters`);
+    const comedia = (t.appData as { comedia?: boolean }).comedia === true;
+    if (!comedia && (ip === undefined || port === undefined))
+      throw new StrataError('INVALID_MESSAGE', `transport ${transportId} is not comedia: plain.connect needs ip and port`);
+    await mediasoupCall(() =>
+      t.connect({
+        ...(ip !== undefined ? { ip } : {}),
+        ...(port !== undefined ? { port } : {}),
+        ...(rtcpPort ? { rtcpPort } : {}),
+        ...(srtpParameters ? { srtpParameters: { ...srtpParameters } } : {}),
+      }),
+    );
+    // Read after connect: a suite other than the transport's makes mediasoup draw a new key.
+    return t.srtpParameters ? { srtpParameters: { ...t.srtpParameters } } : {};
   }
 
   async restartIce(peerId: string, transportId: string) {

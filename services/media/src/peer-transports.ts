@@ -1,4 +1,4 @@
-import type { TransportInfo } from '@strata/protocol';
+import type { SrtpCryptoSuite, TransportInfo } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
 import { mediasoupCall } from './media-error.js';
@@ -60,14 +60,17 @@ export class PeerTransports {
     return { transport, info };
   }
 
-  async plain(peerId: string, comedia: boolean, rtcpMux: boolean) {
+  /** `srtp`: SRTP/SRTCP with that suite; the info then carries the key this transport encrypts with. */
+  async plain(peerId: string, comedia: boolean, rtcpMux: boolean, srtp?: { cryptoSuite: SrtpCryptoSuite }) {
     const { listenIp, announcedAddress } = this.settings;
     const transport = await mediasoupCall(() =>
       this.router.createPlainTransport({
         listenInfo: { protocol: 'udp', ip: listenIp, ...(announcedAddress ? { announcedAddress } : {}) },
         comedia,
         rtcpMux,
-        appData: { peerId },
+        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: srtp.cryptoSuite } : {}),
+        // comedia is kept to check plain.connect's address; mediasoup does not expose it.
+        appData: { peerId, comedia },
       }),
     );
     const info = {
@@ -75,6 +78,7 @@ export class PeerTransports {
       ip: announcedAddress ?? transport.tuple.localAddress,
       port: transport.tuple.localPort,
       ...(transport.rtcpTuple ? { rtcpPort: transport.rtcpTuple.localPort } : {}),
+      ...(transport.srtpParameters ? { srtpParameters: { ...transport.srtpParameters } } : {}),
     };
     return { transport, info };
   }

@@ -314,25 +314,89 @@ export const MediaConsumerLayers = defineRpc(
 );
 
 /**
+ * mediasoup's SRTP crypto suites and the bytes of keying material (master key + master salt)
+ * each takes: RFC 3711 AES-CM 16 + 14, RFC 7714 AES-GCM 16 or 32 + 12. mediasoup refuses any
+ * other length ("invalid decoded SRTP key length", worker/src/RTC/PlainTransport.cpp).
+ */
+export const SRTP_KEY_LENGTHS = { AEAD_AES_256_GCM: 44, AEAD_AES_128_GCM: 28, AES_CM_128_HMAC_SHA1_80: 30, AES_CM_128_HMAC_SHA1_32: 30 } as const;
+export type SrtpCryptoSuite = keyof typeof SRTP_KEY_LENGTHS;
+export const SRTP_CRYPTO_SUITES = Object.keys(SRTP_KEY_LENGTHS) as SrtpCryptoSuite[];
+/** mediasoup's default when `enableSrtp` is set without a suite. */
+export const DEFAULT_SRTP_CRYPTO_SUITE: SrtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80';
+export const SrtpCryptoSuiteSchema = Type.Union(
+  SRTP_CRYPTO_SUITES.map((s) => Type.Literal(s)),
+  { description: SRTP_CRYPTO_SUITES.join(', ') },
+);
+/**
+ * Canonical Base64 (RFC 4648, with padding) of exactly `bytes` bytes: the pattern fixes the
+ * length, and the last character before padding may only carry zero bits past the data.
+ */
+export function base64Pattern(bytes: number): string {
+  const full = `[A-Za-z0-9+/]{${Math.floor(bytes / 3) * 4}}`;
+  const rest = bytes % 3 === 1 ? '[A-Za-z0-9+/][AQgw]==' : bytes % 3 === 2 ? '[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=' : '';
+  return `^${full}${rest}$`;
+}
+/**
+ * One branch per suite, so a key of another suite's length is refused by the schema with the
+ * expected lengths named (the node never hands mediasoup a key it would refuse).
+ */
+export const SrtpParameters = Type.Union(
+  SRTP_CRYPTO_SUITES.map((suite) =>
+    Type.Object(
+      { cryptoSuite: Type.Literal(suite), keyBase64: Type.String({ pattern: base64Pattern(SRTP_KEY_LENGTHS[suite]) }) },
+      { additionalProperties: false },
+    ),
+  ),
+  {
+    description: `{ cryptoSuite, keyBase64 }: cryptoSuite one of ${SRTP_CRYPTO_SUITES.join(', ')}, keyBase64 the Base64 of its master key and salt: ${SRTP_CRYPTO_SUITES.map((s) => `${SRTP_KEY_LENGTHS[s]} bytes for ${s}`).join(', ')}`,
+  },
+);
+export type SrtpParameters = Static<typeof SrtpParameters>;
+
+/**
  * A plain RTP transport (no ICE/DTLS): how RTP enters from or leaves to a process next to the
- * node (recorder, RTP ingest, benchmarks). `comedia`: learn the remote address from the first packet.
+ * node (recorder, RTP ingest, benchmarks) or another node (links). `comedia`: learn the remote
+ * address from the first packet. `enableSrtp`: RTP and RTCP both ways are SRTP/SRTCP; the answer
+ * carries the key this transport encrypts with (`srtpParameters`), and `plain.connect` must give
+ * the key the far side encrypts with.
  */
 export const MediaPlainTransportCreate = defineRpc(
   'plain.create',
-  strict({ ...InRoom, peerId: PeerId, comedia: Type.Optional(Type.Boolean()), rtcpMux: Type.Optional(Type.Boolean()) }),
-  strict({ transportId: EntityId, ip: Type.String(), port: Type.Integer(), rtcpPort: Type.Optional(Type.Integer()) }),
+  strict({
+    ...InRoom,
+    peerId: PeerId,
+    comedia: Type.Optional(Type.Boolean()),
+    rtcpMux: Type.Optional(Type.Boolean()),
+    enableSrtp: Type.Optional(Type.Boolean()),
+    /** Only with `enableSrtp`; default AES_CM_128_HMAC_SHA1_80, as mediasoup's. */
+    srtpCryptoSuite: Type.Optional(SrtpCryptoSuiteSchema),
+  }),
+  strict({
+    transportId: EntityId,
+    ip: Type.String(),
+    port: Type.Integer(),
+    rtcpPort: Type.Optional(Type.Integer()),
+    srtpParameters: Type.Optional(SrtpParameters),
+  }),
 );
+/**
+ * `ip` and `port` are where to send (required unless the transport is `comedia`, which learns
+ * them from the first packet); `srtpParameters` the far side's key, required when the transport
+ * has SRTP and refused otherwise. A suite other than the transport's makes mediasoup switch to it
+ * and draw a new key of its own: the answer's `srtpParameters` is the key it encrypts with now.
+ */
 export const MediaPlainTransportConnect = defineRpc(
   'plain.connect',
   strict({
     ...InRoom,
     peerId: PeerId,
     transportId: EntityId,
-    ip: Type.String({ maxLength: 45 }),
-    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    ip: Type.Optional(Type.String({ maxLength: 45 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     rtcpPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    srtpParameters: Type.Optional(SrtpParameters),
   }),
-  Empty,
+  strict({ srtpParameters: Type.Optional(SrtpParameters) }),
 );
 
 /** Closes everything a peer has on this node (leave, or the resume grace period ran out). */
