@@ -13,6 +13,8 @@ import {
   MediaConsumerAction,
   MediaConsumerLayers,
   MediaEvent,
+  MediaLinkConnect,
+  MediaLinkForward,
   MediaLinkStats,
   MediaPeerClose,
   MediaPlainTransportConnect,
@@ -28,6 +30,7 @@ import {
   type RequestOf,
   type ResponseOf,
   type RpcDef,
+  type StrataError,
 } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -93,6 +96,8 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
           MEDIA_LINK_LINGER: `${LINGER_MS}ms`,
           MEDIA_ROOM_IDLE_TIMEOUT: '1s',
           HEARTBEAT_INTERVAL: '300ms',
+          // Every link encrypted, as links between regions are: the flows below cross SRTP links.
+          MEDIA_LINK_SRTP: 'always',
         }),
       );
     }
@@ -173,6 +178,7 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
         'A sends one stream, to B',
       );
       assert.ok(packetsOf(onA[0]!.sending[0]!.stats) > 0, "mediasoup's stats of A's link consumer count packets");
+      assert.equal(onA[0]!.srtp, true, 'the link is SRTP (MEDIA_LINK_SRTP=always)');
       const onB = await linkStats('leg-b');
       assert.deepEqual(
         onB.map((l) => [l.nodeId, l.sending.length, l.receiving.map((s) => s.producerId)]),
@@ -355,5 +361,26 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
       sender.stop();
       sink.close();
     }
+  });
+
+  // Leg A was killed above: B answers these.
+  it('refuses link requests that do not fit: no SRTP where it is required, a forward of an unknown producer, a room not open', async () => {
+    const room = 'refusals';
+    await call('leg-b', MediaRoomOpen, { roomId: room, peer: { peerId: 'rex', identity: 'rex' } });
+    const plain = { ip: '127.0.0.1', port: 40999 };
+    await assert.rejects(
+      call('leg-b', MediaLinkConnect, { roomId: room, fromNodeId: 'leg-c', fromRegion: REGION, tuple: plain }),
+      (e: StrataError) => e.code === 'CONFLICT',
+    );
+    await assert.rejects(
+      call('leg-b', MediaLinkForward, { roomId: room, fromNodeId: 'leg-c', producerId: 'nope', paused: false }),
+      (e: StrataError) => e.code === 'NOT_FOUND',
+    );
+    await assert.rejects(
+      call('leg-b', MediaLinkConnect, { roomId: 'not-open', fromNodeId: 'leg-c', fromRegion: REGION, tuple: plain }),
+      (e: StrataError) => e.code === 'NOT_FOUND',
+    );
+    assert.deepEqual((await call('leg-b', MediaLinkStats, { roomId: room })).links, [], 'nothing half-made is left');
+    await call('leg-b', MediaPeerClose, { roomId: room, peerId: 'rex' });
   });
 });

@@ -85,12 +85,22 @@ export class Cascade {
     return { links: this.ends.size, sending: this.outbound.size, receiving: this.inbound.size };
   }
 
-  /** This leg's end of the link to `nodeId`, created on first use. */
-  private end(nodeId: string): Promise<Link> {
+  /**
+   * This leg's end of the link to `nodeId`, created on first use. `srtp`: what the link to it
+   * must be (the setting, another region, or the far end asking); an end made without SRTP
+   * cannot become an SRTP one.
+   */
+  private async end(nodeId: string, srtp: boolean): Promise<Link> {
+    const link = await this.endOf(nodeId, srtp);
+    if (srtp && !link.srtp) throw new StrataError('CONFLICT', `the link to ${nodeId} in room ${this.host.roomId} exists without SRTP`);
+    return link;
+  }
+
+  private endOf(nodeId: string, srtp: boolean): Promise<Link> {
     if (this.closed) return Promise.reject(new StrataError('NOT_FOUND', `room ${this.host.roomId} closed on this node`));
     let p = this.ends.get(nodeId);
     if (!p) {
-      p = Link.create(this.host.router, nodeId, this.settings, this.log);
+      p = Link.create(this.host.router, nodeId, this.settings, srtp, this.log);
       this.ends.set(nodeId, p);
       p.then(
         (link) =>
@@ -103,8 +113,13 @@ export class Cascade {
     return p;
   }
 
+  /** Links stay in one region for now (a leg addresses others of its own region), so SRTP is the setting's. */
+  private srtpTo(region: string): boolean {
+    return this.settings.srtp === 'always' || region !== this.host.region;
+  }
+
   private async connectedLink(nodeId: string): Promise<Link> {
-    const link = await this.end(nodeId);
+    const link = await this.end(nodeId, this.srtpTo(this.host.region));
     if (!link.connected) {
       const { tuple } = await this.far.request(nodeId, MediaLinkConnect, {
         roomId: this.host.roomId,
@@ -255,8 +270,10 @@ export class Cascade {
 
   // ---- far side: what other legs pull from this one ----
 
-  async connect(fromNodeId: string, tuple: LinkTuple): Promise<LinkTuple> {
-    const link = await this.end(fromNodeId);
+  async connect(fromNodeId: string, fromRegion: string, tuple: LinkTuple): Promise<LinkTuple> {
+    const srtp = this.srtpTo(fromRegion);
+    if (srtp && !tuple.srtpParameters) throw new StrataError('CONFLICT', `links from ${fromNodeId} must use SRTP here (MEDIA_LINK_SRTP or another region)`);
+    const link = await this.end(fromNodeId, srtp || tuple.srtpParameters !== undefined);
     await link.connectTo(tuple);
     return link.tuple;
   }
@@ -320,7 +337,7 @@ export class Cascade {
         if (s.nodeId !== nodeId || !s.producer || s.producer.closed) continue;
         receiving.push({ producerId: s.producerId, kind: s.producer.kind, stats: plain(await s.producer.getStats()) });
       }
-      links.push({ nodeId, transport: { ...(transport ?? {}) } as Record<string, unknown>, sending, receiving });
+      links.push({ nodeId, srtp: link.srtp, transport: { ...(transport ?? {}) } as Record<string, unknown>, sending, receiving });
     }
     return links;
   }

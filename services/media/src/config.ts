@@ -13,6 +13,10 @@ const nodeConfig = {
     description: 'IP the links to other media nodes (cascaded rooms) listen on: one the other nodes reach; empty: MEDIA_LISTEN_IP',
     default: '',
   }),
+  MEDIA_LINK_SRTP: oneOf(['cross-region', 'always'] as const, {
+    description: 'SRTP on links to other media nodes: only to another region, or on every link',
+    default: 'cross-region',
+  }),
   MEDIA_LINK_ANNOUNCED_ADDRESS: str({ description: 'address other media nodes send link RTP to (behind NAT); empty: MEDIA_LINK_LISTEN_IP', default: '' }),
   MEDIA_RTC_MIN_PORT: port({ description: 'lowest port for PlainTransports/PipeTransports', default: 40000 }),
   MEDIA_RTC_MAX_PORT: port({ description: 'highest port for PlainTransports/PipeTransports', default: 49999 }),

@@ -63,8 +63,8 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
     bus.serve(MediaRoomPeers, subject(MediaRoomPeers), ({ roomId }) => ({ peers: rooms.find(roomId)?.roster() ?? [] })),
     bus.serve(MediaRoomLeg, subject(MediaRoomLeg), ({ roomId }) => rooms.find(roomId)?.legSnapshot() ?? { open: false, seq: 0, peers: [] }),
     // Links between legs: only for rooms open here (a leg asks another it knows of).
-    bus.serve(MediaLinkConnect, subject(MediaLinkConnect), async ({ roomId, fromNodeId, tuple }) => ({
-      tuple: await rooms.get(roomId).links.connect(fromNodeId, tuple),
+    bus.serve(MediaLinkConnect, subject(MediaLinkConnect), async ({ roomId, fromNodeId, fromRegion, tuple }) => ({
+      tuple: await rooms.get(roomId).links.connect(fromNodeId, fromRegion, tuple),
     })),
     bus.serve(MediaLinkForward, subject(MediaLinkForward), ({ roomId, fromNodeId, producerId, spatialLayer, paused }) =>
       rooms.get(roomId).links.forward(fromNodeId, producerId, spatialLayer, paused),

@@ -1,4 +1,4 @@
-import { StrataError, type LinkTuple } from '@strata/protocol';
+import { StrataError, type LinkTuple, type SrtpParameters } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
 import { mediasoupCall } from './media-error.js';
@@ -7,7 +7,12 @@ export interface LinkSettings {
   /** Where links listen: an address other nodes reach (not necessarily the client-facing one). */
   listenIp: string;
   announcedAddress: string | undefined;
+  /** SRTP on every link (`always`) or on those to another region only (`cross-region`). */
+  srtp: 'always' | 'cross-region';
 }
+
+/** The suite of SRTP links: mediasoup's default, which every SRTP stack speaks. */
+const LINK_SRTP_SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
 
 /**
  * This node's end of the link between two legs of a room: one plain RTP transport (RTCP
@@ -29,21 +34,32 @@ export class Link {
     private readonly log: Logger,
   ) {}
 
-  static async create(router: types.Router, farNodeId: string, settings: LinkSettings, log: Logger): Promise<Link> {
+  /** `srtp`: this end encrypts (and expects the far end to). */
+  static async create(router: types.Router, farNodeId: string, settings: LinkSettings, srtp: boolean, log: Logger): Promise<Link> {
     const transport = await mediasoupCall(() =>
       router.createPlainTransport({
         listenInfo: { protocol: 'udp', ip: settings.listenIp, ...(settings.announcedAddress ? { announcedAddress: settings.announcedAddress } : {}) },
         rtcpMux: true,
         comedia: false,
+        ...(srtp ? { enableSrtp: true, srtpCryptoSuite: LINK_SRTP_SUITE } : {}),
         appData: { link: farNodeId },
       }),
     );
     return new Link(farNodeId, transport, settings.announcedAddress, log.child({ link: farNodeId, transportId: transport.id }));
   }
 
-  /** Where this end receives. */
+  /** Where this end receives, and the key it encrypts with on an SRTP link. */
   get tuple(): LinkTuple {
-    return { ip: this.announcedAddress ?? this.transport.tuple.localAddress, port: this.transport.tuple.localPort };
+    const srtp = this.transport.srtpParameters;
+    return {
+      ip: this.announcedAddress ?? this.transport.tuple.localAddress,
+      port: this.transport.tuple.localPort,
+      ...(srtp ? { srtpParameters: { ...srtp } as SrtpParameters } : {}),
+    };
+  }
+
+  get srtp(): boolean {
+    return this.transport.srtpParameters !== undefined;
   }
 
   get connected(): boolean {
@@ -59,6 +75,12 @@ export class Link {
    * the other at once): the same tuple again is a no-op, another one is a conflict.
    */
   async connectTo(tuple: LinkTuple): Promise<void> {
+    if (this.srtp !== (tuple.srtpParameters !== undefined)) {
+      throw new StrataError(
+        'CONFLICT',
+        `link to ${this.farNodeId}: this end ${this.srtp ? 'uses' : 'does not use'} SRTP and the far end ${this.srtp ? 'does not' : 'does'}`,
+      );
+    }
     if (this.remote) {
       if (this.remote.ip !== tuple.ip || this.remote.port !== tuple.port) {
         throw new StrataError('CONFLICT', `link to ${this.farNodeId} already sends to ${this.remote.ip}:${this.remote.port}`);
@@ -66,7 +88,10 @@ export class Link {
       return this.connecting;
     }
     this.remote = tuple;
-    this.connecting = mediasoupCall(() => this.transport.connect({ ip: tuple.ip, port: tuple.port }));
+    const { srtpParameters } = tuple;
+    this.connecting = mediasoupCall(() =>
+      this.transport.connect({ ip: tuple.ip, port: tuple.port, ...(srtpParameters ? { srtpParameters: { ...srtpParameters } } : {}) }),
+    );
     await this.connecting;
     this.log.info({ remote: tuple }, 'link connected');
   }

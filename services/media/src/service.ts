@@ -44,6 +44,7 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
         link: {
           listenIp: config.MEDIA_LINK_LISTEN_IP || config.MEDIA_LISTEN_IP,
           announcedAddress: config.MEDIA_LINK_ANNOUNCED_ADDRESS || undefined,
+          srtp: config.MEDIA_LINK_SRTP,
           lingerMs: config.MEDIA_LINK_LINGER,
         },
         remoteProducerWaitMs: REMOTE_PRODUCER_WAIT_MS,

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { defineEvent, defineRpc } from '../define.js';
 import { EntityId, NodeId, PeerId, RegionId, RoomId } from '../ids.js';
-import { MediaKind, PeerSummary, ProducerSummary, RtpParameters, Speakers, TrackSource } from './media.js';
+import { MediaKind, PeerSummary, ProducerSummary, RtpParameters, Speakers, SrtpParameters, TrackSource } from './media.js';
 
 /*
  * The cascade: one room over several media nodes. Each node's share of a room is a leg; legs
@@ -51,8 +51,12 @@ export const MediaRoomLeg = defineRpc(
   strict({ open: Type.Boolean(), legId: Type.Optional(EntityId), seq: Type.Integer({ minimum: 0 }), peers: Type.Array(PeerSummary) }),
 );
 
-/** Where one end of a link receives. */
-export const LinkTuple = strict({ ip: Type.String({ minLength: 1, maxLength: 253 }), port: Type.Integer({ minimum: 1, maximum: 65535 }) });
+/** Where one end of a link receives, and (on an SRTP link) the key it encrypts with. */
+export const LinkTuple = strict({
+  ip: Type.String({ minLength: 1, maxLength: 253 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  srtpParameters: Type.Optional(SrtpParameters),
+});
 export type LinkTuple = Static<typeof LinkTuple>;
 
 /**
@@ -106,6 +110,8 @@ export const MediaLinkStats = defineRpc(
     links: Type.Array(
       strict({
         nodeId: NodeId,
+        /** The link's RTP and RTCP are SRTP (mediasoup's transport has SRTP parameters). */
+        srtp: Type.Boolean(),
         transport: Type.Record(Type.String(), Type.Unknown()),
         sending: Type.Array(
           strict({ producerId: EntityId, kind: MediaKind, paused: Type.Boolean(), stats: Type.Array(Type.Record(Type.String(), Type.Unknown())) }),
