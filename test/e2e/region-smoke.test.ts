@@ -153,7 +153,8 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
     }
     const room = await bus.request(MediaRoomOpen, subjects.media(REGION, 'media-1', 'room.open'), { roomId: 'smoke-room' });
     assert.ok(room.routerId, 'the room opened before the garbage is still there');
-    assert.match(procs.get('media')!.output(), /INVALID_MESSAGE/, 'the bad input was logged');
+    // The service's logger writes asynchronously: wait for the line rather than read the file once.
+    await waitFor('the bad input in the media log', () => (/INVALID_MESSAGE/.test(procs.get('media')!.output()) ? true : undefined), 10_000);
   });
 
   it('stops cleanly on SIGTERM, announcing that it drains', async () => {
