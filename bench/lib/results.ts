@@ -281,6 +281,9 @@ const goalText = (g: Goal | undefined, unit: string): string =>
         .filter(Boolean)
         .join(', ') || '—';
 
+/** Three decimals, or three significant digits for a ratio under 0.01 (a stream count against thousands would show as 0.000). */
+const ratioText = (r: number): string => (!usableRatio(r) ? String(r) : r < 0.01 ? r.toPrecision(3) : r.toFixed(3));
+
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** The Markdown table: one row per figure, sorted by benchmark then in file order. */
@@ -299,7 +302,7 @@ export function renderTable(rows: Row[]): string {
     const refs = [...(r.why.length ? [ref(`flagged: ${r.why.join('; ')}`)] : []), ...(r.notes ?? []).map(ref)];
     if (refs.length) status += ` ${refs.join(' ')}`;
     lines.push(
-      `| ${cell(r.benchmark)} | ${cell(r.figure)} | ${fmt(r.value)} ${cell(r.unit)} | ${fmt(r.baseline)} ${cell(r.unit)} | ${usableRatio(r.ratio) ? r.ratio.toFixed(3) : String(r.ratio)} | ${goalText(r.goal, r.unit)} | ${status} | ${cell(r.machine)} | ${cell(r.date.slice(0, 10))} |`,
+      `| ${cell(r.benchmark)} | ${cell(r.figure)} | ${fmt(r.value)} ${cell(r.unit)} | ${fmt(r.baseline)} ${cell(r.unit)} | ${ratioText(r.ratio)} | ${goalText(r.goal, r.unit)} | ${status} | ${cell(r.machine)} | ${cell(r.date.slice(0, 10))} |`,
     );
   }
   if (notes.length) lines.push('', ...notes.map((n, i) => `[${i + 1}] ${cell(n)}`));

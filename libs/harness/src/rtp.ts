@@ -39,6 +39,20 @@ export function rtpPacket(opts: { pt: number; seq: number; ts: number; ssrc: num
 /** RTCP packet types (RFC 3550, RFC 4585): a datagram whose second byte is one of them is not media. */
 export const isRtcp = (m: Buffer): boolean => m.length >= 2 && m[1]! >= 192 && m[1]! <= 223;
 
+/** What every synthetic sender offers: its counts, and a way to hold it. */
+export interface RtpSender {
+  /** RTP sent so far per SSRC: packets, and bytes with headers (to each target). */
+  sent(): Map<number, { packets: number; bytes: number }>;
+  /** While held, nothing is sent (a muted or stalled sender); the stream goes on where it was when released. */
+  hold(on: boolean): void;
+  stop(): void;
+}
+
+export interface AudioSender extends RtpSender {
+  socket: Socket;
+  packets(): number;
+}
+
 export interface AudioSenderOptions {
   /** Where each packet goes (every target gets the same packets, from the same socket). */
   targets: Target[];
@@ -50,21 +64,19 @@ export interface AudioSenderOptions {
 }
 
 /** Sends an Opus-like stream (payload type 100, 48 kHz clock) to every target until stopped. */
-export function startAudioSender(opts: AudioSenderOptions): { stop(): void; socket: Socket; packets(): number };
+export function startAudioSender(opts: AudioSenderOptions): AudioSender;
 /** The same to one target, 20 ms apart, with an audio level. */
-export function startAudioSender(host: string, port: number, ssrc: number, level: () => number): { stop(): void; socket: Socket; packets(): number };
-export function startAudioSender(
-  a: AudioSenderOptions | string,
-  port?: number,
-  ssrc?: number,
-  level?: () => number,
-): { stop(): void; socket: Socket; packets(): number } {
+export function startAudioSender(host: string, port: number, ssrc: number, level: () => number): AudioSender;
+export function startAudioSender(a: AudioSenderOptions | string, port?: number, ssrc?: number, level?: () => number): AudioSender {
   const opts: AudioSenderOptions = typeof a === 'string' ? { targets: [{ host: a, port: port! }], ssrc: ssrc!, ...(level ? { level } : {}) } : a;
   const interval = opts.intervalMs ?? 20;
   const socket = createSocket('udp4');
   let seq = 0;
+  let bytes = 0;
+  let held = false;
   const t0 = performance.now();
   const timer = setInterval(() => {
+    if (held) return;
     // The timestamp follows the clock, not the packet count: timers drift, the media clock must not.
     const ts = Math.round(((performance.now() - t0) * 48000) / 1000);
     const pkt = rtpPacket({
@@ -76,10 +88,13 @@ export function startAudioSender(
       ...(opts.level ? { audioLevel: opts.level() } : {}),
     });
     for (const t of opts.targets) socket.send(pkt, t.port, t.host);
+    bytes += pkt.length;
   }, interval);
   return {
     socket,
     packets: () => seq,
+    sent: () => new Map([[opts.ssrc, { packets: seq, bytes }]]),
+    hold: (on) => void (held = on),
     stop() {
       clearInterval(timer);
       socket.close();
@@ -212,7 +227,7 @@ export interface SimulcastSenderOptions {
   answerKeyFrameRequests?: boolean;
 }
 
-export interface SimulcastSender {
+export interface SimulcastSender extends RtpSender {
   stop(): void;
   /** Bytes of RTP (headers included) sent per layer to each target, in the order of `layers`. */
   bytesSent(): number[];
@@ -255,7 +270,9 @@ export function startSimulcastSender(a: SimulcastSenderOptions | string, port?: 
   const send = (b: Buffer) => {
     for (const t of targets) socket.send(b, t.port, t.host);
   };
+  let held = false;
   const timer = setInterval(() => {
+    if (held) return;
     const ts = rtpTs(Date.now());
     for (const [i, l] of layers.entries()) {
       const s = state[i]!;
@@ -285,12 +302,15 @@ export function startSimulcastSender(a: SimulcastSenderOptions | string, port?: 
     frame++;
   }, 1000 / fps);
   const reports = setInterval(() => {
+    if (held) return;
     const now = Date.now();
     for (const [i, l] of layers.entries()) send(senderReport(l.ssrc, rtpTs(now), state[i]!.packets, state[i]!.octets, now));
   }, 500);
   return {
     bytesSent: () => state.map((s) => s.bytes),
     keyFramesAsked: () => state.map((s) => s.asked),
+    sent: () => new Map(layers.map((l, i) => [l.ssrc, { packets: state[i]!.packets, bytes: state[i]!.bytes }])),
+    hold: (on) => void (held = on),
     stop() {
       clearInterval(timer);
       clearInterval(reports);
@@ -360,5 +380,40 @@ export async function startVp8Sink(): Promise<Vp8Sink> {
       keyWaiters = [];
       pending = undefined;
     },
+  };
+}
+
+/** A UDP socket counting the RTP that arrives per SSRC (RTCP apart): several consumers' far end at once. */
+export interface SsrcSink {
+  port: number;
+  /** ssrc → RTP packets and bytes received so far. */
+  counts(): Map<number, { packets: number; bytes: number }>;
+  rtcpPackets(): number;
+  close(): void;
+}
+
+export async function startSsrcSink(host = '127.0.0.1'): Promise<SsrcSink> {
+  const socket = createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
+  const streams = new Map<number, { packets: number; bytes: number }>();
+  let rtcp = 0;
+  socket.on('message', (m) => {
+    if (m.length < 12) return;
+    if (isRtcp(m)) {
+      rtcp++;
+      return;
+    }
+    const ssrc = m.readUInt32BE(8);
+    const c = streams.get(ssrc);
+    if (c) {
+      c.packets++;
+      c.bytes += m.length;
+    } else streams.set(ssrc, { packets: 1, bytes: m.length });
+  });
+  await new Promise<void>((r) => socket.bind(0, host, () => r()));
+  return {
+    port: socket.address().port,
+    counts: () => new Map([...streams].map(([k, v]) => [k, { ...v }])),
+    rtcpPackets: () => rtcp,
+    close: () => socket.close(),
   };
 }
