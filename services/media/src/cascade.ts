@@ -177,9 +177,7 @@ export class Cascade {
       this.log.warn({ err, producerId, from: remote.nodeId }, 'forwarded producer not set up');
       // A forward that timed out may still be carried out by the far leg when it gets to it:
       // tell it to stop, or it would send a stream nobody here receives.
-      void this.far
-        .request(remote.nodeId, MediaLinkStop, { roomId: this.host.roomId, fromNodeId: this.host.nodeId, producerId })
-        .catch(() => undefined);
+      void this.far.request(remote.nodeId, MediaLinkStop, { roomId: this.host.roomId, fromNodeId: this.host.nodeId, producerId }).catch(() => undefined);
     });
     return ready;
   }
