@@ -65,6 +65,8 @@ export class Cascade {
   /** Streams this leg sends, by `<node> <producerId>`. */
   private readonly outbound = new Map<string, { nodeId: string; consumer: types.Consumer }>();
   private readonly caps: types.RtpCapabilities;
+  /** The far side's forwards and stops for one stream run one after the other, by `<node> <producerId>`. */
+  private readonly streamOps = new Map<string, Promise<unknown>>();
   private closed = false;
 
   constructor(
@@ -281,7 +283,29 @@ export class Cascade {
     return link.tuple;
   }
 
-  async forward(fromNodeId: string, producerId: string, spatialLayer: number | undefined, paused: boolean): Promise<ForwardAnswer> {
+  /**
+   * Runs `op` after the operations already queued for the same stream: a stop that arrives
+   * while a forward still waits on the worker (a slow node, a caller that gave up) must find
+   * the stream that forward makes, or that stream would flow to nobody.
+   */
+  private serially<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const run = (this.streamOps.get(key) ?? Promise.resolve()).then(op, op);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.streamOps.set(key, settled);
+    void settled.then(() => {
+      if (this.streamOps.get(key) === settled) this.streamOps.delete(key);
+    });
+    return run;
+  }
+
+  forward(fromNodeId: string, producerId: string, spatialLayer: number | undefined, paused: boolean): Promise<ForwardAnswer> {
+    return this.serially(`${fromNodeId} ${producerId}`, () => this.forwardNow(fromNodeId, producerId, spatialLayer, paused));
+  }
+
+  private async forwardNow(fromNodeId: string, producerId: string, spatialLayer: number | undefined, paused: boolean): Promise<ForwardAnswer> {
     const producer = this.host.localProducer(producerId);
     if (!producer) throw new StrataError('NOT_FOUND', `no producer ${producerId} of this leg of room ${this.host.roomId}`);
     const end = this.ends.get(fromNodeId);
@@ -316,11 +340,14 @@ export class Cascade {
     };
   }
 
-  stop(fromNodeId: string, producerId: string): boolean {
-    const out = this.outbound.get(`${fromNodeId} ${producerId}`);
-    if (!out) return false;
-    out.consumer.close();
-    return true;
+  stop(fromNodeId: string, producerId: string): Promise<boolean> {
+    const key = `${fromNodeId} ${producerId}`;
+    return this.serially(key, () => {
+      const out = this.outbound.get(key);
+      if (!out) return Promise.resolve(false);
+      out.consumer.close();
+      return Promise.resolve(true);
+    });
   }
 
   /** What crosses this leg's links, from mediasoup's own stats. */

@@ -69,8 +69,8 @@ export function serveMediaApi(bus: Bus, region: string, nodeId: string, rooms: R
     bus.serve(MediaLinkForward, subject(MediaLinkForward), ({ roomId, fromNodeId, producerId, spatialLayer, paused }) =>
       rooms.get(roomId).links.forward(fromNodeId, producerId, spatialLayer, paused),
     ),
-    bus.serve(MediaLinkStop, subject(MediaLinkStop), ({ roomId, fromNodeId, producerId }) => ({
-      stopped: rooms.find(roomId)?.links.stop(fromNodeId, producerId) ?? false,
+    bus.serve(MediaLinkStop, subject(MediaLinkStop), async ({ roomId, fromNodeId, producerId }) => ({
+      stopped: (await rooms.find(roomId)?.links.stop(fromNodeId, producerId)) ?? false,
     })),
     bus.serve(MediaLinkStats, subject(MediaLinkStats), async ({ roomId }) => ({ links: (await rooms.find(roomId)?.links.stats()) ?? [] })),
     bus.serve(MediaRoomClose, subject(MediaRoomClose), ({ roomId }) => ({ closed: rooms.close(roomId) })),
