@@ -22,6 +22,7 @@ import { bigRoomResults, briefAnswers, formatPhase, type Phase, type PhaseFigure
 import { cleanupAll, onCleanup, runWithCleanup } from './lib/cleanup.js';
 import { RESULT_FORMAT } from './lib/results.js';
 import { measureSingleNode } from './lib/single-node.js';
+import { intFlag } from './lib/flags.js';
 
 interface Options {
   perNode: number;
@@ -52,11 +53,7 @@ function options(): Options {
     },
     strict: true,
   });
-  const int = (name: string, v: string | undefined, min: number): number => {
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < min) throw new Error(`--${name} must be an integer >= ${min}`);
-    return x;
-  };
+  const int = intFlag;
   const publishers = int('publishers', values.publishers, 1);
   const phases = String(values.phases)
     .split(',')

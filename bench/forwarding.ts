@@ -57,6 +57,7 @@ import { INGEST_SRTP_SUITE, type SrtpMode } from './lib/media-params.js';
 import { checkFfmpeg, clipArgs, liveArgs, prepareClip, startRtpSource } from './lib/rtp-source.js';
 import type { ForwardingSetup } from './lib/setup.js';
 import { SinkProcess } from './lib/sink.js';
+import { numberFlag } from './lib/flags.js';
 
 const GOAL = 1.05;
 /** Issue 15: SRTP consumers one worker core must carry at 0 loss. */
@@ -101,11 +102,7 @@ function options(): Options {
     .map((s) => Number(s.trim()));
   for (const n of consumers)
     if (!Number.isInteger(n) || n <= 0 || n % 2) throw new Error(`--consumers: ${n} is not a positive even number (each receiver is a VP8 + an Opus consumer)`);
-  const num = (name: string, v: string | undefined, min: number): number => {
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min) throw new Error(`--${name} must be a number >= ${min}`);
-    return x;
-  };
+  const num = numberFlag;
   const sides = new Set<'bare' | 'ours'>();
   for (const s of String(values.sides).split(',')) {
     if (s !== 'bare' && s !== 'ours') throw new Error(`--sides: unknown set-up "${s}" (bare, ours)`);

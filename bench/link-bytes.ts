@@ -46,6 +46,7 @@ import { CascadeNodes, NODE_X, NODE_Y, statSum } from './lib/cascade-nodes.js';
 import { cleanupAll, onCleanup, runWithCleanup } from './lib/cleanup.js';
 import { LADDER, simulcastRtpParameters, toWire } from './lib/link-media.js';
 import { RESULT_FORMAT, type BenchResult } from './lib/results.js';
+import { numberFlag } from './lib/flags.js';
 
 const GOAL = 0.3;
 const ROOM = 'bench-link-bytes';
@@ -72,11 +73,7 @@ function options(): Options {
     },
     strict: true,
   });
-  const num = (name: string, v: string | undefined, min: number): number => {
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min) throw new Error(`--${name} must be a number >= ${min}`);
-    return x;
-  };
+  const num = numberFlag;
   return {
     subscribers: Math.round(num('subscribers', values.subscribers, 1)),
     windowMs: num('window', values.window, 0.5) * 1000,

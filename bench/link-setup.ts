@@ -76,6 +76,7 @@ import { CascadeNodes, NODE_X, NODE_Y } from './lib/cascade-nodes.js';
 import { cleanupAll, onCleanup, runWithCleanup } from './lib/cleanup.js';
 import { LADDER, opusRtpParameters, PROBE_SSRC, simulcastRtpParameters, toWire } from './lib/link-media.js';
 import { RESULT_FORMAT, type BenchResult } from './lib/results.js';
+import { numberFlag } from './lib/flags.js';
 
 /** Ours, p95, in ms: the issue's goal ("across processes over NATS"). */
 const GOAL_P95_MS = 30;
@@ -108,11 +109,7 @@ function options(): Options {
     },
     strict: true,
   });
-  const num = (name: string, v: string | undefined, min: number): number => {
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min) throw new Error(`--${name} must be a number >= ${min}`);
-    return x;
-  };
+  const num = numberFlag;
   return {
     switches: Math.round(num('switches', values.switches, 1)),
     videoSwitches: Math.round(num('video-switches', values['video-switches'], 0)),

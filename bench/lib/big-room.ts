@@ -13,16 +13,7 @@
  * - What crosses the links is read from mediasoup's own stats (`link.stats` on every node).
  */
 import { viewOf, type Speakers, type ViewPeer } from '@strata/client';
-import {
-  AUDIO_LEVEL_EXT_ID,
-  startAudioSender,
-  startSimulcastSender,
-  startSsrcSink,
-  VP8_PT,
-  type RtpSender,
-  type SsrcSink,
-  type SyntheticLayer,
-} from '@strata/harness';
+import { AUDIO_LEVEL_EXT_ID, startAudioSender, startSimulcastSender, startSsrcSink, type RtpSender, type SsrcSink, type SyntheticLayer } from '@strata/harness';
 import {
   MediaConsume,
   MediaConsumerAction,
@@ -59,6 +50,7 @@ import {
   type StreamStat,
 } from './big-room-report.js';
 import { Drain } from './drain.js';
+import { simulcastRtpParameters } from './link-media.js';
 import { firstSsrc } from './media-params.js';
 import { MediaNodes } from './media-nodes.js';
 import { mapLimit } from './setup.js';
@@ -273,17 +265,7 @@ export class BigRoom {
       transportId: inVideo.transportId,
       kind: 'video',
       source: 'camera',
-      rtpParameters: {
-        codecs: [
-          {
-            mimeType: 'video/VP8',
-            payloadType: VP8_PT,
-            clockRate: 90000,
-            rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
-          },
-        ],
-        encodings: layers.map((l) => ({ ssrc: l.ssrc, scalabilityMode: 'L1T1' })),
-      },
+      rtpParameters: simulcastRtpParameters(layers) as RequestOf<typeof MediaProduce>['rtpParameters'],
     });
     const pub: Publisher = {
       index,
