@@ -13,7 +13,8 @@ type Change =
   | { type: 'producerClosed'; peerId: string; producerId: string };
 
 export interface LegSyncDeps {
-  bus: Bus;
+  /** What the sync needs of the bus (a fake in unit tests). */
+  bus: Pick<Bus, 'publish' | 'subscribe'>;
   region: string;
   nodeId: string;
   far: FarLegs;
