@@ -15,7 +15,7 @@ export class NodeWatch {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    bus: Bus,
+    bus: Pick<Bus, 'subscribe'>,
     region: string,
     private readonly self: string,
     checkMs: number,
