@@ -7,3 +7,4 @@ export * from './machine.js';
 export { flowingLinkStreams, legsOf, peersOf, type LinkFlows } from './cascade-probe.js';
 export * from './rtp.js';
 export { SrtpSession, randomSrtpParameters, rtpPayload, srtpOverhead } from './srtp.js';
+export { mediaBeat } from './beats.js';

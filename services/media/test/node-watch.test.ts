@@ -1,23 +1,12 @@
 import type { Bus } from '@strata/bus';
-import { memoryLogger } from '@strata/harness';
+import { mediaBeat, memoryLogger } from '@strata/harness';
 import type { EventOf, Heartbeat } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NodeWatch } from '../src/node-watch.js';
 
 type Beat = EventOf<typeof Heartbeat>;
-const beat = (id: string, draining = false, intervalMs = 20): Beat => ({
-  kind: 'media',
-  id,
-  region: 't',
-  version: '0',
-  startedAt: 0,
-  ts: Date.now(),
-  intervalMs,
-  endpoints: {},
-  load: { score: 0, cpu: 0, rssBytes: 0, details: {} },
-  draining,
-});
+const beat = (id: string, draining = false, intervalMs = 20): Beat => mediaBeat(id, 0, 0, draining, intervalMs);
 
 function watch(self: string) {
   let deliver: (b: Beat) => void = () => undefined;

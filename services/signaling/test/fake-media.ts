@@ -1,5 +1,4 @@
 import { MediaPeerClose, MediaRoomOpen, StrataError, type RequestOf, type ResponseOf, type RpcDef } from '@strata/protocol';
-import type { Beat } from '@strata/service';
 import type { MediaNode, MediaNodes } from '../src/media-client.js';
 
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -104,18 +103,4 @@ export class FakeMedia implements MediaNodes {
   }
 }
 
-/** A media node's heartbeat with the given load score. */
-export function mediaBeat(id: string, score = 0, routers = 0, draining = false, intervalMs = 60_000): Beat {
-  return {
-    kind: 'media',
-    id,
-    region: 't',
-    version: '0',
-    startedAt: 0,
-    ts: Date.now(),
-    intervalMs,
-    endpoints: {},
-    load: { score, cpu: 0, rssBytes: 0, details: { routers } },
-    draining,
-  };
-}
+export { mediaBeat } from '@strata/harness';
