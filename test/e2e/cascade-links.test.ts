@@ -8,7 +8,6 @@
 import { Bus } from '@strata/bus';
 import { startNatsServer, type NatsServer } from '@strata/nats-server';
 import {
-  Health,
   MediaConsume,
   MediaConsumerAction,
   MediaConsumerLayers,
@@ -35,7 +34,7 @@ import {
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { memoryLogger } from '../helpers/logger.js';
-import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
+import { spawnService, untilHealthy, waitFor, type ServiceProcess } from '../helpers/processes.js';
 import { AUDIO_LEVEL_EXT_ID, startAudioSender, startSimulcastSender, startUdpSink, startVp8Sink, VP8_PT } from '../helpers/rtp.js';
 
 const REGION = 'ctest';
@@ -101,16 +100,7 @@ describe('cascade: legs and links between media nodes', { timeout: 120_000 }, ()
         }),
       );
     }
-    for (const [i, node] of NODES.entries()) {
-      await waitFor(
-        `${node} health`,
-        async () => {
-          if (!media[i]!.running()) throw new Error(media[i]!.output());
-          return bus.request(Health, subjects.health(REGION, 'media', node), {}, { timeoutMs: 500 }).catch(() => undefined);
-        },
-        30_000,
-      );
-    }
+    for (const [i, node] of NODES.entries()) await untilHealthy(bus, media[i]!, REGION, node);
   });
 
   after(async () => {

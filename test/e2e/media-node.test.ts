@@ -32,7 +32,7 @@ import {
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { memoryLogger } from '../helpers/logger.js';
-import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
+import { spawnService, untilHealthy, waitFor, type ServiceProcess } from '../helpers/processes.js';
 import { AUDIO_LEVEL_EXT_ID, startAudioSender, startUdpSink } from '../helpers/rtp.js';
 
 const REGION = 'mtest';
@@ -70,14 +70,7 @@ describe('media node over NATS', { timeout: 90_000 }, () => {
       MEDIA_MAX_CONSUMERS: '3',
       MEDIA_ROOM_IDLE_TIMEOUT: `${IDLE_TIMEOUT_MS}ms`,
     });
-    await waitFor(
-      'media node health',
-      async () => {
-        if (!media.running()) throw new Error(media.output());
-        return bus.request(Health, subjects.health(REGION, 'media', NODE), {}, { timeoutMs: 500 }).catch(() => undefined);
-      },
-      30_000,
-    );
+    await untilHealthy(bus, media, REGION, NODE);
   });
 
   after(async () => {

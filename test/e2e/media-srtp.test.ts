@@ -31,7 +31,7 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { memoryLogger } from '../helpers/logger.js';
-import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
+import { spawnService, untilHealthy, waitFor, type ServiceProcess } from '../helpers/processes.js';
 import { rtpPacket } from '../helpers/rtp.js';
 
 const REGION = 'stest';
@@ -120,14 +120,7 @@ describe('SRTP on plain transports', { timeout: 90_000 }, () => {
     nats = await startNatsServer();
     bus = await Bus.connect({ servers: nats.url, name: 'srtp-test', logger: memoryLogger().log });
     media = spawnService('media', { NATS_URL: nats.url, STRATA_REGION: REGION, STRATA_NODE_ID: NODE, HTTP_PORT: '0', MEDIA_NUM_WORKERS: '1' });
-    await waitFor(
-      'media node health',
-      async () => {
-        if (media.child.exitCode !== null) throw new Error(media.output());
-        return bus.request(Health, subjects.health(REGION, 'media', NODE), {}, { timeoutMs: 500 }).catch(() => undefined);
-      },
-      30_000,
-    );
+    await untilHealthy(bus, media, REGION, NODE);
     await call(MediaRoomOpen, { roomId: ROOM });
   });
 

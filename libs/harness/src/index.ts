@@ -1,5 +1,5 @@
 export { memoryLogger } from './logger.js';
-export { REPO, spawnService, waitFor, type ServiceProcess } from './processes.js';
+export { REPO, spawnService, untilHealthy, waitFor, type ServiceProcess } from './processes.js';
 export { startRegion, type Region, type RegionOptions } from './region.js';
 export { NodePeer, vp8Payload, type NodePeerOptions, type ReceiveStats, type Totals } from './node-peer.js';
 export { childPids, clockTicksPerSecond, cmdline, findPids, readProc, type ProcSnapshot } from './proc-stats.js';

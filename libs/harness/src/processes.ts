@@ -1,5 +1,6 @@
 import { ManagedProcess } from '@strata/process';
-import type { ServiceKind } from '@strata/protocol';
+import type { Bus } from '@strata/bus';
+import { Health, subjects, type ServiceKind } from '@strata/protocol';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,4 +48,19 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Waits until the service answers its health request on NATS (`region`, its node id), failing
+ * at once with the process's output if it exits first (by a signal too).
+ */
+export async function untilHealthy(bus: Pick<Bus, 'request'>, proc: ServiceProcess, region: string, nodeId: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    `${nodeId} health`,
+    async () => {
+      if (!proc.running()) throw new Error(proc.output());
+      return bus.request(Health, subjects.health(region, proc.kind, nodeId), {}, { timeoutMs: 500 }).catch(() => undefined);
+    },
+    timeoutMs,
+  );
 }
