@@ -1,9 +1,8 @@
 import { StrataError } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
 import { MEDIA_CODECS } from './codecs.js';
-import type { FarLegs } from './cascade.js';
+import type { CascadeSettings, FarLegs } from './cascade.js';
 import type { LegSyncDeps } from './leg-sync.js';
-import type { LinkSettings } from './link.js';
 import { MediaRoom, type MediaRoomEvents, type RoomLimits, type RoomOptions as MediaRoomOptions } from './media-room.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -11,7 +10,7 @@ export interface RegistryOptions {
   nodeId: string;
   region: string;
   /** Where links to other nodes listen, and how long a link stream nobody watches lingers. */
-  link: LinkSettings & { lingerMs: number };
+  link: CascadeSettings;
   remoteProducerWaitMs: number;
   linkCheckMs: number;
   bus: LegSyncDeps['bus'];
