@@ -3,7 +3,7 @@ import type { Logger } from '@strata/telemetry';
 import type { types } from 'mediasoup';
 import { demandOf, isReduction, sameDemand, type Demand, type Watcher } from './link-demand.js';
 import { Link, linkCapabilities, type LinkSettings } from './link.js';
-import { mediasoupCall } from './media-error.js';
+import { mediasoupCall, unlessGone } from './media-error.js';
 import type { RemoteProducer } from './remote-legs.js';
 
 /** How a leg reaches the node of another leg of its room. */
@@ -350,24 +350,31 @@ export class Cascade {
     });
   }
 
-  /** What crosses this leg's links, from mediasoup's own stats. */
+  /**
+   * What crosses this leg's links, from mediasoup's own stats. A stream or link that closes
+   * while it is read (its producer went on the far side) is left out, not an error.
+   */
   async stats() {
     const links = [];
     for (const [nodeId, end] of this.ends) {
       const link = await end.catch(() => undefined);
       if (!link || link.closed) continue;
-      const [transport] = (await link.transport.getStats()) as object[];
+      const transport = await unlessGone(() => link.transport.getStats());
+      if (!transport) continue;
       const sending = [];
       for (const { nodeId: to, consumer } of this.outbound.values()) {
         if (to !== nodeId || consumer.closed) continue;
-        sending.push({ producerId: consumer.producerId, kind: consumer.kind, paused: consumer.paused, stats: plain(await consumer.getStats()) });
+        const stats = await unlessGone(() => consumer.getStats());
+        if (stats) sending.push({ producerId: consumer.producerId, kind: consumer.kind, paused: consumer.paused, stats: plain(stats) });
       }
       const receiving = [];
       for (const s of this.inbound.values()) {
-        if (s.nodeId !== nodeId || !s.producer || s.producer.closed) continue;
-        receiving.push({ producerId: s.producerId, kind: s.producer.kind, stats: plain(await s.producer.getStats()) });
+        const producer = s.producer;
+        if (s.nodeId !== nodeId || !producer || producer.closed) continue;
+        const stats = await unlessGone(() => producer.getStats());
+        if (stats) receiving.push({ producerId: s.producerId, kind: producer.kind, stats: plain(stats) });
       }
-      links.push({ nodeId, srtp: link.srtp, transport: { ...(transport ?? {}) } as Record<string, unknown>, sending, receiving });
+      links.push({ nodeId, srtp: link.srtp, transport: { ...(transport[0] ?? {}) } as Record<string, unknown>, sending, receiving });
     }
     return links;
   }

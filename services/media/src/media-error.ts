@@ -14,6 +14,9 @@ const CALLER_FAULTS: { re: RegExp; code: ErrorCode }[] = [
   { re: /unknown algorithm/, code: 'INVALID_MESSAGE' },
   // SCTP / data channels are not part of our API; asking for them is a bad request.
   { re: /SCTP not enabled/, code: 'INVALID_MESSAGE' },
+  // Channel: the object closed in the worker (its producer or transport went) and Node has not
+  // heard yet, so a request on it finds no handler. It is gone, as NotFoundError says.
+  { re: /Channel request handler with ID .* not found/, code: 'NOT_FOUND' },
 ];
 
 /**
@@ -31,6 +34,16 @@ export function fromMediasoup(err: unknown): StrataError {
   const fault = CALLER_FAULTS.find((f) => f.re.test(message));
   if (fault) return new StrataError(fault.code, message);
   return new StrataError('INTERNAL', message);
+}
+
+/** A read of something that may close while it is read: undefined when it went meanwhile. */
+export async function unlessGone<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await mediasoupCall(fn);
+  } catch (err) {
+    if (err instanceof StrataError && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
 }
 
 export async function mediasoupCall<T>(fn: () => Promise<T> | T): Promise<T> {
