@@ -61,6 +61,8 @@ class Inbound {
  */
 export class Cascade {
   private readonly ends = new Map<string, Promise<Link>>();
+  /** Links this leg asked the far leg to connect, until it answered. */
+  private readonly dialing = new Map<string, Promise<Link>>();
   private readonly inbound = new Map<string, Inbound>();
   /** Streams this leg sends, by `<node> <producerId>`. */
   private readonly outbound = new Map<string, { nodeId: string; consumer: types.Consumer }>();
@@ -120,9 +122,16 @@ export class Cascade {
     return this.settings.srtp === 'always' || region !== this.host.region;
   }
 
-  private async connectedLink(nodeId: string): Promise<Link> {
-    const link = await this.end(nodeId, this.srtpTo(this.host.region));
-    if (!link.connected) {
+  /**
+   * The link to `nodeId`, connected both ways: asks the far leg to connect (one request per
+   * node, shared by concurrent pulls) unless it already did so itself.
+   */
+  private connectedLink(nodeId: string): Promise<Link> {
+    let p = this.dialing.get(nodeId);
+    if (p) return p;
+    p = (async () => {
+      const link = await this.end(nodeId, this.srtpTo(this.host.region));
+      if (link.connected) return link;
       const { tuple } = await this.far.request(nodeId, MediaLinkConnect, {
         roomId: this.host.roomId,
         fromNodeId: this.host.nodeId,
@@ -130,8 +139,15 @@ export class Cascade {
         tuple: link.tuple,
       });
       await link.connectTo(tuple);
-    }
-    return link;
+      return link;
+    })();
+    const dial = p;
+    this.dialing.set(nodeId, dial);
+    const done = () => {
+      if (this.dialing.get(nodeId) === dial) this.dialing.delete(nodeId);
+    };
+    dial.then(done, done);
+    return dial;
   }
 
   // ---- near side: producers of other legs that this leg's subscribers consume ----
@@ -308,8 +324,10 @@ export class Cascade {
   private async forwardNow(fromNodeId: string, producerId: string, spatialLayer: number | undefined, paused: boolean): Promise<ForwardAnswer> {
     const producer = this.host.localProducer(producerId);
     if (!producer) throw new StrataError('NOT_FOUND', `no producer ${producerId} of this leg of room ${this.host.roomId}`);
-    const end = this.ends.get(fromNodeId);
-    const link = end && (await end);
+    // The far leg may ask for a stream as soon as its end is connected, which is when it
+    // answered our own link.connect and before that answer reached us: wait for it then.
+    const pending = this.dialing.get(fromNodeId) ?? this.ends.get(fromNodeId);
+    const link = pending && (await pending.catch(() => undefined));
     if (!link?.connected) throw new StrataError('CONFLICT', `no link from ${fromNodeId} in room ${this.host.roomId}: link.connect first`);
     const key = `${fromNodeId} ${producerId}`;
     let consumer = this.outbound.get(key)?.consumer;
