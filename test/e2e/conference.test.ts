@@ -97,4 +97,51 @@ describe('three-peer conference over a real region', { timeout: 120_000 }, () =>
       assert.equal([...p.room.consumers.values()].filter((c) => c.peerId === carolId).length, 0);
     }
   });
+
+  it('a peer takes new consumers after closed ones, its first one included (video out of the view and back, a peer gone, a newcomer)', async () => {
+    // A short linger: what leaves the view is closed, so coming back is a new consumer in an
+    // m-section recycled from a closed one. The first m-section is never recycled, only
+    // disabled: the newcomer's consumers come after the one in it closed.
+    const dave = await NodePeer.join({
+      wsUrl: region.wsUrl,
+      token: await region.mintToken({ room: ROOM, identity: 'dave', name: 'dave' }),
+      name: 'dave',
+      viewLingerMs: 200,
+    });
+    peers.push(dave);
+    const others = peers.filter((p) => p !== dave);
+    const video = () => [...dave.room.consumers.values()].filter((c) => c.kind === 'video');
+    await waitFor('dave consumes everyone', () => (dave.room.consumers.size === 2 * others.length ? true : undefined), 20_000);
+    const before = new Set(video().map((c) => c.consumerId));
+    dave.room.setVideoSlots(0); // the room no longer fits the view: no video
+    await waitFor('video consumers closed', () => (video().length === 0 ? true : undefined), 10_000);
+    dave.room.setVideoSlots(9);
+    await waitFor('video consumed again', () => (video().length === others.length ? true : undefined), 10_000);
+    assert.ok(
+      video().every((c) => !before.has(c.consumerId)),
+      'on new consumers',
+    );
+    for (const o of others) {
+      const since = dave.receivedFrom(o.peerId, 'video').packets;
+      await waitFor(`dave sees ${o.name} again`, () => (dave.receivedFrom(o.peerId, 'video').packets > since + 10 ? true : undefined), 10_000);
+    }
+
+    const first = dave.snapshot()[0]!; // the consumer in the first m-section
+    const owner = peers.find((p) => p.peerId === first.peerId)!;
+    peers.splice(peers.indexOf(owner), 1);
+    await owner.leave();
+    await waitFor(
+      `dave's consumers of ${owner.name} closed`,
+      () => ([...dave.room.consumers.values()].some((c) => c.peerId === owner.peerId) ? undefined : true),
+      10_000,
+    );
+    const erin = await NodePeer.join({ wsUrl: region.wsUrl, token: await region.mintToken({ room: ROOM, identity: 'erin', name: 'erin' }), name: 'erin' });
+    peers.push(erin);
+    for (const kind of KINDS)
+      await waitFor(`dave receives erin's ${kind}`, () => (dave.receivedFrom(erin.peerId, kind).packets > 10 ? true : undefined), 15_000);
+    assert.ok(
+      dave.events.every((e) => !e.startsWith('error')),
+      dave.events.join('\n'),
+    );
+  });
 });

@@ -19,11 +19,7 @@ export interface NodePeerOptions {
   speaking?: boolean;
   /** Video tiles the view holds (RoomClient's `videoSlots`). */
   videoSlots?: number;
-  /**
-   * RoomClient's `viewLingerMs`. Default one hour: werift sometimes cannot take a new
-   * consumer after one was closed (its createAnswer fails reading 'direction'), so a Node peer
-   * keeps what leaves its view paused, which the media node sees as no demand all the same.
-   */
+  /** RoomClient's `viewLingerMs` (its default otherwise). */
   viewLingerMs?: number;
   requestTimeoutMs?: number;
 }
@@ -187,7 +183,7 @@ export class NodePeer {
       token: opts.token,
       ...(opts.name ? { name: opts.name } : {}),
       ...(opts.videoSlots !== undefined ? { videoSlots: opts.videoSlots } : {}),
-      viewLingerMs: opts.viewLingerMs ?? 3_600_000,
+      ...(opts.viewLingerMs !== undefined ? { viewLingerMs: opts.viewLingerMs } : {}),
       useIceServers: false,
     });
     const peer = new NodePeer(room, opts.name ?? 'node-peer');
