@@ -106,6 +106,18 @@ describe('Link', () => {
     other.close();
   });
 
+  it('stays free to connect when mediasoup refused the tuple', async () => {
+    const link = await Link.create(a, 'far', settings, false, log);
+    // A far end announcing a host name: valid as a LinkTuple, not an address mediasoup sends to.
+    const bad = { ip: 'media-2.example', port: 40004 };
+    assert.ok(check(LinkTuple, bad).ok);
+    await assert.rejects(link.connectTo(bad));
+    assert.equal(link.connected, false, 'a link that never connected does not say it did');
+    await link.connectTo({ ip: '127.0.0.1', port: 40004 });
+    assert.equal(link.transport.tuple.remotePort, 40004);
+    link.close();
+  });
+
   it('closes once; a closed end says so', async () => {
     const link = await Link.create(a, 'far', settings, false, log);
     link.close();
