@@ -89,10 +89,21 @@ export class Link {
     }
     this.remote = tuple;
     const { srtpParameters } = tuple;
-    this.connecting = mediasoupCall(() =>
+    const connecting = mediasoupCall(() =>
       this.transport.connect({ ip: tuple.ip, port: tuple.port, ...(srtpParameters ? { srtpParameters: { ...srtpParameters } } : {}) }),
     );
-    await this.connecting;
+    this.connecting = connecting;
+    try {
+      await connecting;
+    } catch (err) {
+      // mediasoup keeps a transport it refused a tuple unconnected: so does this end, or it
+      // would say it is connected and take no other tuple.
+      if (this.connecting === connecting) {
+        this.remote = undefined;
+        this.connecting = undefined;
+      }
+      throw err;
+    }
     this.log.info({ remote: tuple }, 'link connected');
   }
 
