@@ -56,7 +56,6 @@ import { startAudioSender, startSimulcastSender, startUdpSink, startVp8Sink, typ
 import {
   MediaConsume,
   MediaConsumerAction,
-  MediaConsumerLayers,
   MediaPlainTransportConnect,
   MediaPlainTransportCreate,
   MediaProduce,
@@ -265,10 +264,10 @@ async function main(): Promise<number> {
       transportId: yTransports[streamOf(kind)],
       producerId: producers[streamOf(kind)].ours,
       rtpCapabilities: y.rtpCapabilities,
+      // A thumbnail names its layer in the consume itself, so the pull asks the far leg for it from the start.
+      ...(kind === 'thumb' ? { preferredLayers: { spatialLayer: 0 } } : {}),
     });
     const setupMs = performance.now() - t0;
-    // A thumbnail asks for the lowest layer before it resumes, as a client does (consumer.create has no layer to give).
-    if (kind === 'thumb') await nodes.call(NODE_Y, MediaConsumerLayers, { roomId: ROOM, peerId: SUBSCRIBER, consumerId: c.consumerId, spatialLayer: 0 });
     await nodes.call(NODE_Y, MediaConsumerAction, { roomId: ROOM, peerId: SUBSCRIBER, consumerId: c.consumerId, action: 'resume' });
     const resumedMs = performance.now() - t0;
     const got = await within(first, SWITCH_TIMEOUT_MS, `ours ${kind} switch ${i}`);
@@ -371,7 +370,7 @@ async function main(): Promise<number> {
     ...(cold.thumb
       ? [
           '',
-          `The same for a thumbnail: the far subscriber asks for spatial layer 0 (consumer.setPreferredLayers) before it resumes:`,
+          `The same for a thumbnail: the far subscriber names spatial layer 0 in its consume (preferredLayers), so the pull asks the far leg for that layer:`,
           '',
           ...table('thumb'),
           '',
