@@ -132,7 +132,9 @@ export class Bus {
             respond({ ok: true, data: out.value as ResponseOf<D> });
           } catch (e) {
             const se = StrataError.from(e);
-            const level = se.code === 'INTERNAL' ? 'error' : 'warn';
+            // CAPACITY is a full node saying so, and its caller tries another (a join finding
+            // a leg full): routine, unlike a refused input (warn) or a fault of ours (error).
+            const level = se.code === 'INTERNAL' ? 'error' : se.code === 'CAPACITY' ? 'info' : 'warn';
             this.log[level]({ subject: msg.subject, code: se.code, err: se.code === 'INTERNAL' ? e : undefined }, `${def.name} failed: ${se.message}`);
             span.setStatus({ code: SpanStatusCode.ERROR, message: se.message });
             respond({ ok: false, error: se.toBody() });

@@ -38,6 +38,7 @@ describe('bus against a real nats-server', () => {
       if (a < 0) throw new StrataError('FORBIDDEN', 'negative numbers are not allowed');
       if (a === 13) throw new Error('unlucky');
       if (a === 99) return { sum: 'not a number' } as unknown as { sum: number };
+      if (a === 1000) throw new StrataError('CAPACITY', 'too big for this adder');
       return { sum: a + b };
     });
     await server.nc.flush();
@@ -83,6 +84,14 @@ describe('bus against a real nats-server', () => {
     await assert.rejects(client.request(Add, 'test.add', { a: -1, b: 0 }), (e: StrataError) => e.code === 'FORBIDDEN' && /negative/.test(e.message));
     await assert.rejects(client.request(Add, 'test.add', { a: 13, b: 0 }), (e: StrataError) => e.code === 'INTERNAL');
     await assert.rejects(client.request(Add, 'test.add', { a: 99, b: 0 }), (e: StrataError) => e.code === 'INTERNAL' && /invalid response/.test(e.message));
+  });
+
+  it('logs a refusal at warn, a fault of ours at error, and CAPACITY (the caller tries elsewhere) at info', async () => {
+    await assert.rejects(client.request(Add, 'test.add', { a: 1000, b: 0 }), (e: StrataError) => e.code === 'CAPACITY');
+    const levelOf = (code: string) => serverLog.lines().find((l) => l['code'] === code)?.['level'];
+    assert.equal(levelOf('CAPACITY'), 30);
+    assert.equal(levelOf('FORBIDDEN'), 40);
+    assert.equal(levelOf('INTERNAL'), 50);
   });
 
   it('maps no responder to UNAVAILABLE and silence to TIMEOUT', async () => {
