@@ -5,7 +5,7 @@
  *   node --conditions=strata-src --import tsx bench/forwarding.ts
  *        [--consumers 100,250,500] [--window 10] [--warmup 3] [--rounds 2]
  *        [--mode alternate|simultaneous] [--sides bare,ours] [--source clip|live] [--json bench/results/forwarding.json]
- *        [--srtp [--srtp-suite AES_CM_128_HMAC_SHA1_80]]
+ *        [--srtp [--srtp-suite AES_CM_128_HMAC_SHA1_80]] [--caps router|link]
  *
  * - Sender: one ffmpeg sending VP8 (libvpx, 640x360@30, 800 kbit/s target) and Opus (libopus,
  *   48 kbit/s) as RTP in real time to a relay in the sink process, which copies every packet to
@@ -34,6 +34,9 @@
  *   Adds consumers per worker core at 0 loss (goal >= 1,250); defaults to 250,500,750
  *   consumers: on our 2-core machines one worker saturates at about 1,000 SRTP consumers, and a
  *   saturated worker, starved beside the sinks, loses packets and answers its channel late.
+ * - `--caps link`: consumers made with a link's capabilities (no transport-cc or REMB, so no
+ *   congestion controller per transport), as the cascade makes its link consumers; default
+ *   `router`, the router's own capabilities, as for a client.
  * Prints the table on stdout, progress on stderr. `--json` writes the results of record
  * (bench/lib/results.ts, read by `npm run bench:report`) and every window's raw figures.
  * See docs/benchmarks.md, "Forwarding cost".
@@ -53,7 +56,7 @@ import { MAX_ATTEMPTS, measureWindow, type MeasureContext, type WindowResult } f
 import { OursForwarding } from './lib/ours-forwarding.js';
 import { formatReport, forwardingResults, rows } from './lib/report.js';
 import { RESULT_FORMAT } from './lib/results.js';
-import { INGEST_SRTP_SUITE, type SrtpMode } from './lib/media-params.js';
+import { INGEST_SRTP_SUITE, type ConsumerCaps, type SrtpMode } from './lib/media-params.js';
 import { checkFfmpeg, clipArgs, liveArgs, prepareClip, startRtpSource } from './lib/rtp-source.js';
 import type { ForwardingSetup } from './lib/setup.js';
 import { SinkProcess } from './lib/sink.js';
@@ -76,6 +79,7 @@ interface Options {
   json: string | undefined;
   /** SRTP on every transport, consumers with this suite. */
   srtp: SrtpCryptoSuite | undefined;
+  caps: ConsumerCaps;
 }
 
 function options(): Options {
@@ -91,6 +95,7 @@ function options(): Options {
       json: { type: 'string' },
       srtp: { type: 'boolean', default: false },
       'srtp-suite': { type: 'string' },
+      caps: { type: 'string', default: 'router' },
     },
     strict: true,
   });
@@ -112,7 +117,10 @@ function options(): Options {
   if (source !== 'clip' && source !== 'live') throw new Error(`--source: clip or live, not "${source}"`);
   const mode = String(values.mode);
   if (mode !== 'alternate' && mode !== 'simultaneous') throw new Error(`--mode: alternate or simultaneous, not "${mode}"`);
+  const caps = String(values.caps);
+  if (caps !== 'router' && caps !== 'link') throw new Error(`--caps: router or link, not "${caps}"`);
   return {
+    caps,
     source,
     mode,
     consumers: [...new Set(consumers)].sort((a, b) => a - b),
@@ -169,7 +177,7 @@ async function main(): Promise<number> {
   const setups: ForwardingSetup[] = [];
   if (opt.sides.has('bare')) {
     // Its own port range, away from the media service's default 40000-49999.
-    const b = await BareForwarding.create({ rtcMinPort: 20000, rtcMaxPort: 29999, ...(srtp ? { srtp } : {}) });
+    const b = await BareForwarding.create({ rtcMinPort: 20000, rtcMaxPort: 29999, caps: opt.caps, ...(srtp ? { srtp } : {}) });
     onCleanup('bare mediasoup worker', () => b.close());
     setups.push(b);
     log(`bare set-up ready: ${b.describe()}`);
@@ -178,7 +186,7 @@ async function main(): Promise<number> {
   if (opt.sides.has('ours')) {
     // The service refuses consumers beyond MEDIA_MAX_CONSUMERS (default 500 per worker; the bench runs one): raise it only if the run needs more.
     const defaultMax = 500;
-    ours = await OursForwarding.create({ env: maxN > defaultMax ? { MEDIA_MAX_CONSUMERS: String(maxN) } : {}, ...(srtp ? { srtp } : {}) });
+    ours = await OursForwarding.create({ env: maxN > defaultMax ? { MEDIA_MAX_CONSUMERS: String(maxN) } : {}, caps: opt.caps, ...(srtp ? { srtp } : {}) });
     const o = ours;
     onCleanup('media service + nats-server', () => o.close());
     setups.push(o);
@@ -233,7 +241,7 @@ async function main(): Promise<number> {
   const header = [
     '',
     `Forwarding cost${srtp ? `, SRTP (${srtp.suite})` : ''} — ${new Date().toISOString()}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, mediasoup ${mediasoup.version}, ${ffmpegVersion}`,
-    `one worker; sender: ffmpeg, VP8 640x360@30 (libvpx, 800 kbit/s target) + Opus 48 kbit/s, ${opt.source === 'clip' ? `a ${CLIP_SECONDS} s clip encoded at start-up, sent in a loop` : 'encoded live'}; N consumers = N/2 receivers x (VP8 + Opus) on one PlainTransport each; ` +
+    `one worker; sender: ffmpeg, VP8 640x360@30 (libvpx, 800 kbit/s target) + Opus 48 kbit/s, ${opt.source === 'clip' ? `a ${CLIP_SECONDS} s clip encoded at start-up, sent in a loop` : 'encoded live'}; N consumers = N/2 receivers x (VP8 + Opus) on one PlainTransport each, ${opt.caps === 'link' ? "with a link's capabilities (no transport-cc, REMB, abs-send-time, MID)" : "with the router's capabilities"}; ` +
       `window ${opt.windowMs / 1000} s after ${opt.warmupMs / 1000} s warm-up, ${opt.rounds} round(s) per level, ${opt.mode === 'simultaneous' ? 'both set-ups forwarding and measured in the same windows' : 'set-ups alternating'}`,
   ];
   const withProc = windows.filter((w) => w.workerProcMs !== undefined);
@@ -251,13 +259,13 @@ async function main(): Promise<number> {
   if (opt.json) {
     const date = new Date().toISOString();
     const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), load ${loadAtStart.toFixed(1)} at start, Node ${process.version}, mediasoup ${mediasoup.version}`;
-    const run = `${srtp ? `${srtp.suite}, ` : ''}${opt.mode}, ${opt.rounds} round(s) of ${opt.windowMs / 1000} s`;
+    const run = `${srtp ? `${srtp.suite}, ` : ''}${opt.caps === 'link' ? 'link consumers, ' : ''}${opt.mode}, ${opt.rounds} round(s) of ${opt.windowMs / 1000} s`;
     // The results of record (bench/lib/results.ts) first, then every window's raw figures.
     const results = forwardingResults(table, GOAL, {
       machine,
       date,
       run,
-      ...(srtp ? { benchmark: 'forwarding-srtp', label: 'SRTP CPU per consumer', capacityGoal: SRTP_CAPACITY_GOAL } : {}),
+      ...(srtp ? { benchmark: 'forwarding-srtp', label: `SRTP CPU per ${opt.caps === 'link' ? 'link ' : ''}consumer`, capacityGoal: SRTP_CAPACITY_GOAL } : {}),
     });
     writeFileSync(
       opt.json,

@@ -8,9 +8,10 @@ import * as mediasoup from 'mediasoup';
 import type { SrtpParameters } from '@strata/protocol';
 import type { types } from 'mediasoup';
 import { MEDIA_CODECS } from '../../services/media/src/codecs.js';
+import { linkCapabilities } from '../../services/media/src/link.js';
 import { procCpuMs, selfCpuMs, waitGone } from './cpu.js';
 import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
-import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
+import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type ConsumerCaps, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
 import { mapLimit, type CpuSample, type ForwardingSetup } from './setup.js';
 
 const IP = '127.0.0.1';
@@ -21,6 +22,8 @@ export interface BareOptions {
   logLevel?: types.WorkerLogLevel;
   /** SRTP on every transport, as the media service is asked for it (bench/forwarding.ts --srtp). */
   srtp?: SrtpMode;
+  /** Consumers with the router's capabilities, or a link's (bench/forwarding.ts --caps). */
+  caps?: ConsumerCaps;
 }
 
 export class BareForwarding implements ForwardingSetup {
@@ -35,6 +38,7 @@ export class BareForwarding implements ForwardingSetup {
     private readonly videoProducer: types.Producer,
     private readonly audioProducer: types.Producer,
     private readonly srtp: SrtpMode | undefined,
+    private readonly consumerCaps: types.RtpCapabilities,
   ) {}
 
   static async create(opts: BareOptions): Promise<BareForwarding> {
@@ -50,7 +54,8 @@ export class BareForwarding implements ForwardingSetup {
       const videoProducer = await videoIn.produce({ kind: 'video', rtpParameters: VIDEO_RTP_PARAMETERS });
       const audioProducer = await audioIn.produce({ kind: 'audio', rtpParameters: AUDIO_RTP_PARAMETERS });
       const ingest: Ingest = { video: { ip: IP, port: videoIn.tuple.localPort }, audio: { ip: IP, port: audioIn.tuple.localPort } };
-      return new BareForwarding(worker, router, ingest, videoProducer, audioProducer, opts.srtp);
+      const caps = opts.caps === 'link' ? linkCapabilities(router.rtpCapabilities) : router.rtpCapabilities;
+      return new BareForwarding(worker, router, ingest, videoProducer, audioProducer, opts.srtp, caps);
     } catch (err) {
       worker.close();
       throw err;
@@ -70,7 +75,7 @@ export class BareForwarding implements ForwardingSetup {
       // The sink sends nothing, but an SRTP transport needs the far side's key all the same.
       await t.connect({ ip: IP, port: sinkPort, ...(srtp ? { srtpParameters: { ...randomSrtpParameters(srtp.suite) } } : {}) });
       const consume = async (producer: types.Producer): Promise<number> => {
-        const c = await t.consume({ producerId: producer.id, rtpCapabilities: this.router.rtpCapabilities, paused: true });
+        const c = await t.consume({ producerId: producer.id, rtpCapabilities: this.consumerCaps, paused: true });
         await c.resume();
         return firstSsrc(c.rtpParameters);
       };

@@ -77,6 +77,13 @@ export interface SrtpMode {
 }
 export const INGEST_SRTP_SUITE: SrtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80';
 
+/**
+ * What the consumers are made with: the router's capabilities (transport-cc and REMB, so a
+ * congestion controller runs per transport, as for a client), or a link's (without them, as the
+ * cascade makes its link consumers: services/media/src/link.ts).
+ */
+export type ConsumerCaps = 'router' | 'link';
+
 /** The first encoding's SSRC of a consumer's rtpParameters, whatever their static type. */
 export function firstSsrc(rtpParameters: { encodings?: unknown[] | undefined }): number {
   const enc = rtpParameters.encodings?.[0];

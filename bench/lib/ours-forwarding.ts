@@ -27,8 +27,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids, procCpuMs, waitGone } from './cpu.js';
+import type { types } from 'mediasoup';
+import { linkCapabilities } from '../../services/media/src/link.js';
 import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
-import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
+import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type ConsumerCaps, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
 import { mapLimit, type CpuSample, type ForwardingSetup } from './setup.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -47,6 +49,8 @@ export interface OursOptions {
   startTimeoutMs?: number;
   /** SRTP on every plain transport, asked for through plain.create / plain.connect (bench/forwarding.ts --srtp). */
   srtp?: SrtpMode;
+  /** Consumers with the room's capabilities, or a link's (bench/forwarding.ts --caps). */
+  caps?: ConsumerCaps;
 }
 
 /** The media service process, its log in a temporary file (a pipe nobody reads would block it). */
@@ -100,6 +104,7 @@ export class OursForwarding implements ForwardingSetup {
     private readonly service: MediaServiceProcess,
     private readonly bus: Bus,
     private readonly srtp: SrtpMode | undefined,
+    private readonly caps: ConsumerCaps,
   ) {}
 
   /** Starts nats-server and the media service, waits for its health, opens the room and the sender. */
@@ -124,7 +129,7 @@ export class OursForwarding implements ForwardingSetup {
         // A worker near saturation answers its channel late; a benchmark that locates saturation waits for it.
         requestTimeoutMs: 60_000,
       });
-      const ours = new OursForwarding(nats, service, bus, opts.srtp);
+      const ours = new OursForwarding(nats, service, bus, opts.srtp, opts.caps ?? 'router');
       await ours.waitHealthy(opts.startTimeoutMs ?? 60_000);
       await ours.openSender();
       return ours;
@@ -165,7 +170,9 @@ export class OursForwarding implements ForwardingSetup {
 
   private async openSender(): Promise<void> {
     const room = await this.bus.request(MediaRoomOpen, this.subject('room.open'), { roomId: ROOM });
-    this.rtpCapabilities = room.rtpCapabilities;
+    // What a link's consumers are made with is the media node's own choice; asked for here, the
+    // node consumes with exactly these.
+    this.rtpCapabilities = this.caps === 'link' ? (linkCapabilities(room.rtpCapabilities as types.RtpCapabilities) as RtpCaps) : room.rtpCapabilities;
     const produce = async (kind: 'video' | 'audio', rtpParameters: WireRtpParameters): Promise<{ ip: string; port: number; producerId: string }> => {
       const srtp = this.srtp;
       const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), {

@@ -77,7 +77,7 @@ export class Cascade {
     private readonly settings: CascadeSettings,
     private readonly log: Logger,
   ) {
-    this.caps = linkCapabilities(host.router);
+    this.caps = linkCapabilities(host.router.rtpCapabilities);
   }
 
   /** Nodes this leg has a link with. */

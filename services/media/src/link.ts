@@ -119,8 +119,7 @@ export class Link {
  * put a congestion controller on the link (transport-cc, REMB and their header extensions) or
  * tie streams to MIDs (a link demultiplexes by SSRC, as a pipe does).
  */
-export function linkCapabilities(router: types.Router): types.RtpCapabilities {
-  const caps = router.rtpCapabilities;
+export function linkCapabilities(caps: types.RtpCapabilities): types.RtpCapabilities {
   const dropExt = new Set([
     'urn:ietf:params:rtp-hdrext:sdes:mid',
     'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',

@@ -127,7 +127,7 @@ describe('Link', () => {
   });
 
   it('makes consumers without congestion control or MIDs, keeping the rest of the router’s capabilities', () => {
-    const caps = linkCapabilities(a);
+    const caps = linkCapabilities(a.rtpCapabilities);
     const full = a.rtpCapabilities;
     const dropped = [
       'urn:ietf:params:rtp-hdrext:sdes:mid',
@@ -175,7 +175,7 @@ describe('Link', () => {
       // RTP enters router A from a UDP socket here, as from a client.
       const ingest = await a.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
       const source = await ingest.produce({ kind: 'audio', rtpParameters: { codecs: [opus], encodings: [{ ssrc }] } });
-      const sent = await near.transport.consume({ producerId: source.id, rtpCapabilities: linkCapabilities(a) });
+      const sent = await near.transport.consume({ producerId: source.id, rtpCapabilities: linkCapabilities(a.rtpCapabilities) });
       assert.equal(
         sent.rtpParameters.headerExtensions?.some((h) => h.uri === 'urn:ietf:params:rtp-hdrext:sdes:mid'),
         false,
