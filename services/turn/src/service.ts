@@ -28,7 +28,7 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
       },
       log,
     );
-    server.start();
+    await server.start();
     const urls = [`turn:${announced}:${config.TURN_PORT}?transport=udp`];
 
     // Handlers

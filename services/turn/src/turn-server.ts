@@ -1,16 +1,6 @@
+import { Server } from '@strata/node-turn';
 import type { Logger } from '@strata/telemetry';
-import { createRequire } from 'node:module';
 import { lookupEphemeral } from './credentials.js';
-
-// node-turn is CommonJS without types; this is the part of it we use.
-interface NodeTurnServer {
-  start(): void;
-  stop(): void;
-  allocations: Record<string, unknown>;
-  authentification: { credentials: Record<string, string | undefined> };
-}
-type NodeTurnCtor = new (config: Record<string, unknown>) => NodeTurnServer;
-const NodeTurn = createRequire(import.meta.url)('node-turn') as NodeTurnCtor;
 
 export interface TurnServerOptions {
   listenIp: string;
@@ -24,19 +14,20 @@ export interface TurnServerOptions {
 }
 
 /**
- * node-turn with ephemeral REST credentials. node-turn looks passwords up in a plain object;
- * we put a Proxy there that derives the password from the username and the shared secret,
- * so no user list has to be kept in sync across TURN nodes.
+ * Our node-turn fork (libs/node-turn) with ephemeral REST credentials: the password is derived
+ * from the username and the shared secret when a client authenticates, so no user list has to
+ * be kept in sync across TURN nodes.
  */
 export class TurnServer {
-  private readonly server: NodeTurnServer;
+  private readonly server: Server;
 
   constructor(
     private readonly opts: TurnServerOptions,
     log: Logger,
   ) {
     const child = log.child({ component: 'node-turn' });
-    this.server = new NodeTurn({
+    const secret = opts.secret;
+    this.server = new Server({
       listeningIps: [opts.listenIp],
       listeningPort: opts.port,
       relayIps: [opts.relayIp],
@@ -45,21 +36,18 @@ export class TurnServer {
       maxPort: opts.maxPort,
       authMech: 'long-term',
       realm: opts.realm,
-      debugLevel: 'ERROR',
-      log: (...args: unknown[]) => child.info(args.map(String).join(' ')),
-      debug: (level: string, msg: unknown) => child.debug({ level }, String(msg)),
-    });
-    const secret = opts.secret;
-    this.server.authentification.credentials = new Proxy({} as Record<string, string | undefined>, {
-      get: (_t, key) => (typeof key === 'string' ? lookupEphemeral(secret, key) : undefined),
-      has: (_t, key) => typeof key === 'string' && lookupEphemeral(secret, key) !== undefined,
-      set: () => true, // static users are not supported: every credential is ephemeral
-      deleteProperty: () => true,
+      // Static users are not supported: every credential is ephemeral.
+      passwordFor: (username) => lookupEphemeral(secret, username),
+      debug: (level, msg) => {
+        if (level === 'FATAL' || level === 'ERROR') child.warn({ level }, String(msg));
+        else child.debug({ level }, String(msg));
+      },
     });
   }
 
-  start(): void {
-    this.server.start();
+  /** Resolves once the UDP listener is bound. */
+  start(): Promise<void> {
+    return this.server.start();
   }
 
   get allocationCount(): number {

@@ -1,0 +1,121 @@
+// A TURN allocation (RFC 8656 section 2.2): the relayed transport address, its lifetime, permissions and
+// channels. Ported from node-turn 0.0.6 lib/allocation.js (MIT, Atlantis Software).
+import type { Socket } from 'node:dgram';
+import { Address } from './address.js';
+import { ChannelMessage } from './channel-message.js';
+import { Message, type User } from './message.js';
+import type { Transport } from './transport.js';
+import type { Server } from './server.js';
+
+/** How long a permission lasts (RFC 8656 section 9). */
+export const PERMISSION_LIFETIME_MS = 300_000;
+
+export class Allocation {
+  /** The transaction that created it, so a retransmitted Allocate gets the same answer. */
+  readonly transactionID: string;
+  /** From the server to the client. */
+  readonly transport: Transport;
+  readonly fiveTuple: string;
+  readonly user: User | null;
+  readonly relayedTransportAddress: Address;
+  readonly mappedAddress: Address;
+  /** peer IP -> expiry (ms since epoch) */
+  readonly permissions = new Map<string, number>();
+  /** channel number -> peer */
+  readonly channelBindings = new Map<number, Address>();
+  lifetime: number;
+  timeToExpiry: number;
+  private timer: NodeJS.Timeout;
+
+  constructor(
+    msg: Message,
+    private readonly server: Server,
+    readonly sockets: Socket[],
+    lifetime: number,
+  ) {
+    this.transactionID = msg.transactionID;
+    this.transport = msg.transport.revert();
+    this.fiveTuple = msg.transport.get5Tuple();
+    this.user = msg.user;
+    const first = sockets[0];
+    if (!first) throw new Error('an allocation needs a relay socket');
+    this.relayedTransportAddress = this.getRelayedAddress(first.address().address, first.address().port);
+    this.mappedAddress = msg.transport.src;
+    this.lifetime = lifetime;
+    this.timeToExpiry = Date.now() + lifetime * 1000;
+    this.timer = setTimeout(() => this.destroy(), lifetime * 1000);
+    server.allocations[this.fiveTuple] = this;
+    for (const socket of sockets) {
+      socket.on('message', (data, rinfo) => this.fromPeer(socket, data, rinfo.address, rinfo.port));
+      // An error on a relay socket is the allocation's, never the process's.
+      socket.on('error', (err) => this.server.debug('ERROR', err));
+    }
+  }
+
+  /** A datagram from a peer: to the client as ChannelData when the peer has a channel, else as a Data indication. */
+  private fromPeer(socket: Socket, data: Buffer, ip: string, port: number): void {
+    let from: Address;
+    try {
+      from = new Address(ip, port);
+    } catch {
+      return;
+    }
+    const permission = this.permissions.get(from.address);
+    if (permission === undefined || permission < Date.now()) {
+      const a = socket.address();
+      this.server.debug('TRACE', `permission fail for ${from} at ${a.address}:${a.port}`);
+      return;
+    }
+    const channelNumber = this.getPeerChannelNumber(from);
+    const dst = this.transport.dst;
+    if (channelNumber !== undefined) {
+      this.transport.socket.send(new ChannelMessage(channelNumber, data).write(), dst.port, dst.address, (err) => {
+        if (err) this.server.debug('ERROR', err);
+      });
+      return;
+    }
+    const indication = new Message(this.server, this.transport);
+    indication.addAttribute('xor-peer-address', from);
+    indication.data(data);
+  }
+
+  /** Restarts the expiry timer for `lifetime` seconds (the current lifetime when omitted). */
+  update(lifetime?: number): void {
+    clearTimeout(this.timer);
+    if (lifetime) this.lifetime = lifetime;
+    this.server.debug('TRACE', `updating allocation ${this.relayedTransportAddress} lifetime: ${this.lifetime}`);
+    this.timer = setTimeout(() => this.destroy(), this.lifetime * 1000);
+    this.timeToExpiry = Date.now() + this.lifetime * 1000;
+  }
+
+  permit(address: string): void {
+    this.server.debug('TRACE', `add permission for ${address} to allocation ${this.relayedTransportAddress}`);
+    this.permissions.set(address, Date.now() + PERMISSION_LIFETIME_MS);
+  }
+
+  getPeerChannelNumber(peer: Address): number | undefined {
+    const key = peer.toString();
+    for (const [n, a] of this.channelBindings) if (a.toString() === key) return n;
+    return undefined;
+  }
+
+  /** Forgets the allocation and frees its relay ports. */
+  destroy(): void {
+    clearTimeout(this.timer);
+    if (this.server.allocations[this.fiveTuple] === this) delete this.server.allocations[this.fiveTuple];
+    for (const s of this.sockets) {
+      try {
+        s.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private getRelayedAddress(address: string, port: number): Address {
+    const external = this.server.externalIps;
+    if (typeof external === 'string') return new Address(external, port);
+    if (external) return new Address(external[address] ?? external['default'] ?? address, port);
+    return new Address(address, port);
+  }
+}

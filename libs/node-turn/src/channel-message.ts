@@ -1,0 +1,28 @@
+// ChannelData messages (RFC 8656 section 12.4). Ported from node-turn 0.0.6 lib/channelMessage.js (MIT, Atlantis Software).
+
+export class ChannelMessage {
+  constructor(
+    readonly channelNumber: number,
+    readonly data: Buffer,
+  ) {}
+
+  /** A ChannelData message, or undefined when `buf` is not one. Never throws: this runs on every received datagram. */
+  static read(buf: Buffer): ChannelMessage | undefined {
+    if (buf.length < 4) return undefined;
+    const channelNumber = buf.readUInt16BE(0);
+    if (channelNumber < 0x4000 || channelNumber > 0x7ffe) return undefined;
+    const length = buf.readUInt16BE(2);
+    if (length > buf.length - 4) return undefined;
+    // node-turn 0.0.6 refused more than 3 bytes after the data.
+    if (buf.length - length - 4 > 3) return undefined;
+    return new ChannelMessage(channelNumber, buf.subarray(4, 4 + length));
+  }
+
+  write(): Buffer {
+    const header = Buffer.alloc(4);
+    header.writeUInt16BE(this.channelNumber, 0);
+    header.writeUInt16BE(this.data.length, 2);
+    const padding = this.data.length % 4 ? 4 - (this.data.length % 4) : 0;
+    return Buffer.concat([header, this.data, Buffer.alloc(padding)]);
+  }
+}
