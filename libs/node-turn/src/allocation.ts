@@ -9,6 +9,14 @@ import type { Server } from './server.js';
 
 /** How long a permission lasts (RFC 8656 section 9). */
 export const PERMISSION_LIFETIME_MS = 300_000;
+/** How long a channel binding lasts (RFC 8656 section 12). */
+export const CHANNEL_LIFETIME_MS = 600_000;
+
+export interface ChannelBinding {
+  peer: Address;
+  /** ms since epoch */
+  expiresAt: number;
+}
 
 export class Allocation {
   /** The transaction that created it, so a retransmitted Allocate gets the same answer. */
@@ -21,8 +29,8 @@ export class Allocation {
   readonly mappedAddress: Address;
   /** peer IP -> expiry (ms since epoch) */
   readonly permissions = new Map<string, number>();
-  /** channel number -> peer */
-  readonly channelBindings = new Map<number, Address>();
+  /** channel number -> peer; an expired binding stays until rebound, so the number cannot go to another peer early (RFC 8656 section 12) */
+  readonly channelBindings = new Map<number, ChannelBinding>();
   lifetime: number;
   timeToExpiry: number;
   private timer: NodeJS.Timeout;
@@ -60,15 +68,14 @@ export class Allocation {
     } catch {
       return;
     }
-    const permission = this.permissions.get(from.address);
-    if (permission === undefined || permission < Date.now()) {
+    if (!this.hasPermission(from.address)) {
       const a = socket.address();
       this.server.debug('TRACE', `permission fail for ${from} at ${a.address}:${a.port}`);
       return;
     }
     const channelNumber = this.getPeerChannelNumber(from);
     const dst = this.transport.dst;
-    if (channelNumber !== undefined) {
+    if (channelNumber !== undefined && this.channelPeer(channelNumber)) {
       this.transport.socket.send(new ChannelMessage(channelNumber, data).write(), dst.port, dst.address, (err) => {
         if (err) this.server.debug('ERROR', err);
       });
@@ -93,10 +100,37 @@ export class Allocation {
     this.permissions.set(address, Date.now() + PERMISSION_LIFETIME_MS);
   }
 
+  hasPermission(address: string): boolean {
+    const exp = this.permissions.get(address);
+    return exp !== undefined && exp >= Date.now();
+  }
+
+  /** The channel bound to `peer` (expired ones included, as they still hold the number). */
   getPeerChannelNumber(peer: Address): number | undefined {
     const key = peer.toString();
-    for (const [n, a] of this.channelBindings) if (a.toString() === key) return n;
+    for (const [n, b] of this.channelBindings) if (b.peer.toString() === key) return n;
     return undefined;
+  }
+
+  /** Binds or refreshes channel `n` to `peer`, and installs or refreshes the peer's permission (RFC 8656 section 12.2). */
+  bindChannel(n: number, peer: Address): void {
+    this.channelBindings.set(n, { peer, expiresAt: Date.now() + CHANNEL_LIFETIME_MS });
+    this.permit(peer.address);
+  }
+
+  /** The peer of an unexpired channel. */
+  channelPeer(n: number): Address | undefined {
+    const b = this.channelBindings.get(n);
+    return b && b.expiresAt >= Date.now() ? b.peer : undefined;
+  }
+
+  /** Relays `data` from the client to `peer`, when the peer has a permission. */
+  toPeer(data: Buffer, peer: Address): boolean {
+    if (!this.hasPermission(peer.address)) return false;
+    this.sockets[0]?.send(data, peer.port, peer.address, (err) => {
+      if (err) this.server.debug('ERROR', err);
+    });
+    return true;
   }
 
   /** Forgets the allocation and frees its relay ports. */

@@ -34,6 +34,10 @@ export interface AttributeValues {
   'requested-transport': number;
   'dont-fragment': true;
   'reservation-token': Buffer;
+  /** an address family (FAMILY) */
+  'requested-address-family': number;
+  'additional-address-family': number;
+  'address-error-code': ErrorCode & { family: number };
 }
 export type AttributeName = keyof AttributeValues;
 
@@ -92,16 +96,21 @@ function writeAddress(a: Address, xor: boolean, transactionId: Buffer): Buffer {
   return out;
 }
 
-/**
- * Decodes the value `v` of an attribute of type `type`. Undefined when the type is unknown or the
- * value is malformed; never throws, as this runs on every received message.
- */
-export function decodeAttribute(type: number, v: Buffer, transactionId: Buffer): Attribute | undefined {
+/** A decoded attribute, or why it could not be: a type we do not know, or a value that is not well formed. */
+export type Decoded = Attribute | 'unknown' | 'malformed';
+
+/** Decodes the value `v` of an attribute of type `type`. Never throws, as this runs on every received message. */
+export function decodeAttribute(type: number, v: Buffer, transactionId: Buffer): Decoded {
   const name = attributeName(type);
-  if (!name) return undefined;
+  if (!name) return 'unknown';
   const value = decodeValue(name, v, transactionId);
-  if (value === undefined) return undefined;
+  if (value === undefined) return 'malformed';
   return { type, name, value } as Attribute;
+}
+
+/** Comprehension-required attributes are 0x0000-0x7FFF (RFC 8489 section 14). */
+export function comprehensionRequired(type: number): boolean {
+  return type < 0x8000;
 }
 
 function decodeValue(name: AttributeName, v: Buffer, tid: Buffer): AttributeValues[AttributeName] | undefined {
@@ -127,6 +136,11 @@ function decodeValue(name: AttributeName, v: Buffer, tid: Buffer): AttributeValu
       return v.length === 4 ? v.readUInt16BE(0) : undefined;
     case 'requested-transport':
       return v.length === 4 ? v.readUInt8(0) : undefined;
+    case 'requested-address-family':
+    case 'additional-address-family':
+      return v.length === 4 ? v.readUInt8(0) : undefined;
+    case 'address-error-code':
+      return v.length >= 4 ? { family: v[0] ?? 0, code: ((v[2] ?? 0) & 0x07) * 100 + (v[3] ?? 0), reason: v.toString('utf8', 4) } : undefined;
     case 'even-port':
       return v.length === 1 ? ((v[0] ?? 0) & 0x80) !== 0 : undefined;
     case 'dont-fragment':
@@ -172,6 +186,8 @@ export function encodeValue<N extends AttributeName>(name: N, value: AttributeVa
       return b;
     }
     case 'requested-transport':
+    case 'requested-address-family':
+    case 'additional-address-family':
       return Buffer.from([v as number, 0, 0, 0]);
     case 'even-port':
       return Buffer.from([v ? 0x80 : 0]);
@@ -180,12 +196,14 @@ export function encodeValue<N extends AttributeName>(name: N, value: AttributeVa
     case 'data':
     case 'reservation-token':
       return v as Buffer;
-    case 'error-code': {
+    case 'error-code':
+    case 'address-error-code': {
       const { code, reason } = v as ErrorCode;
       if (code < 300 || code > 699) throw new Error('error-code: code must be in 300..699');
       const r = Buffer.from(reason, 'utf8');
       if (r.length > 763) throw new Error('error-code: reason is longer than 763 bytes');
       const b = Buffer.alloc(4 + r.length);
+      if (name === 'address-error-code') b[0] = (v as ErrorCode & { family: number }).family;
       b[2] = Math.floor(code / 100);
       b[3] = code % 100;
       r.copy(b, 4);

@@ -1,4 +1,5 @@
 // ChannelData messages (RFC 8656 section 12.4). Ported from node-turn 0.0.6 lib/channelMessage.js (MIT, Atlantis Software).
+import { CHANNEL_MAX, CHANNEL_MIN } from './constants.js';
 
 export class ChannelMessage {
   constructor(
@@ -10,7 +11,7 @@ export class ChannelMessage {
   static read(buf: Buffer): ChannelMessage | undefined {
     if (buf.length < 4) return undefined;
     const channelNumber = buf.readUInt16BE(0);
-    if (channelNumber < 0x4000 || channelNumber > 0x7ffe) return undefined;
+    if (channelNumber < CHANNEL_MIN || channelNumber > CHANNEL_MAX) return undefined;
     const length = buf.readUInt16BE(2);
     if (length > buf.length - 4) return undefined;
     // node-turn 0.0.6 refused more than 3 bytes after the data.

@@ -20,7 +20,11 @@ export const ATTR = {
   REQUESTED_TRANSPORT: 0x0019,
   DONT_FRAGMENT: 0x001a,
   RESERVATION_TOKEN: 0x0022,
+  // RFC 8656 section 18
+  REQUESTED_ADDRESS_FAMILY: 0x0017,
   // Comprehension-optional range (0x8000-0xFFFF)
+  ADDITIONAL_ADDRESS_FAMILY: 0x8000,
+  ADDRESS_ERROR_CODE: 0x8001,
   SOFTWARE: 0x8022,
   ALTERNATE_SERVER: 0x8023,
   FINGERPRINT: 0x8028,
@@ -54,6 +58,14 @@ export type Family = (typeof FAMILY)[keyof typeof FAMILY];
 export const PROTOCOL = {
   UDP: 0x11,
 } as const;
+
+/**
+ * ChannelData channel numbers. RFC 8656 section 12 narrows them to 0x4000-0x4FFF, but clients of RFC 5766
+ * (coturn's own turnutils_uclient among them) pick any of 0x4000-0x7FFE, and the first two bits still tell
+ * ChannelData from STUN, so the older range is accepted.
+ */
+export const CHANNEL_MIN = 0x4000;
+export const CHANNEL_MAX = 0x7ffe;
 
 export const MAGIC_COOKIE = 0x2112a442;
 export const FINGERPRINT_XOR = 0x5354554e;

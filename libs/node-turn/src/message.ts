@@ -3,7 +3,7 @@
 // the bit-by-bit Buffer subclass became the two masks of RFC 8489 section 5.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { attributeType, decodeAttribute, encodeValue, type Attribute, type AttributeName, type AttributeValues } from './attribute.js';
+import { attributeType, comprehensionRequired, decodeAttribute, encodeValue, type Attribute, type AttributeName, type AttributeValues } from './attribute.js';
 import { CLASS, FINGERPRINT_XOR, MAGIC_COOKIE, METHOD, type DebugLevelName } from './constants.js';
 import type { Transport } from './transport.js';
 import type { Allocation } from './allocation.js';
@@ -44,8 +44,13 @@ export class Message {
   method: number = METHOD.BINDING;
   transactionId: Buffer = Buffer.alloc(12);
   attributes: Attribute[] = [];
+  /** the request carried a FINGERPRINT (ours always do) */
   useFingerprint = false;
   user: User | null = null;
+  /** comprehension-required attribute types we do not know: a request with any gets a 420 (RFC 8489 section 6.3.1) */
+  unknownAttributes: number[] = [];
+  /** a known attribute whose value was not well formed: a request with one gets a 400 */
+  malformed = false;
   private state: State = 'waiting';
 
   constructor(
@@ -74,20 +79,38 @@ export class Message {
 
     let offset = 20;
     const end = 20 + length;
+    let afterIntegrity = false;
     while (offset + 4 <= end) {
       const attrType = buf.readUInt16BE(offset);
       const attrLength = buf.readUInt16BE(offset + 2);
       const valueEnd = offset + 4 + attrLength;
       if (valueEnd > end) return false;
-      const attr = decodeAttribute(attrType, buf.subarray(offset + 4, valueEnd), this.transactionId);
-      if (!attr) return false;
-      if (attr.name === 'message-integrity') this.checkIntegrity(attr as Attribute<'message-integrity'>, buf, offset);
-      if (attr.name === 'fingerprint') {
-        this.useFingerprint = true;
-        if (fingerprintOf(buf.subarray(0, offset)) !== attr.value) attr.value = false;
+      const next = valueEnd + (attrLength % 4 ? 4 - (attrLength % 4) : 0);
+      const decoded = decodeAttribute(attrType, buf.subarray(offset + 4, valueEnd), this.transactionId);
+      // Only FINGERPRINT may follow MESSAGE-INTEGRITY; anything else there is ignored (RFC 8489 section 14.5).
+      if (afterIntegrity && !(typeof decoded !== 'string' && decoded.name === 'fingerprint')) {
+        offset = next;
+        continue;
       }
-      this.attributes.push(attr);
-      offset = valueEnd + (attrLength % 4 ? 4 - (attrLength % 4) : 0);
+      if (decoded === 'unknown') {
+        if (comprehensionRequired(attrType)) this.unknownAttributes.push(attrType);
+      } else if (decoded === 'malformed') {
+        this.malformed = true;
+      } else {
+        if (decoded.name === 'message-integrity') {
+          this.checkIntegrity(decoded as Attribute<'message-integrity'>, buf, offset);
+          afterIntegrity = true;
+        }
+        if (decoded.name === 'fingerprint') {
+          this.useFingerprint = true;
+          if (fingerprintOf(buf.subarray(0, offset)) !== decoded.value) decoded.value = false;
+          this.attributes.push(decoded);
+          // FINGERPRINT is the last attribute.
+          break;
+        }
+        this.attributes.push(decoded);
+      }
+      offset = next;
     }
     return true;
   }
@@ -136,10 +159,9 @@ export class Message {
     this.user = user;
   }
 
-  /** Adds an attribute; MESSAGE-INTEGRITY only when the message has a user, as node-turn did. */
-  addAttribute<N extends AttributeName>(name: N, ...value: N extends 'message-integrity' | 'fingerprint' ? [] : [AttributeValues[N]]): void {
-    if (name === 'message-integrity' && !this.user) return;
-    this.attributes.push({ type: attributeType(name), name, value: value[0] } as Attribute);
+  /** Adds an attribute. MESSAGE-INTEGRITY and FINGERPRINT are not added here: toBuffer puts them last. */
+  addAttribute<N extends Exclude<AttributeName, 'message-integrity' | 'fingerprint'>>(name: N, value: AttributeValues[N]): void {
+    this.attributes.push({ type: attributeType(name), name, value } as Attribute);
   }
 
   getAttribute<N extends AttributeName>(name: N): AttributeValues[N] | undefined {
@@ -151,7 +173,11 @@ export class Message {
     return this.attributes.filter((x) => x.name === name && x.value !== undefined).map((x) => x.value as AttributeValues[N]);
   }
 
-  /** The wire form: attributes in the order added, MESSAGE-INTEGRITY over what precedes it, FINGERPRINT last when the request had one. */
+  /**
+   * The wire form: attributes in the order added, then MESSAGE-INTEGRITY on every response to an
+   * authenticated request (success or error, RFC 8489 section 9.2.4), then FINGERPRINT on every
+   * message we send (RFC 8656 section 3: TURN shares its port with other protocols).
+   */
   toBuffer(): Buffer {
     const header = Buffer.alloc(20);
     const m = this.method;
@@ -170,27 +196,24 @@ export class Message {
       length += 4 + value.length + padding;
     };
     for (const a of this.attributes) {
-      if (a.name === 'fingerprint') continue;
-      if (a.name === 'message-integrity') {
-        if (!this.user) continue;
-        const sofar = Buffer.concat(parts);
-        sofar.writeUInt16BE(length + 24, 2);
-        const hmac = createHmac('sha1', longTermKey(this.user.username, this.server.realm, this.user.password))
-          .update(sofar)
-          .digest();
-        a.value = hmac.toString('hex');
-        push(a.type, hmac);
-        continue;
-      }
+      if (a.name === 'fingerprint' || a.name === 'message-integrity') continue;
       push(a.type, encodeValue(a.name, a.value as AttributeValues[typeof a.name], this.transactionId));
     }
-    if (this.useFingerprint) {
+    if (this.user && (this.class === CLASS.SUCCESS || this.class === CLASS.ERROR)) {
       const sofar = Buffer.concat(parts);
-      sofar.writeUInt16BE(length + 8, 2);
-      const fp = Buffer.alloc(4);
-      fp.writeUInt32BE(fingerprintOf(sofar), 0);
-      push(attributeType('fingerprint'), fp);
+      sofar.writeUInt16BE(length + 24, 2);
+      push(
+        attributeType('message-integrity'),
+        createHmac('sha1', longTermKey(this.user.username, this.server.realm, this.user.password))
+          .update(sofar)
+          .digest(),
+      );
     }
+    const sofar = Buffer.concat(parts);
+    sofar.writeUInt16BE(length + 8, 2);
+    const fp = Buffer.alloc(4);
+    fp.writeUInt32BE(fingerprintOf(sofar), 0);
+    push(attributeType('fingerprint'), fp);
     const out = Buffer.concat(parts);
     out.writeUInt16BE(length, 2);
     return out;
@@ -221,10 +244,12 @@ export class Message {
     this.send('responding to');
   }
 
-  reject(code: number, reason: string): void {
+  /** An error response; a 420 lists the attributes not understood. */
+  reject(code: number, reason: string, unknownAttributes?: number[]): void {
     if (this.state !== 'waiting') return;
     this.class = CLASS.ERROR;
     this.addAttribute('error-code', { code, reason });
+    if (unknownAttributes?.length) this.addAttribute('unknown-attributes', unknownAttributes);
     this.state = 'rejected';
     this.send('responding to');
   }

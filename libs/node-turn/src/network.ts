@@ -44,6 +44,8 @@ export class Network {
       // The socket's own address, since node does not tell the destination of a datagram (nodejs/node#1649).
       const dst = local.port === 0 ? new Address(local.address, socket.address().port) : local;
       const transport = new Transport(PROTOCOL.UDP, new Address(ip, port), dst, socket);
+      // The first two bits tell the two apart: 00 STUN, 01 ChannelData (RFC 8656 section 12).
+      if (((buf[0] ?? 0) & 0xc0) === 0x40) return this.server.handleChannelData(transport, buf);
       const msg = new Message(this.server, transport);
       if (msg.read(buf)) this.server.handle(msg);
     } catch (err) {

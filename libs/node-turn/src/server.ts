@@ -1,9 +1,15 @@
 // The STUN/TURN server: configuration and the dispatch of each received message.
 // Ported from node-turn 0.0.6 lib/server.js (MIT, Atlantis Software).
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
+import { Address } from './address.js';
+import { ChannelMessage } from './channel-message.js';
+import { peerPolicy } from './peer-policy.js';
+import type { Transport } from './transport.js';
 import { Authentication, type AuthMech } from './authentication.js';
 import type { Allocation } from './allocation.js';
-import { CLASS, DEBUG_LEVEL, METHOD, type DebugLevelName } from './constants.js';
+import { CLASS, DEBUG_LEVEL, METHOD, type DebugLevelName, type Family } from './constants.js';
 import type { Message, MessageContext } from './message.js';
 import { allocate } from './methods/allocate.js';
 import { channelBind } from './methods/channel-bind.js';
@@ -33,6 +39,10 @@ export interface ServerOptions {
   /** looked up when `credentials` has no such user: for passwords derived from the username (TURN REST credentials) */
   passwordFor?: (username: string) => string | undefined;
   software?: string;
+  /** which peers may be relayed to; default `peerPolicy()`: no loopback, private, link-local, multicast or reserved address */
+  peerAllowed?: (peer: Address) => boolean;
+  /** how long an EVEN-PORT reservation of port N + 1 is kept, in seconds (RFC 8656 section 7.2: about 30) */
+  reservationLifetime?: number;
   debugLevel?: DebugLevelName;
   log?: (msg: string) => void;
   /** replaces the level-filtered logging to `log` */
@@ -60,6 +70,10 @@ export class Server implements MessageContext {
   private readonly debugLevel: number;
   private readonly debugFn: ((level: DebugLevelName, msg: unknown) => void) | undefined;
   private lastRelayIp = -1;
+  private readonly peerFilter: (peer: Address) => boolean;
+  private readonly reservationLifetime: number;
+  /** reservation token (hex) -> the socket of port N + 1 and the timer that frees it */
+  private readonly reservations = new Map<string, { socket: Socket; timer: NodeJS.Timeout }>();
 
   constructor(config: ServerOptions = {}) {
     this.software = config.software ?? 'node-turn';
@@ -79,6 +93,8 @@ export class Server implements MessageContext {
     this.log = config.log ?? ((m) => console.log(m));
     this.debugFn = config.debug;
     this.debugLevel = DEBUG_LEVEL[config.debugLevel ?? 'FATAL'];
+    this.peerFilter = config.peerAllowed ?? peerPolicy();
+    this.reservationLifetime = config.reservationLifetime ?? 30;
     this.authentication = new Authentication(this);
     this.network = new Network(this);
   }
@@ -108,13 +124,56 @@ export class Server implements MessageContext {
   stop(): void {
     this.network.stop();
     for (const a of Object.values(this.allocations)) a.destroy();
+    for (const token of [...this.reservations.keys()]) this.takeReservation(Buffer.from(token, 'hex'))?.close();
   }
 
-  /** The relay IP for a new allocation: the configured ones in turn, else the address the request came to. */
-  nextRelayIp(msg: Message): string {
-    if (this.relayIps.length === 0) return msg.transport.dst.address;
-    this.lastRelayIp = (this.lastRelayIp + 1) % this.relayIps.length;
-    return this.relayIps[this.lastRelayIp] ?? msg.transport.dst.address;
+  /**
+   * The relay IP of `family` for a new allocation: the configured ones of that family in turn, else the
+   * address the request came to when it is of that family; undefined when there is none.
+   */
+  relayIpFor(msg: Message, family: Family): string | undefined {
+    const candidates = (this.relayIps.length ? this.relayIps : [msg.transport.dst.address]).filter((ip) => new Address(ip, 0).family === family);
+    if (candidates.length === 0) return undefined;
+    this.lastRelayIp = (this.lastRelayIp + 1) % candidates.length;
+    return candidates[this.lastRelayIp];
+  }
+
+  /** Whether a peer may be relayed to: the policy, and never this server's own listeners (a relay loop). */
+  peerAllowed(peer: Address): boolean {
+    if (peer.port === this.listeningPort && this.network.sockets.some((s) => addressOf(s) === peer.address)) return false;
+    return this.peerFilter(peer);
+  }
+
+  /** Keeps `socket` for a later Allocate with the returned RESERVATION-TOKEN; closed if unclaimed in time. */
+  reserve(socket: Socket): Buffer {
+    const token = randomBytes(8);
+    const key = token.toString('hex');
+    const timer = setTimeout(() => {
+      this.reservations.delete(key);
+      socket.close();
+    }, this.reservationLifetime * 1000);
+    this.reservations.set(key, { socket, timer });
+    return token;
+  }
+
+  /** The reserved socket of `token`, handed over once. */
+  takeReservation(token: Buffer): Socket | undefined {
+    const key = token.toString('hex');
+    const r = this.reservations.get(key);
+    if (!r) return undefined;
+    clearTimeout(r.timer);
+    this.reservations.delete(key);
+    return r.socket;
+  }
+
+  /** A ChannelData message from a client (RFC 8656 section 12.5): relayed to the channel's peer, else dropped. */
+  handleChannelData(transport: Transport, buf: Buffer): void {
+    const allocation = this.allocations[transport.get5Tuple()];
+    if (!allocation) return;
+    const cm = ChannelMessage.read(buf);
+    if (!cm) return;
+    const peer = allocation.channelPeer(cm.channelNumber);
+    if (!peer || !allocation.toPeer(cm.data, peer)) this.debug('TRACE', `ChannelData on unbound or unpermitted channel ${cm.channelNumber}`);
   }
 
   checkQuota(_username: string | undefined): boolean {
@@ -125,6 +184,9 @@ export class Server implements MessageContext {
   handle(msg: Message): void {
     this.debug('DEBUG', `Receiving ${msg}`);
     if (msg.getAttribute('fingerprint') === false) return msg.reply().discard();
+    // A request with attributes we cannot read is refused before anything else, authentication included (RFC 8489 section 6.3.1).
+    if (msg.class === CLASS.REQUEST && msg.unknownAttributes.length) return msg.reply().reject(420, 'Unknown Attribute', msg.unknownAttributes);
+    if (msg.class === CLASS.REQUEST && msg.malformed) return msg.reply().reject(400, 'Bad Request');
 
     // Binding needs no authentication.
     if (msg.class === CLASS.REQUEST && msg.method === METHOD.BINDING) {
@@ -144,8 +206,9 @@ export class Server implements MessageContext {
       msg.allocation = allocation;
     }
 
-    // Indications cannot be authenticated.
+    // Indications cannot be authenticated; one we cannot fully read is dropped.
     if (msg.class === CLASS.INDICATION) {
+      if (msg.unknownAttributes.length || msg.malformed) return;
       if (msg.method === METHOD.SEND) send(this, msg);
       return;
     }
@@ -169,6 +232,14 @@ export class Server implements MessageContext {
       default:
         return reply.reject(400, 'Bad Request');
     }
+  }
+}
+
+function addressOf(s: Socket): string | undefined {
+  try {
+    return new Address(s.address().address, 0).address;
+  } catch {
+    return undefined;
   }
 }
 

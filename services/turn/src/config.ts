@@ -1,4 +1,4 @@
-import { duration, port, str } from '@strata/config';
+import { bool, duration, port, str } from '@strata/config';
 
 export const turnConfig = {
   TURN_LISTEN_IP: str({ description: 'IP the TURN server listens on (UDP)', default: '127.0.0.1' }),
@@ -11,6 +11,14 @@ export const turnConfig = {
   TURN_SECRET: str({
     description: 'shared secret for ephemeral REST credentials (user = "<expiry>:<identity>", password = base64 HMAC-SHA1)',
     default: 'strata-dev-secret',
+  }),
+  TURN_ALLOW_LOOPBACK_PEERS: bool({
+    description: 'relay to 127.0.0.0/8 and ::1 (tests, single-machine development); refused by default, as coturn without allow-loopback-peers',
+    default: false,
+  }),
+  TURN_ALLOW_PRIVATE_PEERS: bool({
+    description: 'relay to private, shared (100.64/10) and link-local addresses; refused by default so the relay is no proxy into the network it runs in',
+    default: false,
   }),
   TURN_CREDENTIAL_TTL: duration({ description: 'default lifetime of handed-out credentials', default: 3_600_000, min: 60_000, max: 86_400_000 }),
 };

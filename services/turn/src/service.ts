@@ -25,6 +25,8 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
         maxPort: config.TURN_MAX_PORT,
         realm: config.TURN_REALM,
         secret: config.TURN_SECRET,
+        allowLoopbackPeers: config.TURN_ALLOW_LOOPBACK_PEERS,
+        allowPrivatePeers: config.TURN_ALLOW_PRIVATE_PEERS,
       },
       log,
     );

@@ -1,4 +1,4 @@
-import { Server } from '@strata/node-turn';
+import { Server, peerPolicy } from '@strata/node-turn';
 import type { Logger } from '@strata/telemetry';
 import { lookupEphemeral } from './credentials.js';
 
@@ -11,6 +11,8 @@ export interface TurnServerOptions {
   maxPort: number;
   realm: string;
   secret: string;
+  allowLoopbackPeers: boolean;
+  allowPrivatePeers: boolean;
 }
 
 /**
@@ -38,6 +40,7 @@ export class TurnServer {
       realm: opts.realm,
       // Static users are not supported: every credential is ephemeral.
       passwordFor: (username) => lookupEphemeral(secret, username),
+      peerAllowed: peerPolicy({ allowLoopback: opts.allowLoopbackPeers, allowPrivate: opts.allowPrivatePeers }),
       debug: (level, msg) => {
         if (level === 'FATAL' || level === 'ERROR') child.warn({ level }, String(msg));
         else child.debug({ level }, String(msg));

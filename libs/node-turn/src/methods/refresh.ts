@@ -12,6 +12,5 @@ export function refresh(server: Server, msg: Message, reply: Message): void {
   else allocation.update(lifetime);
   reply.addAttribute('lifetime', lifetime);
   reply.addAttribute('software', server.software);
-  reply.addAttribute('message-integrity');
   reply.resolve();
 }

@@ -10,12 +10,5 @@ export function send(server: Server, msg: Message): void {
     server.debug('TRACE', `Invalid attribute for ${msg}`);
     return;
   }
-  const permission = allocation.permissions.get(dst.address);
-  if (permission === undefined || permission < Date.now()) {
-    server.debug('TRACE', `No permission for ${msg}`);
-    return;
-  }
-  allocation.sockets[0]?.send(data, dst.port, dst.address, (err) => {
-    if (err) server.debug('ERROR', err);
-  });
+  if (!server.peerAllowed(dst) || !allocation.toPeer(data, dst)) server.debug('TRACE', `No permission for ${msg}`);
 }
