@@ -1,0 +1,114 @@
+/**
+ * coturn's own clients against our TURN service (issue 16's first test): the service runs as a real
+ * process beside nats-server, credentials are minted over NATS as a client would get them, and
+ * turnutils_stunclient / turnutils_uclient (independent implementations of STUN and TURN) talk to it
+ * over UDP on loopback. uclient relays to turnutils_peer (an echo server) and counts what comes back.
+ */
+import { TurnCredentials, subjects } from '@strata/protocol';
+import { ManagedProcess } from '@strata/process';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { startRegion, type Region } from '../helpers/region.js';
+
+const run = promisify(execFile);
+const HAVE_COTURN_CLIENTS = (await run('sh', ['-c', 'command -v turnutils_uclient turnutils_stunclient turnutils_peer']).catch(() => undefined)) !== undefined;
+
+/** A UDP port free right now (the service needs one known in advance: uclient is told it). */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface UclientTotals {
+  sent: number;
+  received: number;
+  lost: number;
+  output: string;
+}
+
+/** Runs turnutils_uclient and reads its own totals ("tot_send_msgs=N, tot_recv_msgs=M", "Total lost packets N"). */
+async function uclient(args: string[]): Promise<UclientTotals> {
+  const { stdout, stderr } = await run('turnutils_uclient', args, { timeout: 30_000 }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
+    throw new Error(`turnutils_uclient ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+  });
+  const output = stdout + stderr;
+  const totals = [...output.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/gm)].at(-1);
+  const lost = /Total lost packets (\d+)/.exec(output);
+  assert.ok(totals && lost, `uclient printed no totals:\n${output}`);
+  return { sent: Number(totals[1]), received: Number(totals[2]), lost: Number(lost[1]), output };
+}
+
+describe('coturn clients against our TURN server (UDP)', { timeout: 120_000, skip: HAVE_COTURN_CLIENTS ? false : 'coturn clients not installed' }, () => {
+  let region: Region;
+  let peer: ManagedProcess;
+  let turnPort: number;
+  let peerPort: number;
+  let creds: { username: string; credential: string };
+
+  before(async () => {
+    turnPort = await freeUdpPort();
+    peerPort = await freeUdpPort();
+    // A relay range of its own, away from other tests' ephemeral ports.
+    const minPort = 40_000 + Math.floor(Math.random() * 200) * 100;
+    region = await startRegion({
+      services: ['turn'],
+      env: {
+        TURN_PORT: String(turnPort),
+        TURN_MIN_PORT: String(minPort),
+        TURN_MAX_PORT: String(minPort + 99),
+        TURN_SECRET: 'coturn-clients-secret',
+        // uclient's peer is on 127.0.0.1, which the server refuses to relay to by default.
+        TURN_ALLOW_LOOPBACK_PEERS: 'true',
+      },
+    });
+    peer = await ManagedProcess.start({
+      command: 'turnutils_peer',
+      args: ['-L', '127.0.0.1', '-p', String(peerPort)],
+      name: 'turnutils_peer',
+      ready: { what: 'turnutils_peer', check: () => new Promise((r) => setTimeout(() => r(true), 300)) },
+    });
+    const c = await region.bus.request(TurnCredentials, subjects.turnCredentials(region.region), { identity: 'uclient', ttlSeconds: 600 });
+    assert.ok(c.urls[0]?.endsWith(`:${turnPort}?transport=udp`), c.urls[0]);
+    creds = { username: c.username, credential: c.credential };
+  });
+
+  after(async () => {
+    await peer?.stop();
+    await region?.stop();
+  });
+
+  const base = () => ['-p', String(turnPort), '-u', creds.username, '-w', creds.credential, '-n', '50', '-z', '10', '-e', '127.0.0.1', '-r', String(peerPort)];
+
+  it('turnutils_stunclient gets a binding answer with our reflexive address', async () => {
+    const { stdout, stderr } = await run('turnutils_stunclient', ['-p', String(turnPort), '127.0.0.1'], { timeout: 10_000 });
+    assert.match(stdout + stderr, /UDP reflexive addr: 127\.0\.0\.1:\d+/);
+  });
+
+  it('turnutils_uclient relays with ChannelData (its default: RTP and RTCP allocations, EVEN-PORT and a RESERVATION-TOKEN) and loses nothing', async () => {
+    const t = await uclient([...base(), '127.0.0.1']);
+    // Two allocations (RTP and RTCP), 50 messages each.
+    assert.equal(t.sent, 100, t.output);
+    assert.equal(t.received, 100, t.output);
+    assert.equal(t.lost, 0, t.output);
+  });
+
+  it('turnutils_uclient relays with Send and Data indications (-s) and loses nothing', async () => {
+    const t = await uclient([...base(), '-s', '127.0.0.1']);
+    assert.equal(t.sent, 100, t.output);
+    assert.equal(t.received, 100, t.output);
+    assert.equal(t.lost, 0, t.output);
+  });
+
+  it('turnutils_uclient relays padded ChannelData (-D), without RTCP (-c), and loses nothing', async () => {
+    const t = await uclient([...base(), '-D', '-c', '127.0.0.1']);
+    assert.equal(t.sent, 50, t.output);
+    assert.equal(t.received, 50, t.output);
+    assert.equal(t.lost, 0, t.output);
+  });
+});
