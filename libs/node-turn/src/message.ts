@@ -199,7 +199,8 @@ export class Message {
       if (a.name === 'fingerprint' || a.name === 'message-integrity') continue;
       push(a.type, encodeValue(a.name, a.value as AttributeValues[typeof a.name], this.transactionId));
     }
-    if (this.user && (this.class === CLASS.SUCCESS || this.class === CLASS.ERROR)) {
+    // (Requests too, so the same code signs a client's request in tests; indications are never signed.)
+    if (this.user && this.class !== CLASS.INDICATION) {
       const sofar = Buffer.concat(parts);
       sofar.writeUInt16BE(length + 24, 2);
       push(

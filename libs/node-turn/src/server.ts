@@ -140,7 +140,7 @@ export class Server implements MessageContext {
 
   /** Whether a peer may be relayed to: the policy, and never this server's own listeners (a relay loop). */
   peerAllowed(peer: Address): boolean {
-    if (peer.port === this.listeningPort && this.network.sockets.some((s) => addressOf(s) === peer.address)) return false;
+    if (this.network.sockets.some((s) => isAddressOf(s, peer))) return false;
     return this.peerFilter(peer);
   }
 
@@ -235,11 +235,13 @@ export class Server implements MessageContext {
   }
 }
 
-function addressOf(s: Socket): string | undefined {
+/** Whether `peer` is the address a listener is bound to (its actual port: listeningPort may be 0). */
+function isAddressOf(s: Socket, peer: Address): boolean {
   try {
-    return new Address(s.address().address, 0).address;
+    const a = s.address();
+    return a.port === peer.port && new Address(a.address, 0).address === peer.address;
   } catch {
-    return undefined;
+    return false;
   }
 }
 
