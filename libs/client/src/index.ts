@@ -33,6 +33,7 @@ export {
   type WireRtpParameters,
 } from './device.js';
 export { viewOf, type Speakers, type ViewInput, type ViewPeer } from './room-view.js';
+export { turnTransportOf, withTurnTransports, type TurnTransport } from './ice-servers.js';
 export {
   RoomClient,
   type Layers,

@@ -14,6 +14,7 @@ import type {
 import { Emitter, type ListenerErrorHandler } from './emitter.js';
 import { SignalingError } from './errors.js';
 import { viewOf, type Speakers } from './room-view.js';
+import { withTurnTransports, type TurnTransport } from './ice-servers.js';
 import type { ConnectionState, JoinResult, ResumeResult, SignalingClient } from './signaling-client.js';
 
 type ProducerSummary = JoinResult['peers'][number]['producers'][number];
@@ -105,6 +106,10 @@ export interface RoomClientOptions<TTrack> {
   viewLingerMs?: number;
   /** Pass the gateway's ICE servers (TURN) to the transports. Default true. */
   useIceServers?: boolean;
+  /** Only these TURN transports of the gateway's ICE servers (default: all it gives). */
+  turnTransports?: readonly TurnTransport[];
+  /** `relay`: media only through TURN (WebRTC's iceTransportPolicy), to test or to hide the client's address. */
+  iceTransportPolicy?: 'all' | 'relay';
   /** Ask the gateway for new ICE parameters when a transport's connection fails. Default true. */
   restartIceOnFailure?: boolean;
   /** Where an event listener that throws is reported (emit() carries on); default console.error. */
@@ -407,13 +412,15 @@ export class RoomClient<TTrack> extends Emitter<RoomClientEvents<TTrack>> {
 
   async #createTransport(direction: TransportDirection): Promise<TransportLike<TTrack>> {
     const info = await this.signaling.request('createWebRtcTransport', { direction });
-    const iceServers = this.#opts.useIceServers === false ? [] : (this.#joined?.iceServers ?? []);
+    const given = this.#opts.useIceServers === false ? [] : (this.#joined?.iceServers ?? []);
+    const iceServers = this.#opts.turnTransports ? withTurnTransports(given, this.#opts.turnTransports) : given;
     const options: TransportOptionsLike = {
       id: info.transportId,
       iceParameters: info.iceParameters,
       iceCandidates: info.iceCandidates,
       dtlsParameters: info.dtlsParameters,
       ...(iceServers.length ? { iceServers } : {}),
+      ...(this.#opts.iceTransportPolicy ? { iceTransportPolicy: this.#opts.iceTransportPolicy } : {}),
     };
     const transport = direction === 'send' ? this.device.createSendTransport(options) : this.device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {

@@ -95,6 +95,20 @@ describe('RoomClient with a scripted gateway and a fake device', () => {
     assert.deepEqual(room.peers.get('p2')?.name, 'Bob');
   });
 
+  it('gives the transports the TURN servers of the chosen transports only, and the relay policy when asked', async () => {
+    await room.leave();
+    const iceServers = [{ urls: ['turn:t:3478?transport=udp', 'turn:t:3478?transport=tcp', 'turns:t:5349?transport=tcp'], username: 'u', credential: 'c' }];
+    gw.handlers.set('join', () => joinResponse({ iceServers }));
+    const signaling = new SignalingClient({ url: gw.url, WebSocket, requestTimeoutMs: 2000 });
+    device = new FakeDevice();
+    room = new RoomClient({ signaling, device, token: 'tok', turnTransports: ['tcp'], iceTransportPolicy: 'relay' });
+    await room.join();
+    for (const dir of ['send', 'recv'] as const) {
+      assert.deepEqual(transport(dir).options.iceServers, [{ urls: ['turn:t:3478?transport=tcp'], username: 'u', credential: 'c' }]);
+      assert.equal(transport(dir).options.iceTransportPolicy, 'relay');
+    }
+  });
+
   it('publishes with the source and encodings, answering the transport with the server id', async () => {
     await room.join();
     const video = await room.publish({ kind: 'video', id: 'cam' }, { source: 'camera', encodings: VP8_SIMULCAST_ENCODINGS });

@@ -3,7 +3,7 @@
  * gateway, joins with @strata/client + mediasoup-client, publishes camera (VP8 simulcast) and
  * microphone, and shows everyone else. `window.strataDemo` exposes the live state for tests.
  */
-import { RoomClient, SignalingClient, VP8_SIMULCAST_ENCODINGS, type RemoteConsumer } from '@strata/client';
+import { RoomClient, SignalingClient, VP8_SIMULCAST_ENCODINGS, type RemoteConsumer, type TurnTransport } from '@strata/client';
 import { Device } from 'mediasoup-client';
 import type { DemoState, InboundStats, Phase, StrataDemo } from './demo-api.js';
 import { fetchDevToken } from './dev-token.js';
@@ -57,7 +57,17 @@ function showJoinForm(): void {
   });
 }
 
-async function conference(roomName: string, name: string, identity: string): Promise<void> {
+/**
+ * `?relay=1`: media only through TURN (iceTransportPolicy relay); `?turn=udp,tcp,tls`: only
+ * those of the region's TURN URLs. For trying TURN from a network that has it, and for tests.
+ */
+function iceOptions(params: URLSearchParams): { iceTransportPolicy?: 'relay'; turnTransports?: TurnTransport[] } {
+  const turn = params.get('turn');
+  const transports = turn?.split(',').filter((t): t is TurnTransport => t === 'udp' || t === 'tcp' || t === 'tls');
+  return { ...(params.get('relay') === '1' ? { iceTransportPolicy: 'relay' as const } : {}), ...(transports?.length ? { turnTransports: transports } : {}) };
+}
+
+async function conference(roomName: string, name: string, identity: string, ice: ReturnType<typeof iceOptions>): Promise<void> {
   $('join').hidden = true;
   $('conference').hidden = false;
   $('room-name').textContent = roomName;
@@ -65,7 +75,7 @@ async function conference(roomName: string, name: string, identity: string): Pro
   status.phase = 'joining';
   const { token, wsUrl } = await fetchDevToken(roomName, identity, name);
   const signaling = new SignalingClient({ url: wsUrl, WebSocket });
-  const room = new RoomClient<MediaStreamTrack>({ signaling, device: new Device(), token, name });
+  const room = new RoomClient<MediaStreamTrack>({ signaling, device: new Device(), token, name, ...ice });
   const grid = new TileGrid($('grid'), {
     onLayerChange: (peerId, spatial) => {
       const video = [...room.consumers.values()].find((c) => c.peerId === peerId && c.kind === 'video');
@@ -240,7 +250,7 @@ async function main(): Promise<void> {
       .replace(/[^a-z0-9_-]+/g, '-')
       .slice(0, 40)}-${randomSuffix()}`;
   try {
-    await conference(room, name, identity);
+    await conference(room, name, identity, iceOptions(params));
   } catch (err) {
     // Leaving while the camera was still being published aborts the publish: not a failure.
     if (status.phase === 'left') return;

@@ -1,0 +1,112 @@
+/**
+ * The demo page in headless Chromium with `iceTransportPolicy: 'relay'` and only our TURN
+ * server's UDP URL (`?relay=1&turn=udp`): two pages complete a call with the SFU through the
+ * region's TURN service, and play each other's video. The browsers' own stats say that the
+ * selected candidate pair of every transport is a relay one; the TURN service's health says
+ * it holds the allocations.
+ */
+import { Health, subjects } from '@strata/protocol';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { demoState, demoStats, launchChromium, pageWaiter, remoteVideos } from '../helpers/demo-page.js';
+import { REPO } from '../helpers/processes.js';
+import { startRegion, type Region } from '../helpers/region.js';
+
+const ROOM = 'chromium-turn';
+
+/** Keeps each RTCPeerConnection a page makes, to read its selected candidate pair (a string: it runs in the page). */
+const RECORD_PEER_CONNECTIONS = `(() => {
+  const Native = globalThis.RTCPeerConnection;
+  const pcs = [];
+  globalThis.__strataPeerConnections = pcs;
+  globalThis.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      pcs.push(this);
+    }
+  };
+})();`;
+
+/** The local candidate type of each open peer connection's selected pair, from getStats(). */
+const SELECTED_CANDIDATE_TYPES = `(async () => {
+  const out = [];
+  for (const pc of globalThis.__strataPeerConnections || []) {
+    if (pc.connectionState !== 'connected') continue;
+    const stats = await pc.getStats();
+    let pairId;
+    stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+    const pair = pairId && stats.get(pairId);
+    const local = pair && stats.get(pair.localCandidateId);
+    out.push(local ? local.candidateType + '/' + (local.relayProtocol || '') : 'none');
+  }
+  return out;
+})()`;
+
+/** A UDP port free on loopback now: the TURN URL handed to the browsers names it. */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+describe('demo page in Chromium through TURN only', { timeout: 180_000 }, () => {
+  let region: Region;
+  let browser: Browser;
+  const pages: Page[] = [];
+  const logs: string[] = [];
+  const waitIn = pageWaiter(logs);
+
+  before(async () => {
+    const build = spawnSync('npm', ['run', '--silent', 'build:web', '-w', '@strata/signaling'], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(build.status, 0, `build:web failed:\n${build.stdout}\n${build.stderr}`);
+    region = await startRegion({
+      services: ['signaling', 'media', 'turn'],
+      // The SFU listens on 127.0.0.1: the relay must be allowed to reach loopback peers.
+      env: { TURN_PORT: String(await freeUdpPort()), TURN_ALLOW_LOOPBACK_PEERS: 'true', TURN_LISTEN_IP: '127.0.0.1' },
+    });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await region?.stop();
+  });
+
+  it('two pages with only a UDP TURN URL and the relay policy call each other through it', async () => {
+    for (const name of ['Ada', 'Ben']) {
+      const page = await (await browser.newContext({ viewport: { width: 900, height: 600 } })).newPage();
+      page.on('console', (m) => logs.push(`[${name}] ${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => logs.push(`[${name}] pageerror: ${e.message}`));
+      await page.addInitScript(RECORD_PEER_CONNECTIONS);
+      await page.goto(`${region.httpUrl}/?room=${ROOM}&name=${name}&relay=1&turn=udp`);
+      pages.push(page);
+      await waitIn(`${name} joined and publishing`, async () => {
+        const s = await demoState(page);
+        if (s?.phase === 'failed') throw new Error(`page failed: ${s.errors.join('; ')}`);
+        return s?.phase === 'joined' && s.producers.length === 2 && s.transports.send === 'connected' ? s : undefined;
+      });
+    }
+    for (const page of pages) {
+      const first = await waitIn('the remote video to have frames', async () => {
+        const [v] = await remoteVideos(page);
+        return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
+      });
+      await waitIn('the remote video to keep playing', async () => {
+        const [v] = await remoteVideos(page);
+        return v && v.currentTime > first.currentTime + 1 && !v.paused ? v : undefined;
+      });
+      const audio = (await demoStats(page)).find((s) => s.kind === 'audio');
+      assert.ok(audio && audio.packetsReceived > 0, `audio received: ${JSON.stringify(audio)}`);
+      // Both transports of the page, each on a relay candidate our TURN server allocated over UDP.
+      const types = await page.evaluate<string[]>(SELECTED_CANDIDATE_TYPES);
+      assert.deepEqual(types, ['relay/udp', 'relay/udp'], `selected local candidates: ${types.join(', ')}`);
+    }
+    const health = await region.bus.request(Health, subjects.health(region.region, 'turn', 'turn-1'), {});
+    assert.ok(Number(health.checks['allocations']) >= 4, `TURN allocations: ${JSON.stringify(health.checks)}`);
+  });
+});
