@@ -2,7 +2,9 @@
  * coturn's own clients against our TURN service (issue 16's first test): the service runs as a real
  * process beside nats-server, credentials are minted over NATS as a client would get them, and
  * turnutils_stunclient / turnutils_uclient (independent implementations of STUN and TURN) talk to it
- * over UDP on loopback. uclient relays to turnutils_peer (an echo server) and counts what comes back.
+ * on loopback, over UDP, TCP (-t) and TLS (-S; the service's self-signed certificate, which uclient does
+ * not check). uclient relays to turnutils_peer (an echo server, UDP: relays are UDP) and counts what
+ * comes back.
  */
 import { TurnCredentials, subjects } from '@strata/protocol';
 import { ManagedProcess } from '@strata/process';
@@ -44,71 +46,141 @@ async function uclient(args: string[]): Promise<UclientTotals> {
   return { sent: Number(totals[1]), received: Number(totals[2]), lost: Number(lost[1]), output };
 }
 
-describe('coturn clients against our TURN server (UDP)', { timeout: 120_000, skip: HAVE_COTURN_CLIENTS ? false : 'coturn clients not installed' }, () => {
-  let region: Region;
-  let peer: ManagedProcess;
-  let turnPort: number;
-  let peerPort: number;
-  let creds: { username: string; credential: string };
+describe(
+  'coturn clients against our TURN server (UDP, TCP, TLS)',
+  { timeout: 120_000, skip: HAVE_COTURN_CLIENTS ? false : 'coturn clients not installed' },
+  () => {
+    let region: Region;
+    let peer: ManagedProcess;
+    let turnPort: number;
+    let tlsPort: number;
+    let peerPort: number;
+    let creds: { username: string; credential: string };
 
-  before(async () => {
-    turnPort = await freeUdpPort();
-    peerPort = await freeUdpPort();
-    // A relay range of its own, away from other tests' ephemeral ports.
-    const minPort = 40_000 + Math.floor(Math.random() * 200) * 100;
-    region = await startRegion({
-      services: ['turn'],
-      env: {
-        TURN_PORT: String(turnPort),
-        TURN_MIN_PORT: String(minPort),
-        TURN_MAX_PORT: String(minPort + 99),
-        TURN_SECRET: 'coturn-clients-secret',
-        // uclient's peer is on 127.0.0.1, which the server refuses to relay to by default.
-        TURN_ALLOW_LOOPBACK_PEERS: 'true',
-      },
+    before(async () => {
+      turnPort = await freeUdpPort();
+      peerPort = await freeUdpPort();
+      // A relay range of its own, away from other tests' ephemeral ports.
+      const minPort = 40_000 + Math.floor(Math.random() * 200) * 100;
+      region = await startRegion({
+        services: ['turn'],
+        env: {
+          TURN_PORT: String(turnPort),
+          TURN_MIN_PORT: String(minPort),
+          TURN_MAX_PORT: String(minPort + 99),
+          TURN_SECRET: 'coturn-clients-secret',
+          // uclient's peer is on 127.0.0.1, which the server refuses to relay to by default.
+          TURN_ALLOW_LOOPBACK_PEERS: 'true',
+        },
+      });
+      peer = await ManagedProcess.start({
+        command: 'turnutils_peer',
+        args: ['-L', '127.0.0.1', '-p', String(peerPort)],
+        name: 'turnutils_peer',
+        ready: { what: 'turnutils_peer', check: () => new Promise((r) => setTimeout(() => r(true), 300)) },
+      });
+      const c = await region.bus.request(TurnCredentials, subjects.turnCredentials(region.region), { identity: 'uclient', ttlSeconds: 600 });
+      // udp and tcp on TURN_PORT, turns: on the TLS port (0 in tests: the bound one is handed out).
+      const tls = /^turns:127\.0\.0\.1:(\d+)\?transport=tcp$/.exec(c.urls[2] ?? '');
+      assert.ok(tls?.[1], c.urls.join(' '));
+      tlsPort = Number(tls[1]);
+      assert.deepEqual(c.urls, [
+        `turn:127.0.0.1:${turnPort}?transport=udp`,
+        `turn:127.0.0.1:${turnPort}?transport=tcp`,
+        `turns:127.0.0.1:${tlsPort}?transport=tcp`,
+      ]);
+      creds = { username: c.username, credential: c.credential };
     });
-    peer = await ManagedProcess.start({
-      command: 'turnutils_peer',
-      args: ['-L', '127.0.0.1', '-p', String(peerPort)],
-      name: 'turnutils_peer',
-      ready: { what: 'turnutils_peer', check: () => new Promise((r) => setTimeout(() => r(true), 300)) },
+
+    after(async () => {
+      await peer?.stop();
+      await region?.stop();
     });
-    const c = await region.bus.request(TurnCredentials, subjects.turnCredentials(region.region), { identity: 'uclient', ttlSeconds: 600 });
-    assert.ok(c.urls[0]?.endsWith(`:${turnPort}?transport=udp`), c.urls[0]);
-    creds = { username: c.username, credential: c.credential };
-  });
 
-  after(async () => {
-    await peer?.stop();
-    await region?.stop();
-  });
+    const base = (port = turnPort) => [
+      '-p',
+      String(port),
+      '-u',
+      creds.username,
+      '-w',
+      creds.credential,
+      '-n',
+      '50',
+      '-z',
+      '10',
+      '-e',
+      '127.0.0.1',
+      '-r',
+      String(peerPort),
+    ];
 
-  const base = () => ['-p', String(turnPort), '-u', creds.username, '-w', creds.credential, '-n', '50', '-z', '10', '-e', '127.0.0.1', '-r', String(peerPort)];
+    it('turnutils_stunclient gets a binding answer with our reflexive address', async () => {
+      const { stdout, stderr } = await run('turnutils_stunclient', ['-p', String(turnPort), '127.0.0.1'], { timeout: 10_000 });
+      assert.match(stdout + stderr, /UDP reflexive addr: 127\.0\.0\.1:\d+/);
+    });
 
-  it('turnutils_stunclient gets a binding answer with our reflexive address', async () => {
-    const { stdout, stderr } = await run('turnutils_stunclient', ['-p', String(turnPort), '127.0.0.1'], { timeout: 10_000 });
-    assert.match(stdout + stderr, /UDP reflexive addr: 127\.0\.0\.1:\d+/);
-  });
+    it('turnutils_uclient relays with ChannelData (its default: RTP and RTCP allocations, EVEN-PORT and a RESERVATION-TOKEN) and loses nothing', async () => {
+      const t = await uclient([...base(), '127.0.0.1']);
+      // Two allocations (RTP and RTCP), 50 messages each.
+      assert.equal(t.sent, 100, t.output);
+      assert.equal(t.received, 100, t.output);
+      assert.equal(t.lost, 0, t.output);
+    });
 
-  it('turnutils_uclient relays with ChannelData (its default: RTP and RTCP allocations, EVEN-PORT and a RESERVATION-TOKEN) and loses nothing', async () => {
-    const t = await uclient([...base(), '127.0.0.1']);
-    // Two allocations (RTP and RTCP), 50 messages each.
-    assert.equal(t.sent, 100, t.output);
-    assert.equal(t.received, 100, t.output);
-    assert.equal(t.lost, 0, t.output);
-  });
+    it('turnutils_uclient relays with Send and Data indications (-s) and loses nothing', async () => {
+      const t = await uclient([...base(), '-s', '127.0.0.1']);
+      assert.equal(t.sent, 100, t.output);
+      assert.equal(t.received, 100, t.output);
+      assert.equal(t.lost, 0, t.output);
+    });
 
-  it('turnutils_uclient relays with Send and Data indications (-s) and loses nothing', async () => {
-    const t = await uclient([...base(), '-s', '127.0.0.1']);
-    assert.equal(t.sent, 100, t.output);
-    assert.equal(t.received, 100, t.output);
-    assert.equal(t.lost, 0, t.output);
-  });
+    it('turnutils_uclient relays padded ChannelData (-D), without RTCP (-c), and loses nothing', async () => {
+      const t = await uclient([...base(), '-D', '-c', '127.0.0.1']);
+      assert.equal(t.sent, 50, t.output);
+      assert.equal(t.received, 50, t.output);
+      assert.equal(t.lost, 0, t.output);
+    });
 
-  it('turnutils_uclient relays padded ChannelData (-D), without RTCP (-c), and loses nothing', async () => {
-    const t = await uclient([...base(), '-D', '-c', '127.0.0.1']);
-    assert.equal(t.sent, 50, t.output);
-    assert.equal(t.received, 50, t.output);
-    assert.equal(t.lost, 0, t.output);
-  });
-});
+    it('turnutils_uclient over TCP (-t) relays with ChannelData, padded as TCP requires (101-byte messages), and loses nothing', async () => {
+      // 101-byte messages, so every ChannelData carries 3 bytes of padding the framing must skip.
+      const t = await uclient([...base(), '-t', '-l', '101', '127.0.0.1']);
+      assert.equal(t.sent, 100, t.output);
+      assert.equal(t.received, 100, t.output);
+      assert.equal(t.lost, 0, t.output);
+    });
+
+    it('turnutils_uclient over TCP (-t) relays with Send and Data indications (-s) and loses nothing', async () => {
+      const t = await uclient([...base(), '-t', '-s', '127.0.0.1']);
+      assert.equal(t.sent, 100, t.output);
+      assert.equal(t.received, 100, t.output);
+      assert.equal(t.lost, 0, t.output);
+    });
+
+    it('turnutils_uclient over TLS (-S, the turns: port) relays with padded ChannelData and loses nothing', async () => {
+      const t = await uclient([...base(tlsPort), '-t', '-S', '-l', '101', '127.0.0.1']);
+      assert.equal(t.sent, 100, t.output);
+      assert.equal(t.received, 100, t.output);
+      assert.equal(t.lost, 0, t.output);
+    });
+
+    it('turnutils_uclient over TLS (-S) relays with Send and Data indications (-s) and loses nothing', async () => {
+      const t = await uclient([...base(tlsPort), '-t', '-S', '-s', '127.0.0.1']);
+      assert.equal(t.sent, 100, t.output);
+      assert.equal(t.received, 100, t.output);
+      assert.equal(t.lost, 0, t.output);
+    });
+
+    it('several uclients at once over UDP, TCP and TLS (-m 3) all relay, each on its own allocation', async () => {
+      const runs = await Promise.all([
+        uclient([...base(), '-m', '3', '-c', '127.0.0.1']),
+        uclient([...base(), '-m', '3', '-c', '-t', '127.0.0.1']),
+        uclient([...base(tlsPort), '-m', '3', '-c', '-t', '-S', '127.0.0.1']),
+      ]);
+      for (const t of runs) {
+        assert.equal(t.sent, 150, t.output);
+        assert.equal(t.received, 150, t.output);
+        assert.equal(t.lost, 0, t.output);
+      }
+    });
+  },
+);

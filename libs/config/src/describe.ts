@@ -7,6 +7,8 @@ const cellText = (s: string): string => cellCode(s).replaceAll('<', '&lt;');
 
 function defaultCell(hasFallback: boolean, fallback: unknown): string {
   if (!hasFallback) return '(required)';
+  // An optional variable whose absence another setting fills in.
+  if (fallback === undefined) return '(empty)';
   const text = Array.isArray(fallback) ? fallback.join(',') : String(fallback);
   return text === '' ? '(empty)' : `\`${cellCode(text)}\``;
 }

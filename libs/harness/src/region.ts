@@ -62,6 +62,8 @@ export async function startRegion(opts: RegionOptions = {}): Promise<Region> {
     SIGNALING_DEV_TOKENS: 'true',
     MEDIA_NUM_WORKERS: '1',
     TURN_PORT: '0',
+    // 5349, the default, would be taken by the first region on the machine.
+    TURN_TLS_PORT: '0',
     ...opts.env,
   };
   const processes: ServiceProcess[] = [];

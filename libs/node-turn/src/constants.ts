@@ -56,7 +56,10 @@ export const FAMILY = {
 export type Family = (typeof FAMILY)[keyof typeof FAMILY];
 
 export const PROTOCOL = {
+  /** also REQUESTED-TRANSPORT's value: relays are UDP */
   UDP: 0x11,
+  /** client transport only (TURN over TCP and TLS, RFC 8656 section 3.1): there are no TCP relays (RFC 6062) */
+  TCP: 0x06,
 } as const;
 
 /**

@@ -12,8 +12,12 @@ export {
 } from './attribute.js';
 export { Authentication, type AuthMech } from './authentication.js';
 export { ChannelMessage } from './channel-message.js';
+export { CLOSE_ABOVE, Connection, DROP_RELAYED_ABOVE } from './connection.js';
 export * from './constants.js';
+export { FrameReader, MAX_FRAME, frameLength } from './framing.js';
+export { Network, type StreamListener } from './network.js';
 export { Message, fingerprintOf, isStun, longTermKey, type MessageContext, type User } from './message.js';
 export { peerPolicy, type PeerPolicyOptions } from './peer-policy.js';
+export { selfSignedCertificate, type SelfSigned } from './self-signed.js';
 export { Server, type ServerOptions } from './server.js';
-export { Transport } from './transport.js';
+export { Transport, type ClientSocket } from './transport.js';

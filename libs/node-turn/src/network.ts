@@ -1,41 +1,133 @@
-// The client-facing UDP listeners. Ported from node-turn 0.0.6 lib/network.js (MIT, Atlantis Software).
+// The client-facing listeners: UDP (ported from node-turn 0.0.6 lib/network.js, MIT, Atlantis Software),
+// and TCP and TLS, which are new (RFC 8656 section 3.1; the relays stay UDP).
 import { createSocket, type Socket } from 'node:dgram';
+import { createServer as createTcpServer, type Server as NetServer, type Socket as NetSocket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Address } from './address.js';
+import { Connection } from './connection.js';
 import { FAMILY, PROTOCOL } from './constants.js';
-import { Message } from './message.js';
 import { Transport } from './transport.js';
 import type { Server } from './server.js';
 
+export interface StreamListener {
+  readonly secure: boolean;
+  readonly server: NetServer;
+}
+
 export class Network {
   readonly sockets: Socket[] = [];
+  readonly listeners: StreamListener[] = [];
+  readonly connections = new Set<Connection>();
 
   constructor(private readonly server: Server) {}
 
-  start(): Promise<void> {
-    const bound: Promise<void>[] = [];
+  /**
+   * Resolves once every listener is bound. A UDP socket that cannot bind is logged and skipped, as in
+   * node-turn; a TCP or TLS listener that cannot listen rejects, since it was asked for explicitly.
+   */
+  async start(): Promise<void> {
+    const udp: Promise<void>[] = [];
+    const ips: string[] = [];
     for (const ip of this.server.listeningIps) {
       const dst = new Address(ip, this.server.listeningPort);
       if (dst.family === FAMILY.IPV6 && ip.startsWith('fe80:') && !ip.includes('%')) {
         this.server.debug('FATAL', 'local-link ipv6 address require a specified interface ex: fe80::0000:0000:0000:0000%eth0');
         continue;
       }
-      const socket = createSocket(dst.family === FAMILY.IPV6 ? 'udp6' : 'udp4');
-      socket.on('error', (err) => this.server.debug('FATAL', err));
-      socket.on('message', (buf, rinfo) => this.receive(socket, dst, buf, rinfo.address, rinfo.port));
-      socket.on('close', () => this.server.debug('INFO', `Server is no more listening on ${ip}:${this.server.listeningPort}`));
-      bound.push(
-        new Promise<void>((resolve) => {
-          socket.once('listening', () => {
-            this.server.debug('INFO', `Server is listening on ${ip}:${socket.address().port}`);
-            resolve();
-          });
-          socket.once('error', () => resolve());
-        }),
-      );
-      socket.bind({ address: ip, port: this.server.listeningPort, exclusive: true });
-      this.sockets.push(socket);
+      ips.push(ip);
+      if (this.server.udp) udp.push(this.bindUdp(ip, dst));
     }
-    return Promise.all(bound).then(() => undefined);
+    await Promise.all(udp);
+    const streams: Promise<void>[] = [];
+    for (const ip of ips) {
+      // TCP on the UDP port by default (the one bound, when the configured port is 0), as TURN URLs name one port for both.
+      if (this.server.tcp) streams.push(this.listen(ip, this.server.tcp.port ?? this.udpPortOf(ip) ?? this.server.listeningPort, false));
+      if (this.server.tls) streams.push(this.listen(ip, this.server.tls.port ?? 5349, true));
+    }
+    await Promise.all(streams);
+  }
+
+  private bindUdp(ip: string, dst: Address): Promise<void> {
+    const socket = createSocket(dst.family === FAMILY.IPV6 ? 'udp6' : 'udp4');
+    socket.on('error', (err) => this.server.debug('FATAL', err));
+    socket.on('message', (buf, rinfo) => this.receive(socket, dst, buf, rinfo.address, rinfo.port));
+    socket.on('close', () => this.server.debug('INFO', `Server is no more listening on ${ip}:${this.server.listeningPort}`));
+    this.sockets.push(socket);
+    const bound = new Promise<void>((resolve) => {
+      socket.once('listening', () => {
+        this.server.debug('INFO', `Server is listening on ${ip}:${socket.address().port}`);
+        resolve();
+      });
+      socket.once('error', () => resolve());
+    });
+    socket.bind({ address: ip, port: this.server.listeningPort, exclusive: true });
+    return bound;
+  }
+
+  private udpPortOf(ip: string): number | undefined {
+    for (const s of this.sockets) {
+      try {
+        const a = s.address();
+        if (a.address === ip || new Address(a.address, 0).address === new Address(ip, 0).address) return a.port;
+      } catch {
+        // not bound
+      }
+    }
+    return undefined;
+  }
+
+  private listen(ip: string, port: number, secure: boolean): Promise<void> {
+    const tls = this.server.tls;
+    const server =
+      secure && tls ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: this.server.streamIdleTimeout * 1000 }) : createTcpServer();
+    if (secure) {
+      server.on('secureConnection', (socket: NetSocket) => this.accept(socket, true));
+      // A failed handshake is the client's problem; node destroys its socket.
+      server.on('tlsClientError', (err: Error) => this.server.debug('DEBUG', `TLS handshake failed: ${err.message}`));
+    } else {
+      server.on('connection', (socket: NetSocket) => this.accept(socket, false));
+    }
+    this.listeners.push({ secure, server });
+    return new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: ip, port, exclusive: true }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.server.debug('ERROR', err));
+        this.server.debug('INFO', `Server is listening on ${secure ? 'tls' : 'tcp'} ${ip}:${port}`);
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: NetSocket, secure: boolean): void {
+    try {
+      this.connections.add(new Connection(this.server, socket, secure, this.server.streamIdleTimeout * 1000));
+    } catch (err) {
+      // Closed before we looked at it (its addresses are gone).
+      this.server.debug('DEBUG', err);
+      socket.destroy();
+    }
+  }
+
+  /** A connection has closed. */
+  forget(connection: Connection): void {
+    this.connections.delete(connection);
+  }
+
+  /** The port of each kind of listener (the first of each), once started: what clients are told. */
+  ports(): { udp?: number; tcp?: number; tls?: number } {
+    const out: { udp?: number; tcp?: number; tls?: number } = {};
+    try {
+      const udp = this.sockets[0]?.address().port;
+      if (udp !== undefined) out.udp = udp;
+    } catch {
+      // not bound
+    }
+    for (const l of this.listeners) {
+      const a = l.server.address();
+      if (a && typeof a === 'object') out[l.secure ? 'tls' : 'tcp'] ??= a.port;
+    }
+    return out;
   }
 
   /** One datagram from a client. Nothing here may throw out of the socket's event handler. */
@@ -43,11 +135,7 @@ export class Network {
     try {
       // The socket's own address, since node does not tell the destination of a datagram (nodejs/node#1649).
       const dst = local.port === 0 ? new Address(local.address, socket.address().port) : local;
-      const transport = new Transport(PROTOCOL.UDP, new Address(ip, port), dst, socket);
-      // The first two bits tell the two apart: 00 STUN, 01 ChannelData (RFC 8656 section 12).
-      if (((buf[0] ?? 0) & 0xc0) === 0x40) return this.server.handleChannelData(transport, buf);
-      const msg = new Message(this.server, transport);
-      if (msg.read(buf)) this.server.handle(msg);
+      this.server.receive(new Transport(PROTOCOL.UDP, new Address(ip, port), dst, socket), buf);
     } catch (err) {
       this.server.debug('ERROR', err);
     }
@@ -62,5 +150,9 @@ export class Network {
       }
     }
     this.sockets.length = 0;
+    for (const l of this.listeners) l.server.close();
+    this.listeners.length = 0;
+    // Closing a listener leaves its connections open.
+    for (const c of [...this.connections]) c.close();
   }
 }

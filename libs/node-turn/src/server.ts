@@ -5,12 +5,13 @@ import type { Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { Address } from './address.js';
 import { ChannelMessage } from './channel-message.js';
+import { Message } from './message.js';
 import { peerPolicy } from './peer-policy.js';
 import type { Transport } from './transport.js';
 import { Authentication, type AuthMech } from './authentication.js';
 import type { Allocation } from './allocation.js';
 import { CLASS, DEBUG_LEVEL, METHOD, type DebugLevelName, type Family } from './constants.js';
-import type { Message, MessageContext } from './message.js';
+import type { MessageContext } from './message.js';
 import { allocate } from './methods/allocate.js';
 import { channelBind } from './methods/channel-bind.js';
 import { createPermission } from './methods/create-permission.js';
@@ -22,6 +23,14 @@ export interface ServerOptions {
   /** IPs to listen on; default: every address of every interface (node cannot tell a datagram's destination on 0.0.0.0). */
   listeningIps?: string[];
   listeningPort?: number;
+  /** UDP listeners on `listeningPort` (default true) */
+  udp?: boolean;
+  /** TURN over TCP on each listening IP (RFC 8656 section 3.1); `port` defaults to that IP's UDP port. Off unless given. */
+  tcp?: { port?: number };
+  /** TURN over TLS (`turns:`) on each listening IP; certificate chain and key in PEM; `port` defaults to 5349. Off unless given. */
+  tls?: { port?: number; cert: string | Buffer; key: string | Buffer };
+  /** seconds a TCP/TLS connection may go without a complete message while it has no allocation (and the TLS handshake may take); default 30 */
+  streamIdleTimeout?: number;
   /** local IPs relays bind to, used in turn; empty: the IP the request came to */
   relayIps?: string[];
   /** the address advertised for a relay: one for all, or per relay IP (with a "default" key) */
@@ -55,6 +64,10 @@ export class Server implements MessageContext {
   readonly relayIps: string[];
   readonly externalIps: string | Record<string, string> | null;
   readonly listeningPort: number;
+  readonly udp: boolean;
+  readonly tcp: { port?: number } | undefined;
+  readonly tls: { port?: number; cert: string | Buffer; key: string | Buffer } | undefined;
+  readonly streamIdleTimeout: number;
   readonly minPort: number;
   readonly maxPort: number;
   readonly maxAllocateLifetime: number;
@@ -81,6 +94,10 @@ export class Server implements MessageContext {
     this.relayIps = config.relayIps ?? [];
     this.externalIps = config.externalIps ?? null;
     this.listeningPort = config.listeningPort ?? 3478;
+    this.udp = config.udp ?? true;
+    this.tcp = config.tcp;
+    this.tls = config.tls;
+    this.streamIdleTimeout = config.streamIdleTimeout ?? 30;
     this.minPort = config.minPort ?? 49152;
     this.maxPort = config.maxPort ?? 65535;
     this.maxAllocateLifetime = config.maxAllocateLifetime ?? 3600;
@@ -166,14 +183,28 @@ export class Server implements MessageContext {
     return r.socket;
   }
 
-  /** A ChannelData message from a client (RFC 8656 section 12.5): relayed to the channel's peer, else dropped. */
-  handleChannelData(transport: Transport, buf: Buffer): void {
-    const allocation = this.allocations[transport.get5Tuple()];
-    if (!allocation) return;
+  /**
+   * One datagram, or one frame of a TCP/TLS stream, from a client. False when it is neither a STUN nor a
+   * ChannelData message (a datagram is then dropped; a stream, being out of step, is closed).
+   */
+  receive(transport: Transport, buf: Buffer): boolean {
+    // The first two bits tell the two apart: 00 STUN, 01 ChannelData (RFC 8656 section 12).
+    if (((buf[0] ?? 0) & 0xc0) === 0x40) return this.handleChannelData(transport, buf);
+    const msg = new Message(this, transport);
+    if (!msg.read(buf)) return false;
+    this.handle(msg);
+    return true;
+  }
+
+  /** A ChannelData message from a client (RFC 8656 section 12.5): relayed to the channel's peer, else dropped. False when it is no ChannelData. */
+  handleChannelData(transport: Transport, buf: Buffer): boolean {
     const cm = ChannelMessage.read(buf);
-    if (!cm) return;
+    if (!cm) return false;
+    const allocation = this.allocations[transport.get5Tuple()];
+    if (!allocation) return true;
     const peer = allocation.channelPeer(cm.channelNumber);
     if (!peer || !allocation.toPeer(cm.data, peer)) this.debug('TRACE', `ChannelData on unbound or unpermitted channel ${cm.channelNumber}`);
+    return true;
   }
 
   checkQuota(_username: string | undefined): boolean {

@@ -1,20 +1,28 @@
 // The 5-tuple a message came on. Ported from node-turn 0.0.6 lib/transport.js (MIT, Atlantis Software).
-import type { Socket } from 'node:dgram';
 import { PROTOCOL } from './constants.js';
 import type { Address } from './address.js';
+
+/**
+ * What a message to the client is sent through: a UDP listener (node's dgram socket has this shape)
+ * or one TCP/TLS connection, which ignores the address since the connection has only one.
+ */
+export interface ClientSocket {
+  send(msg: Buffer, port: number, address: string, callback?: (error: Error | null) => void): void;
+  /** true once a connection has ended: an Allocate still binding its port must not outlive it */
+  readonly closed?: boolean;
+}
 
 export class Transport {
   constructor(
     readonly protocol: number,
     readonly src: Address,
     readonly dst: Address,
-    readonly socket: Socket,
+    readonly socket: ClientSocket,
   ) {}
 
   /** The key of the allocation this 5-tuple owns. */
   get5Tuple(): string {
-    const proto = this.protocol === PROTOCOL.UDP ? 'UDP' : '';
-    return `${proto}://${this.src.address}:${this.src.port}>${this.dst.address}:${this.dst.port}`;
+    return `${protocolName(this.protocol)}://${this.src.address}:${this.src.port}>${this.dst.address}:${this.dst.port}`;
   }
 
   revert(): Transport {
@@ -22,6 +30,10 @@ export class Transport {
   }
 
   toString(): string {
-    return `${this.protocol === PROTOCOL.UDP ? 'UDP' : 'UNKNOWN PROTOCOL'}: from ${this.src} to ${this.dst}`;
+    return `${protocolName(this.protocol)}: from ${this.src} to ${this.dst}`;
   }
+}
+
+function protocolName(protocol: number): string {
+  return protocol === PROTOCOL.UDP ? 'UDP' : protocol === PROTOCOL.TCP ? 'TCP' : 'UNKNOWN PROTOCOL';
 }

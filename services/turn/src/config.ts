@@ -1,8 +1,28 @@
-import { bool, duration, port, str } from '@strata/config';
+import { bool, duration, list, oneOf, port, str, type VarSpec } from '@strata/config';
+
+export const TURN_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
+export type TurnTransport = (typeof TURN_TRANSPORTS)[number];
+
+/** A port that may be left empty, when another setting decides it. */
+function optionalPort(description: string): VarSpec<number | undefined> {
+  return { ...port({ description }), hasFallback: true, fallback: undefined };
+}
 
 export const turnConfig = {
-  TURN_LISTEN_IP: str({ description: 'IP the TURN server listens on (UDP)', default: '127.0.0.1' }),
+  TURN_LISTEN_IP: str({ description: 'IP the TURN server listens on (UDP, TCP and TLS)', default: '127.0.0.1' }),
   TURN_PORT: port({ description: 'TURN/STUN UDP port', default: 3478 }),
+  TURN_TRANSPORTS: list(oneOf(TURN_TRANSPORTS, { description: 'a client transport' }), {
+    description:
+      'client transports served and handed out as URLs: udp (turn:…?transport=udp), tcp (turn:…?transport=tcp), tls (turns:…?transport=tcp); relays are UDP',
+    default: [...TURN_TRANSPORTS],
+  }),
+  TURN_TCP_PORT: optionalPort('TURN/STUN TCP port; empty: the UDP port (the one bound when TURN_PORT is 0)'),
+  TURN_TLS_PORT: port({ description: 'TURN over TLS (turns:) port', default: 5349 }),
+  TURN_TLS_CERT: str({
+    description: 'PEM file of the TLS certificate (chain); empty, with TURN_TLS_KEY empty: a self-signed one is made at start, for development and tests',
+    default: '',
+  }),
+  TURN_TLS_KEY: str({ description: 'PEM file of the TLS private key; set with TURN_TLS_CERT', default: '' }),
   TURN_ANNOUNCED_ADDRESS: str({ description: 'host or IP clients are told to use; empty: TURN_LISTEN_IP', default: '' }),
   TURN_RELAY_IP: str({ description: 'IP relayed allocations bind to; empty: TURN_LISTEN_IP', default: '' }),
   TURN_MIN_PORT: port({ description: 'lowest relay port', default: 49152 }),

@@ -4,7 +4,9 @@ import type { ServiceDefinition } from '@strata/service';
 import { turnConfig } from './config.js';
 import { mintCredential } from './credentials.js';
 import { turnLoad } from './load.js';
+import { tlsPair } from './tls.js';
 import { TurnServer } from './turn-server.js';
+import { turnUrls } from './urls.js';
 
 export const turnService: ServiceDefinition<typeof turnConfig> = {
   kind: 'turn',
@@ -13,12 +15,25 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
   async start({ config, log, bus, region }) {
     if (config.TURN_SECRET === 'strata-dev-secret') log.warn('TURN_SECRET is the development default: set a real secret outside local development');
     if (config.TURN_MIN_PORT > config.TURN_MAX_PORT) throw new ConfigError(['TURN_MIN_PORT: above TURN_MAX_PORT']);
+    const transports = config.TURN_TRANSPORTS;
+    if (transports.length === 0) throw new ConfigError(['TURN_TRANSPORTS: names no transport (udp, tcp, tls)']);
     const relayIp = config.TURN_RELAY_IP || config.TURN_LISTEN_IP;
     const announced = config.TURN_ANNOUNCED_ADDRESS || config.TURN_LISTEN_IP;
+    let tls: { port: number; cert: string; key: string } | undefined;
+    if (transports.includes('tls')) {
+      const hosts = [...new Set([announced, config.TURN_LISTEN_IP, '127.0.0.1', 'localhost'])].filter((h) => h !== '0.0.0.0' && h !== '::');
+      const pair = tlsPair(config.TURN_TLS_CERT, config.TURN_TLS_KEY, hosts);
+      if (pair.selfSigned)
+        log.warn({ hosts }, 'TURN_TLS_CERT and TURN_TLS_KEY unset: turns: serves a self-signed certificate, which clients that check certificates refuse');
+      tls = { port: config.TURN_TLS_PORT, cert: pair.cert, key: pair.key };
+    }
     const server = new TurnServer(
       {
         listenIp: config.TURN_LISTEN_IP,
         port: config.TURN_PORT,
+        udp: transports.includes('udp'),
+        ...(transports.includes('tcp') ? { tcp: config.TURN_TCP_PORT === undefined ? {} : { port: config.TURN_TCP_PORT } } : {}),
+        ...(tls ? { tls } : {}),
         relayIp,
         externalIp: config.TURN_ANNOUNCED_ADDRESS || relayIp,
         minPort: config.TURN_MIN_PORT,
@@ -31,7 +46,9 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
       log,
     );
     await server.start();
-    const urls = [`turn:${announced}:${config.TURN_PORT}?transport=udp`];
+    // The bound ports, not the configured ones: 0 (tests) asks the OS for a free port.
+    const urls = turnUrls(announced, server.ports, transports);
+    log.info({ urls }, 'TURN listening');
 
     // Handlers
     const sub = bus.serve(
@@ -46,7 +63,7 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
     );
 
     return {
-      endpoints: () => ({ turn: urls[0] as string }),
+      endpoints: () => Object.fromEntries(urls.map((u) => [u.startsWith('turns:') ? 'turns' : u.endsWith('=tcp') ? 'turnTcp' : 'turn', u])),
       load: (sample) => turnLoad(server.allocationCount, { min: config.TURN_MIN_PORT, max: config.TURN_MAX_PORT }, sample),
       health: () => ({ allocations: server.allocationCount }),
       async close() {

@@ -5,6 +5,12 @@ import { lookupEphemeral } from './credentials.js';
 export interface TurnServerOptions {
   listenIp: string;
   port: number;
+  /** client transports to listen on */
+  udp: boolean;
+  /** TURN over TCP; `port` undefined: the UDP port */
+  tcp?: { port?: number };
+  /** TURN over TLS, certificate and key in PEM */
+  tls?: { port: number; cert: string; key: string };
   relayIp: string;
   externalIp: string;
   minPort: number;
@@ -32,6 +38,9 @@ export class TurnServer {
     this.server = new Server({
       listeningIps: [opts.listenIp],
       listeningPort: opts.port,
+      udp: opts.udp,
+      ...(opts.tcp ? { tcp: opts.tcp } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
       relayIps: [opts.relayIp],
       externalIps: opts.externalIp === opts.relayIp ? null : { [opts.relayIp]: opts.externalIp },
       minPort: opts.minPort,
@@ -48,9 +57,14 @@ export class TurnServer {
     });
   }
 
-  /** Resolves once the UDP listener is bound. */
+  /** Resolves once the listeners are bound; rejects when a TCP or TLS port cannot be listened on. */
   start(): Promise<void> {
     return this.server.start();
+  }
+
+  /** The ports bound, per transport (the configured ones, or the OS's choice where 0 was configured). */
+  get ports(): { udp?: number; tcp?: number; tls?: number } {
+    return this.server.network.ports();
   }
 
   get allocationCount(): number {

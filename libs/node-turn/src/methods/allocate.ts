@@ -65,6 +65,8 @@ export async function allocate(server: Server, msg: Message, reply: Message): Pr
       return reply.reject(508, 'Insufficient Capacity');
     }
   }
+  // The connection may have closed while the port was being bound: nothing would ever free it.
+  if (msg.transport.socket.closed) return void socket.close();
   // The same 5-tuple may have allocated while the port was being bound.
   if (server.allocations[msg.transport.get5Tuple()]) {
     socket.close();
