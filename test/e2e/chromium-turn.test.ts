@@ -1,14 +1,14 @@
 /**
- * The demo page in headless Chromium with `iceTransportPolicy: 'relay'` and only our TURN
- * server's UDP URL (`?relay=1&turn=udp`): two pages complete a call with the SFU through the
- * region's TURN service, and play each other's video. The browsers' own stats say that the
- * selected candidate pair of every transport is a relay one; the TURN service's health says
- * it holds the allocations.
+ * The demo page in headless Chromium with `iceTransportPolicy: 'relay'` and only one of our
+ * TURN server's URLs (`?relay=1&turn=udp`, `tcp`, then `tls`): two pages complete a call with
+ * the SFU through the region's TURN service, and play each other's video. The browsers' own
+ * stats say that the selected candidate pair of every transport is a relay one over that
+ * transport; the TURN service's health says it holds the allocations. The TLS listener has the
+ * service's self-signed development certificate, which this browser is told to accept.
  */
 import { Health, subjects } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { demoState, demoStats, launchChromium, pageWaiter, remoteVideos } from '../helpers/demo-page.js';
@@ -45,19 +45,9 @@ const SELECTED_CANDIDATE_TYPES = `(async () => {
   return out;
 })()`;
 
-/** A UDP port free on loopback now: the TURN URL handed to the browsers names it. */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 describe('demo page in Chromium through TURN only', { timeout: 180_000 }, () => {
   let region: Region;
   let browser: Browser;
-  const pages: Page[] = [];
   const logs: string[] = [];
   const waitIn = pageWaiter(logs);
 
@@ -67,9 +57,9 @@ describe('demo page in Chromium through TURN only', { timeout: 180_000 }, () => 
     region = await startRegion({
       services: ['signaling', 'media', 'turn'],
       // The SFU listens on 127.0.0.1: the relay must be allowed to reach loopback peers.
-      env: { TURN_PORT: String(await freeUdpPort()), TURN_ALLOW_LOOPBACK_PEERS: 'true', TURN_LISTEN_IP: '127.0.0.1' },
+      env: { TURN_ALLOW_LOOPBACK_PEERS: 'true', TURN_LISTEN_IP: '127.0.0.1' },
     });
-    browser = await launchChromium();
+    browser = await launchChromium(['--ignore-certificate-errors']);
   });
 
   after(async () => {
@@ -77,36 +67,45 @@ describe('demo page in Chromium through TURN only', { timeout: 180_000 }, () => 
     await region?.stop();
   });
 
-  it('two pages with only a UDP TURN URL and the relay policy call each other through it', async () => {
-    for (const name of ['Ada', 'Ben']) {
-      const page = await (await browser.newContext({ viewport: { width: 900, height: 600 } })).newPage();
-      page.on('console', (m) => logs.push(`[${name}] ${m.type()}: ${m.text()}`));
-      page.on('pageerror', (e) => logs.push(`[${name}] pageerror: ${e.message}`));
-      await page.addInitScript(RECORD_PEER_CONNECTIONS);
-      await page.goto(`${region.httpUrl}/?room=${ROOM}&name=${name}&relay=1&turn=udp`);
-      pages.push(page);
-      await waitIn(`${name} joined and publishing`, async () => {
-        const s = await demoState(page);
-        if (s?.phase === 'failed') throw new Error(`page failed: ${s.errors.join('; ')}`);
-        return s?.phase === 'joined' && s.producers.length === 2 && s.transports.send === 'connected' ? s : undefined;
-      });
-    }
-    for (const page of pages) {
-      const first = await waitIn('the remote video to have frames', async () => {
-        const [v] = await remoteVideos(page);
-        return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
-      });
-      await waitIn('the remote video to keep playing', async () => {
-        const [v] = await remoteVideos(page);
-        return v && v.currentTime > first.currentTime + 1 && !v.paused ? v : undefined;
-      });
-      const audio = (await demoStats(page)).find((s) => s.kind === 'audio');
-      assert.ok(audio && audio.packetsReceived > 0, `audio received: ${JSON.stringify(audio)}`);
-      // Both transports of the page, each on a relay candidate our TURN server allocated over UDP.
-      const types = await page.evaluate<string[]>(SELECTED_CANDIDATE_TYPES);
-      assert.deepEqual(types, ['relay/udp', 'relay/udp'], `selected local candidates: ${types.join(', ')}`);
-    }
-    const health = await region.bus.request(Health, subjects.health(region.region, 'turn', 'turn-1'), {});
-    assert.ok(Number(health.checks['allocations']) >= 4, `TURN allocations: ${JSON.stringify(health.checks)}`);
-  });
+  for (const [turn, relayProtocol] of [
+    ['udp', 'udp'],
+    ['tcp', 'tcp'],
+    ['tls', 'tls'],
+  ] as const) {
+    it(`two pages with only the ${turn} TURN URL and the relay policy call each other through it`, async () => {
+      const room = `${ROOM}-${turn}`;
+      const pages: Page[] = [];
+      for (const name of ['Ada', 'Ben']) {
+        const page = await (await browser.newContext({ viewport: { width: 900, height: 600 } })).newPage();
+        page.on('console', (m) => logs.push(`[${turn} ${name}] ${m.type()}: ${m.text()}`));
+        page.on('pageerror', (e) => logs.push(`[${turn} ${name}] pageerror: ${e.message}`));
+        await page.addInitScript(RECORD_PEER_CONNECTIONS);
+        await page.goto(`${region.httpUrl}/?room=${room}&name=${name}&relay=1&turn=${turn}`);
+        pages.push(page);
+        await waitIn(`${name} joined and publishing`, async () => {
+          const s = await demoState(page);
+          if (s?.phase === 'failed') throw new Error(`page failed: ${s.errors.join('; ')}`);
+          return s?.phase === 'joined' && s.producers.length === 2 && s.transports.send === 'connected' ? s : undefined;
+        });
+      }
+      for (const page of pages) {
+        const first = await waitIn('the remote video to have frames', async () => {
+          const [v] = await remoteVideos(page);
+          return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
+        });
+        await waitIn('the remote video to keep playing', async () => {
+          const [v] = await remoteVideos(page);
+          return v && v.currentTime > first.currentTime + 1 && !v.paused ? v : undefined;
+        });
+        const audio = (await demoStats(page)).find((s) => s.kind === 'audio');
+        assert.ok(audio && audio.packetsReceived > 0, `audio received: ${JSON.stringify(audio)}`);
+        // Both transports of the page, each on a relay candidate our TURN server allocated over that transport.
+        const types = await page.evaluate<string[]>(SELECTED_CANDIDATE_TYPES);
+        assert.deepEqual(types, [`relay/${relayProtocol}`, `relay/${relayProtocol}`], `selected local candidates: ${types.join(', ')}`);
+      }
+      const health = await region.bus.request(Health, subjects.health(region.region, 'turn', 'turn-1'), {});
+      assert.ok(Number(health.checks['allocations']) >= 4, `TURN allocations: ${JSON.stringify(health.checks)}`);
+      for (const page of pages) await page.context().close();
+    });
+  }
 });
