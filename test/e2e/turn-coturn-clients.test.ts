@@ -7,44 +7,16 @@
  * comes back.
  */
 import { TurnCredentials, subjects } from '@strata/protocol';
-import { ManagedProcess } from '@strata/process';
+import type { ManagedProcess } from '@strata/process';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { freeUdpPort, haveCommands, startTurnutilsPeer, uclient } from '@strata/harness';
 import { startRegion, type Region } from '../helpers/region.js';
 
 const run = promisify(execFile);
-const HAVE_COTURN_CLIENTS = (await run('sh', ['-c', 'command -v turnutils_uclient turnutils_stunclient turnutils_peer']).catch(() => undefined)) !== undefined;
-
-/** A UDP port free right now (the service needs one known in advance: uclient is told it). */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-interface UclientTotals {
-  sent: number;
-  received: number;
-  lost: number;
-  output: string;
-}
-
-/** Runs turnutils_uclient and reads its own totals ("tot_send_msgs=N, tot_recv_msgs=M", "Total lost packets N"). */
-async function uclient(args: string[]): Promise<UclientTotals> {
-  const { stdout, stderr } = await run('turnutils_uclient', args, { timeout: 30_000 }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
-    throw new Error(`turnutils_uclient ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-  });
-  const output = stdout + stderr;
-  const totals = [...output.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/gm)].at(-1);
-  const lost = /Total lost packets (\d+)/.exec(output);
-  assert.ok(totals && lost, `uclient printed no totals:\n${output}`);
-  return { sent: Number(totals[1]), received: Number(totals[2]), lost: Number(lost[1]), output };
-}
+const HAVE_COTURN_CLIENTS = await haveCommands('turnutils_uclient', 'turnutils_stunclient', 'turnutils_peer');
 
 describe(
   'coturn clients against our TURN server (UDP, TCP, TLS)',
@@ -73,12 +45,7 @@ describe(
           TURN_ALLOW_LOOPBACK_PEERS: 'true',
         },
       });
-      peer = await ManagedProcess.start({
-        command: 'turnutils_peer',
-        args: ['-L', '127.0.0.1', '-p', String(peerPort)],
-        name: 'turnutils_peer',
-        ready: { what: 'turnutils_peer', check: () => new Promise((r) => setTimeout(() => r(true), 300)) },
-      });
+      peer = await startTurnutilsPeer(peerPort);
       const c = await region.bus.request(TurnCredentials, subjects.turnCredentials(region.region), { identity: 'uclient', ttlSeconds: 600 });
       // udp and tcp on TURN_PORT, turns: on the TLS port (0 in tests: the bound one is handed out).
       const tls = /^turns:127\.0\.0\.1:(\d+)\?transport=tcp$/.exec(c.urls[2] ?? '');

@@ -8,3 +8,15 @@ export { flowingLinkStreams, legsOf, peersOf, type LinkFlows } from './cascade-p
 export * from './rtp.js';
 export { SrtpSession, randomSrtpParameters, rtpPayload, srtpOverhead } from './srtp.js';
 export { mediaBeat } from './beats.js';
+export {
+  freeUdpPort,
+  haveCommands,
+  parseUclientProgress,
+  parseUclientTotals,
+  startTurnutilsPeer,
+  startUclient,
+  uclient,
+  type RunningUclient,
+  type UclientProgress,
+  type UclientTotals,
+} from './coturn-clients.js';
