@@ -11,7 +11,7 @@ import type { Transport } from './transport.js';
 import { Authentication, type AuthMech } from './authentication.js';
 import type { Allocation } from './allocation.js';
 import { CLASS, DEBUG_LEVEL, METHOD, type DebugLevelName, type Family } from './constants.js';
-import type { MessageContext } from './message.js';
+import type { MessageContext, Passwords } from './message.js';
 import { allocate } from './methods/allocate.js';
 import { channelBind } from './methods/channel-bind.js';
 import { createPermission } from './methods/create-permission.js';
@@ -45,8 +45,13 @@ export interface ServerOptions {
   realm?: string;
   /** static users: username -> password */
   credentials?: Record<string, string>;
-  /** looked up when `credentials` has no such user: for passwords derived from the username (TURN REST credentials) */
-  passwordFor?: (username: string) => string | undefined;
+  /**
+   * looked up when `credentials` has no such user: for passwords derived from the username (TURN REST credentials);
+   * several passwords when any may be the client's (a secret being rotated)
+   */
+  passwordFor?: (username: string) => Passwords;
+  /** seconds a nonce is accepted; an older one gets 438 Stale Nonce with a fresh one (RFC 8489 section 9.2); default 600 */
+  nonceLifetime?: number;
   software?: string;
   /** which peers may be relayed to; default `peerPolicy()`: no loopback, private, link-local, multicast or reserved address */
   peerAllowed?: (peer: Address) => boolean;
@@ -56,6 +61,14 @@ export interface ServerOptions {
   log?: (msg: string) => void;
   /** replaces the level-filtered logging to `log` */
   debug?: (level: DebugLevelName, msg: unknown) => void;
+}
+
+/** What the server refused or dropped since it started, for the embedding service to report. */
+export interface ServerStats {
+  /** requests with MESSAGE-INTEGRITY that failed authentication (401 with a fresh nonce, or 441) */
+  authFailures: number;
+  /** authenticated requests whose nonce was expired or not ours (438) */
+  staleNonces: number;
 }
 
 export class Server implements MessageContext {
@@ -75,10 +88,12 @@ export class Server implements MessageContext {
   readonly authMech: AuthMech;
   readonly realm: string;
   readonly credentials: Record<string, string>;
+  readonly nonceLifetime: number;
+  readonly stats: ServerStats = { authFailures: 0, staleNonces: 0 };
   readonly allocations: Record<string, Allocation> = {};
   readonly authentication: Authentication;
   readonly network: Network;
-  private readonly lookup: ((username: string) => string | undefined) | undefined;
+  private readonly lookup: ((username: string) => Passwords) | undefined;
   private readonly log: (msg: string) => void;
   private readonly debugLevel: number;
   private readonly debugFn: ((level: DebugLevelName, msg: unknown) => void) | undefined;
@@ -106,6 +121,7 @@ export class Server implements MessageContext {
     this.realm = config.realm ?? 'atlantis-software.net';
     this.credentials = { ...(config.credentials ?? {}) };
     this.lookup = config.passwordFor;
+    this.nonceLifetime = config.nonceLifetime ?? 600;
     // eslint-disable-next-line no-console
     this.log = config.log ?? ((m) => console.log(m));
     this.debugFn = config.debug;
@@ -121,7 +137,7 @@ export class Server implements MessageContext {
     if (DEBUG_LEVEL[level] >= this.debugLevel) this.log(String(msg));
   }
 
-  passwordFor(username: string): string | undefined {
+  passwordFor(username: string): Passwords {
     return Object.hasOwn(this.credentials, username) ? this.credentials[username] : this.lookup?.(username);
   }
 

@@ -40,5 +40,11 @@ export const turnConfig = {
     description: 'relay to private, shared (100.64/10) and link-local addresses; refused by default so the relay is no proxy into the network it runs in',
     default: false,
   }),
+  TURN_NONCE_LIFETIME: duration({
+    description: 'how long a nonce the server hands out is accepted; an older one gets 438 Stale Nonce and a fresh nonce (RFC 8489 section 9.2)',
+    default: 600_000,
+    min: 1_000,
+    max: 86_400_000,
+  }),
   TURN_CREDENTIAL_TTL: duration({ description: 'default lifetime of handed-out credentials', default: 3_600_000, min: 60_000, max: 86_400_000 }),
 };

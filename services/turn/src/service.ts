@@ -40,6 +40,7 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
         maxPort: config.TURN_MAX_PORT,
         realm: config.TURN_REALM,
         secret: config.TURN_SECRET,
+        nonceLifetimeMs: config.TURN_NONCE_LIFETIME,
         allowLoopbackPeers: config.TURN_ALLOW_LOOPBACK_PEERS,
         allowPrivatePeers: config.TURN_ALLOW_PRIVATE_PEERS,
       },

@@ -1,4 +1,4 @@
-import { Server, peerPolicy } from '@strata/node-turn';
+import { Server, peerPolicy, type ServerStats } from '@strata/node-turn';
 import type { Logger } from '@strata/telemetry';
 import { lookupEphemeral } from './credentials.js';
 
@@ -17,6 +17,8 @@ export interface TurnServerOptions {
   maxPort: number;
   realm: string;
   secret: string;
+  /** how long a nonce is accepted, ms */
+  nonceLifetimeMs: number;
   allowLoopbackPeers: boolean;
   allowPrivatePeers: boolean;
 }
@@ -47,6 +49,7 @@ export class TurnServer {
       maxPort: opts.maxPort,
       authMech: 'long-term',
       realm: opts.realm,
+      nonceLifetime: opts.nonceLifetimeMs / 1000,
       // Static users are not supported: every credential is ephemeral.
       passwordFor: (username) => lookupEphemeral(secret, username),
       peerAllowed: peerPolicy({ allowLoopback: opts.allowLoopbackPeers, allowPrivate: opts.allowPrivatePeers }),
@@ -65,6 +68,11 @@ export class TurnServer {
   /** The ports bound, per transport (the configured ones, or the OS's choice where 0 was configured). */
   get ports(): { udp?: number; tcp?: number; tls?: number } {
     return this.server.network.ports();
+  }
+
+  /** What the server refused or dropped since it started (auth failures, stale nonces). */
+  get stats(): Readonly<ServerStats> {
+    return this.server.stats;
   }
 
   get allocationCount(): number {
