@@ -32,6 +32,11 @@ export const turnConfig = {
     description: 'shared secret for ephemeral REST credentials (user = "<expiry>:<identity>", password = base64 HMAC-SHA1)',
     default: 'strata-dev-secret',
   }),
+  TURN_SECRET_PREVIOUS: str({
+    description:
+      'the secret TURN_SECRET replaces, still accepted (never used to mint) while credentials made with it may be live: for a rotation, set it on every node with the new TURN_SECRET, and unset it once the longest TURN_CREDENTIAL_TTL has passed; empty: none',
+    default: '',
+  }),
   TURN_ALLOW_LOOPBACK_PEERS: bool({
     description: 'relay to 127.0.0.0/8 and ::1 (tests, single-machine development); refused by default, as coturn without allow-loopback-peers',
     default: false,

@@ -16,7 +16,10 @@ export interface TurnServerOptions {
   minPort: number;
   maxPort: number;
   realm: string;
+  /** the secret credentials are minted with */
   secret: string;
+  /** the secret it replaced, still accepted during a rotation; empty or undefined: none */
+  previousSecret?: string;
   /** how long a nonce is accepted, ms */
   nonceLifetimeMs: number;
   allowLoopbackPeers: boolean;
@@ -36,7 +39,8 @@ export class TurnServer {
     log: Logger,
   ) {
     const child = log.child({ component: 'node-turn' });
-    const secret = opts.secret;
+    // The current secret first: during a rotation most credentials are made with it.
+    const secrets = [...new Set([opts.secret, opts.previousSecret ?? ''])].filter((s) => s !== '');
     this.server = new Server({
       listeningIps: [opts.listenIp],
       listeningPort: opts.port,
@@ -50,8 +54,16 @@ export class TurnServer {
       authMech: 'long-term',
       realm: opts.realm,
       nonceLifetime: opts.nonceLifetimeMs / 1000,
-      // Static users are not supported: every credential is ephemeral.
-      passwordFor: (username) => lookupEphemeral(secret, username),
+      // Static users are not supported: every credential is ephemeral. During a rotation a username has one
+      // candidate password per secret; MESSAGE-INTEGRITY tells which one the client holds.
+      passwordFor: (username) => {
+        const out: string[] = [];
+        for (const secret of secrets) {
+          const password = lookupEphemeral(secret, username);
+          if (password !== undefined) out.push(password);
+        }
+        return out;
+      },
       peerAllowed: peerPolicy({ allowLoopback: opts.allowLoopbackPeers, allowPrivate: opts.allowPrivatePeers }),
       debug: (level, msg) => {
         if (level === 'FATAL' || level === 'ERROR') child.warn({ level }, String(msg));

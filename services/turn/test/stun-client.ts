@@ -1,11 +1,11 @@
 // A minimal TURN client over UDP for the tests: it builds and signs real STUN requests with our node-turn
 // codec, and sends them (or any bytes) at a server on loopback.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { mintCredential } from '../src/credentials.js';
 import type { TurnServerOptions } from '../src/turn-server.js';
-import { ATTR, Address, CLASS, ChannelMessage, METHOD, Message, PROTOCOL, Transport, type MessageContext } from '@strata/node-turn';
+import { ATTR, Address, CLASS, ChannelMessage, METHOD, Message, PROTOCOL, Transport, longTermKey, type MessageContext } from '@strata/node-turn';
 
 export interface Credentials {
   username: string;
@@ -209,4 +209,17 @@ export function assertChallenge(r: { msg: Message; raw: Buffer }, code: number, 
   assert.notEqual(nonce, sent, 'a fresh NONCE');
   assert.ok(!attributeTypes(r.raw).includes(ATTR.MESSAGE_INTEGRITY), 'no MESSAGE-INTEGRITY on a challenge');
   return nonce;
+}
+
+/** `raw` carries MESSAGE-INTEGRITY (then FINGERPRINT) made with the long-term key of `creds`, checked from RFC 8489 section 14.5. */
+export function assertSignedBy(raw: Buffer, creds: Credentials, realm: string): void {
+  const types = attributeTypes(raw);
+  assert.deepEqual(types.slice(-2), [ATTR.MESSAGE_INTEGRITY, ATTR.FINGERPRINT], 'MESSAGE-INTEGRITY then FINGERPRINT, last');
+  const miAt = raw.length - 8 - 24;
+  const head = Buffer.from(raw.subarray(0, miAt));
+  head.writeUInt16BE(miAt - 20 + 24, 2);
+  const want = createHmac('sha1', longTermKey(creds.username, realm, creds.password))
+    .update(head)
+    .digest();
+  assert.deepEqual(raw.subarray(miAt + 4, miAt + 24), want, 'signed with the key of these credentials');
 }
