@@ -1,4 +1,4 @@
-import { bool, duration, list, oneOf, port, str, type VarSpec } from '@strata/config';
+import { bool, duration, int, list, oneOf, port, str, type VarSpec } from '@strata/config';
 
 export const TURN_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export type TurnTransport = (typeof TURN_TRANSPORTS)[number];
@@ -50,6 +50,23 @@ export const turnConfig = {
     default: 600_000,
     min: 1_000,
     max: 86_400_000,
+  }),
+  TURN_MAX_ALLOCATIONS_PER_IDENTITY: int({
+    description:
+      'allocations one identity (the part of the username after "<expiry>:") may hold at once, over all its credentials; more get 486 Allocation Quota Reached; 0: no cap',
+    default: 10,
+    min: 0,
+  }),
+  TURN_MAX_ALLOCATIONS_PER_IP: int({
+    description: 'allocations one client IP may hold at once, whatever its credentials (clients behind one NAT share it); more get 486; 0: no cap',
+    default: 50,
+    min: 0,
+  }),
+  TURN_ALLOCATION_BANDWIDTH: int({
+    description:
+      'bytes per second one allocation relays each way (client to peers, peers to client), bursts of one second allowed; above it packets are dropped and counted, the allocation stays; 0: no cap',
+    default: 625_000,
+    min: 0,
   }),
   TURN_CREDENTIAL_TTL: duration({ description: 'default lifetime of handed-out credentials', default: 3_600_000, min: 60_000, max: 86_400_000 }),
 };

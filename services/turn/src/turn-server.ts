@@ -1,6 +1,6 @@
 import { Server, peerPolicy, type ServerStats } from '@strata/node-turn';
 import type { Logger } from '@strata/telemetry';
-import { lookupEphemeral } from './credentials.js';
+import { identityOf, lookupEphemeral } from './credentials.js';
 
 export interface TurnServerOptions {
   listenIp: string;
@@ -22,6 +22,11 @@ export interface TurnServerOptions {
   previousSecret?: string;
   /** how long a nonce is accepted, ms */
   nonceLifetimeMs: number;
+  /** allocations at once per identity (the username after `expiry:`) and per client IP; 0: no cap */
+  maxAllocationsPerIdentity: number;
+  maxAllocationsPerIp: number;
+  /** bytes per second relayed each way per allocation; 0: no cap */
+  bandwidthBytesPerSecond: number;
   allowLoopbackPeers: boolean;
   allowPrivatePeers: boolean;
 }
@@ -64,6 +69,11 @@ export class TurnServer {
         }
         return out;
       },
+      maxAllocationsPerUser: opts.maxAllocationsPerIdentity,
+      // One identity mints many usernames (each with its own expiry): the quota is the identity's.
+      userOf: identityOf,
+      maxAllocationsPerIp: opts.maxAllocationsPerIp,
+      bandwidthLimit: opts.bandwidthBytesPerSecond,
       peerAllowed: peerPolicy({ allowLoopback: opts.allowLoopbackPeers, allowPrivate: opts.allowPrivatePeers }),
       debug: (level, msg) => {
         if (level === 'FATAL' || level === 'ERROR') child.warn({ level }, String(msg));
@@ -82,7 +92,7 @@ export class TurnServer {
     return this.server.network.ports();
   }
 
-  /** What the server refused or dropped since it started (auth failures, stale nonces). */
+  /** What the server refused or dropped since it started: auth failures, stale nonces, quota refusals, packets over the bandwidth cap, malformed datagrams. */
   get stats(): Readonly<ServerStats> {
     return this.server.stats;
   }
