@@ -43,6 +43,9 @@ describe(
           TURN_SECRET: 'coturn-clients-secret',
           // uclient's peer is on 127.0.0.1, which the server refuses to relay to by default.
           TURN_ALLOW_LOOPBACK_PEERS: 'true',
+          // Every uclient run uses the one credential, and allocations it leaves behind over UDP live on
+          // for their lifetime: the cap per identity would refuse the later runs.
+          TURN_MAX_ALLOCATIONS_PER_IDENTITY: '0',
         },
       });
       peer = await startTurnutilsPeer(peerPort);

@@ -33,13 +33,19 @@ export class Allocation {
   readonly channelBindings = new Map<number, ChannelBinding>();
   lifetime: number;
   timeToExpiry: number;
+  /** packets dropped over the bandwidth cap, client to peers and peers to client */
+  dropped = { toPeer: 0, fromPeer: 0 };
   private timer: NodeJS.Timeout;
+  private readonly toPeerBudget: Budget | undefined;
+  private readonly fromPeerBudget: Budget | undefined;
 
   constructor(
     msg: Message,
     private readonly server: Server,
     readonly sockets: Socket[],
     lifetime: number,
+    /** gives back the allocation's place in its user's and IP's quotas */
+    private readonly releaseQuota: () => void = () => {},
   ) {
     this.transactionID = msg.transactionID;
     this.transport = msg.transport.revert();
@@ -52,6 +58,10 @@ export class Allocation {
     this.lifetime = lifetime;
     this.timeToExpiry = Date.now() + lifetime * 1000;
     this.timer = setTimeout(() => this.destroy(), lifetime * 1000);
+    if (server.bandwidthLimit > 0) {
+      this.toPeerBudget = new Budget(server.bandwidthLimit);
+      this.fromPeerBudget = new Budget(server.bandwidthLimit);
+    }
     server.allocations[this.fiveTuple] = this;
     for (const socket of sockets) {
       socket.on('message', (data, rinfo) => this.fromPeer(socket, data, rinfo.address, rinfo.port));
@@ -71,6 +81,11 @@ export class Allocation {
     if (!this.hasPermission(from.address)) {
       const a = socket.address();
       this.server.debug('TRACE', `permission fail for ${from} at ${a.address}:${a.port}`);
+      return;
+    }
+    if (this.fromPeerBudget && !this.fromPeerBudget.take(data.length)) {
+      this.dropped.fromPeer++;
+      this.server.stats.overBandwidth++;
       return;
     }
     const channelNumber = this.getPeerChannelNumber(from);
@@ -124,9 +139,14 @@ export class Allocation {
     return b && b.expiresAt >= Date.now() ? b.peer : undefined;
   }
 
-  /** Relays `data` from the client to `peer`, when the peer has a permission. */
+  /** Relays `data` from the client to `peer`, when the peer has a permission (false when not); over the bandwidth cap it is dropped. */
   toPeer(data: Buffer, peer: Address): boolean {
     if (!this.hasPermission(peer.address)) return false;
+    if (this.toPeerBudget && !this.toPeerBudget.take(data.length)) {
+      this.dropped.toPeer++;
+      this.server.stats.overBandwidth++;
+      return true;
+    }
     this.sockets[0]?.send(data, peer.port, peer.address, (err) => {
       if (err) this.server.debug('ERROR', err);
     });
@@ -136,6 +156,7 @@ export class Allocation {
   /** Forgets the allocation and frees its relay ports. */
   destroy(): void {
     clearTimeout(this.timer);
+    this.releaseQuota();
     if (this.server.allocations[this.fiveTuple] === this) delete this.server.allocations[this.fiveTuple];
     for (const s of this.sockets) {
       try {
@@ -151,5 +172,27 @@ export class Allocation {
     if (typeof external === 'string') return new Address(external, port);
     if (external) return new Address(external[address] ?? external['default'] ?? address, port);
     return new Address(address, port);
+  }
+}
+
+/**
+ * A token bucket of bytes: `rate` a second, holding at most one second's worth, so media may burst (a key
+ * frame) but not exceed the rate over time. Dropping, not queueing, is right for real-time media.
+ */
+class Budget {
+  private tokens: number;
+  private last = performance.now();
+
+  constructor(private readonly rate: number) {
+    this.tokens = rate;
+  }
+
+  take(bytes: number): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+    if (bytes > this.tokens) return false;
+    this.tokens -= bytes;
+    return true;
   }
 }

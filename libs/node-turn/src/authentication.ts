@@ -1,17 +1,27 @@
 // STUN authentication (RFC 8489 section 9): the long-term credential mechanism TURN uses, and short-term.
 // Ported from node-turn 0.0.6 lib/authentification.js (MIT, Atlantis Software).
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CLASS } from './constants.js';
 import type { Message, User } from './message.js';
 import type { Server } from './server.js';
 
 export type AuthMech = 'none' | 'short-term' | 'long-term';
 
-/** How long a nonce is accepted. */
-const NONCE_LIFETIME_MS = 3_600_000;
+/** Hex digits of the issue time (ms since epoch) at the start of a nonce: 12 last until the year 10889. */
+const TIME_DIGITS = 12;
+/** Hex digits of randomness after it, so two nonces made in the same millisecond differ. */
+const SALT_DIGITS = 8;
+/** Hex digits of the nonce's MAC. */
+const MAC_DIGITS = 32;
+const PREFIX = TIME_DIGITS + SALT_DIGITS;
 
 export class Authentication {
-  private readonly nonces = new Map<string, number>();
+  /**
+   * Nonces are stateless: the time they were made, a salt and a MAC of both under a key of this process, so a flood of
+   * unauthenticated requests (each of which gets a fresh nonce) costs no memory, and a nonce from another
+   * process or an earlier run is refused like a stale one.
+   */
+  private readonly nonceKey = randomBytes(32);
 
   constructor(private readonly server: Server) {}
 
@@ -25,6 +35,9 @@ export class Authentication {
   private fail(msg: Message, reply: Message, code: number, reason: string): undefined {
     if (msg.class === CLASS.REQUEST) reply.reject(code, reason);
     else reply.discard();
+    // A request without MESSAGE-INTEGRITY is a client asking for a nonce, not a failure.
+    if (code === 438) this.server.stats.staleNonces++;
+    else if (msg.getAttribute('message-integrity') !== undefined) this.server.stats.authFailures++;
     this.server.debug('DEBUG', `authentication failed for TransactionID: ${msg.transactionID}: ${code} ${reason}`);
     return undefined;
   }
@@ -33,7 +46,7 @@ export class Authentication {
     const username = msg.getAttribute('username');
     const reply = msg.reply();
     if (username === undefined || msg.getAttribute('message-integrity') === undefined) return this.fail(msg, reply, 400, 'Bad Request');
-    const password = this.server.passwordFor(username);
+    const password = msg.integrityPassword;
     if (password === undefined || msg.getAttribute('message-integrity') === false) return this.fail(msg, reply, 401, 'Unauthorized');
     const user: User = { username, password };
     msg.setUser(user);
@@ -41,22 +54,24 @@ export class Authentication {
     return reply;
   }
 
+  /** RFC 8489 section 9.2.4, in its order: the credentials are checked before the nonce, so a 438 tells a client its credentials are good. */
   private longTerm(msg: Message): Message | undefined {
     const username = msg.getAttribute('username');
     const reply = msg.reply();
     const challenge = (code: number, reason: string) => {
-      // The challenge carries REALM and a fresh NONCE, and no USERNAME or MESSAGE-INTEGRITY.
+      // The challenge carries REALM and a fresh NONCE, and no USERNAME or MESSAGE-INTEGRITY (RFC 8489 section 9.2.4).
       reply.addAttribute('realm', this.server.realm);
       reply.addAttribute('nonce', this.generateNonce());
       return this.fail(msg, reply, code, reason);
     };
-    if (msg.getAttribute('message-integrity') === undefined) return challenge(401, 'Unauthorized');
+    const integrity = msg.getAttribute('message-integrity');
+    if (integrity === undefined) return challenge(401, 'Unauthorized');
     const nonce = msg.getAttribute('nonce');
     if (username === undefined || msg.getAttribute('realm') === undefined || nonce === undefined) return this.fail(msg, reply, 400, 'Bad Request');
+    // An unknown, expired or malformed username, or a password that does not verify (wrong, or made with another secret).
+    const password = msg.integrityPassword;
+    if (integrity === false || password === undefined) return challenge(401, 'Unauthorized');
     if (!this.checkNonce(nonce)) return challenge(438, 'Stale Nonce');
-    const password = this.server.passwordFor(username);
-    if (password === undefined) return challenge(401, 'Unauthorized');
-    if (msg.getAttribute('message-integrity') === false) return challenge(401, 'Unauthorized');
     // RFC 8656 section 5: requests on an allocation must use the credentials that created it.
     if (msg.allocation?.user && msg.allocation.user.username !== username) return this.fail(msg, reply, 441, 'Wrong Credentials');
     const user: User = { username, password };
@@ -65,17 +80,24 @@ export class Authentication {
     return reply;
   }
 
-  generateNonce(): string {
-    const now = Date.now();
-    // Forget expired nonces as new ones are made, rather than one timer per nonce.
-    if (this.nonces.size > 1000) for (const [n, exp] of this.nonces) if (exp < now) this.nonces.delete(n);
-    const nonce = randomBytes(16).toString('hex');
-    this.nonces.set(nonce, now + NONCE_LIFETIME_MS);
-    return nonce;
+  generateNonce(now = Date.now()): string {
+    const prefix = Math.floor(now).toString(16).padStart(TIME_DIGITS, '0') + randomBytes(SALT_DIGITS / 2).toString('hex');
+    return prefix + this.mac(prefix);
   }
 
-  checkNonce(nonce: string): boolean {
-    const exp = this.nonces.get(nonce);
-    return exp !== undefined && exp >= Date.now();
+  /** Whether `nonce` is one of ours and younger than the server's nonce lifetime. Never throws. */
+  checkNonce(nonce: string, now = Date.now()): boolean {
+    if (nonce.length !== PREFIX + MAC_DIGITS) return false;
+    const prefix = nonce.slice(0, PREFIX);
+    if (!/^[0-9a-f]+$/.test(prefix)) return false;
+    const want = Buffer.from(this.mac(prefix));
+    const got = Buffer.from(nonce.slice(PREFIX));
+    if (got.length !== want.length || !timingSafeEqual(got, want)) return false;
+    const issued = parseInt(prefix.slice(0, TIME_DIGITS), 16);
+    return issued <= now && now - issued < this.server.nonceLifetime * 1000;
+  }
+
+  private mac(prefix: string): string {
+    return createHmac('sha256', this.nonceKey).update(prefix).digest('hex').slice(0, MAC_DIGITS);
   }
 }

@@ -69,7 +69,10 @@ export class Connection implements ClientSocket {
 
   private receive(chunk: Buffer): void {
     const frames = this.reader.push(chunk);
-    if (frames === 'invalid') return this.fail('bytes that begin no STUN or ChannelData message');
+    if (frames === 'invalid') {
+      this.server.stats.malformed++;
+      return this.fail('bytes that begin no STUN or ChannelData message');
+    }
     for (const frame of frames) {
       this.idle.refresh();
       if (!this.server.receive(this.transport, frame)) return this.fail('a malformed STUN message');

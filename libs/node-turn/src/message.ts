@@ -18,9 +18,14 @@ export interface MessageContext {
   readonly realm: string;
   readonly software: string;
   debug(level: DebugLevelName, msg: unknown): void;
-  /** The long-term password of `username`, or undefined when there is no such user. */
-  passwordFor(username: string): string | undefined;
+  /**
+   * The long-term password of `username`, or undefined when there is no such user; several when any of them
+   * may be the one (a shared secret being rotated: the client's password was derived with one of them).
+   */
+  passwordFor(username: string): Passwords;
 }
+
+export type Passwords = string | readonly string[] | undefined;
 
 type State = 'waiting' | 'resolved' | 'rejected' | 'discarded' | 'incoming';
 
@@ -51,6 +56,8 @@ export class Message {
   unknownAttributes: number[] = [];
   /** a known attribute whose value was not well formed: a request with one gets a 400 */
   malformed = false;
+  /** the password whose key verified MESSAGE-INTEGRITY, when it did: the reply is signed with the same key */
+  integrityPassword: string | undefined;
   private state: State = 'waiting';
 
   constructor(
@@ -118,22 +125,27 @@ export class Message {
   /** HMAC-SHA1 over the message up to the attribute at `offset`, its length field counting MESSAGE-INTEGRITY itself. */
   private checkIntegrity(attr: Attribute<'message-integrity'>, buf: Buffer, offset: number): void {
     const username = this.getAttribute('username');
-    const password = username === undefined ? undefined : this.server.passwordFor(username);
-    if (username === undefined || password === undefined) {
+    const found = username === undefined ? undefined : this.server.passwordFor(username);
+    const passwords = found === undefined ? [] : typeof found === 'string' ? [found] : found;
+    if (username === undefined || passwords.length === 0) {
       this.server.debug('DEBUG', username === undefined ? 'no username sent' : 'invalid user');
       attr.value = false;
       return;
     }
     const input = Buffer.from(buf.subarray(0, offset));
     input.writeUInt16BE(offset - 20 + 24, 2);
-    const want = createHmac('sha1', longTermKey(username, this.server.realm, password))
-      .update(input)
-      .digest();
     const got = Buffer.from(attr.value || '', 'hex');
-    if (got.length !== want.length || !timingSafeEqual(got, want)) {
-      this.server.debug('DEBUG', 'invalid message-integrity');
-      attr.value = false;
+    for (const password of passwords) {
+      const want = createHmac('sha1', longTermKey(username, this.server.realm, password))
+        .update(input)
+        .digest();
+      if (got.length === want.length && timingSafeEqual(got, want)) {
+        this.integrityPassword = password;
+        return;
+      }
     }
+    this.server.debug('DEBUG', 'invalid message-integrity');
+    attr.value = false;
   }
 
   reply(): Message {

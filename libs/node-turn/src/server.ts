@@ -11,7 +11,7 @@ import type { Transport } from './transport.js';
 import { Authentication, type AuthMech } from './authentication.js';
 import type { Allocation } from './allocation.js';
 import { CLASS, DEBUG_LEVEL, METHOD, type DebugLevelName, type Family } from './constants.js';
-import type { MessageContext } from './message.js';
+import type { MessageContext, Passwords } from './message.js';
 import { allocate } from './methods/allocate.js';
 import { channelBind } from './methods/channel-bind.js';
 import { createPermission } from './methods/create-permission.js';
@@ -45,17 +45,44 @@ export interface ServerOptions {
   realm?: string;
   /** static users: username -> password */
   credentials?: Record<string, string>;
-  /** looked up when `credentials` has no such user: for passwords derived from the username (TURN REST credentials) */
-  passwordFor?: (username: string) => string | undefined;
+  /**
+   * looked up when `credentials` has no such user: for passwords derived from the username (TURN REST credentials);
+   * several passwords when any may be the client's (a secret being rotated)
+   */
+  passwordFor?: (username: string) => Passwords;
+  /** seconds a nonce is accepted; an older one gets 438 Stale Nonce with a fresh one (RFC 8489 section 9.2); default 600 */
+  nonceLifetime?: number;
   software?: string;
   /** which peers may be relayed to; default `peerPolicy()`: no loopback, private, link-local, multicast or reserved address */
   peerAllowed?: (peer: Address) => boolean;
+  /** allocations (live or being made) one user may hold at once; 486 Allocation Quota Reached above (RFC 8656 section 7.2); default: no cap */
+  maxAllocationsPerUser?: number;
+  /** the user an authenticated username counts against (TURN REST usernames carry an expiry: `expiry:identity` is one identity); default: the username */
+  userOf?: (username: string) => string;
+  /** allocations one client IP may hold at once, whatever its credentials; 486 above; default: no cap */
+  maxAllocationsPerIp?: number;
+  /** bytes per second an allocation relays each way (client to peers, peers to client), with a burst of one second's worth; above it packets are dropped and counted; default: no cap */
+  bandwidthLimit?: number;
   /** how long an EVEN-PORT reservation of port N + 1 is kept, in seconds (RFC 8656 section 7.2: about 30) */
   reservationLifetime?: number;
   debugLevel?: DebugLevelName;
   log?: (msg: string) => void;
   /** replaces the level-filtered logging to `log` */
   debug?: (level: DebugLevelName, msg: unknown) => void;
+}
+
+/** What the server refused or dropped since it started, for the embedding service to report. */
+export interface ServerStats {
+  /** requests with MESSAGE-INTEGRITY that failed authentication (401 with a fresh nonce, or 441) */
+  authFailures: number;
+  /** authenticated requests whose nonce was expired or not ours (438) */
+  staleNonces: number;
+  /** Allocate requests refused with 486, a user's or an IP's quota being full */
+  quotaRejections: number;
+  /** relayed packets dropped because their allocation was over its bandwidth cap (either way) */
+  overBandwidth: number;
+  /** datagrams, or frames of a stream, that were no well-formed STUN or ChannelData message, dropped unanswered */
+  malformed: number;
 }
 
 export class Server implements MessageContext {
@@ -75,10 +102,19 @@ export class Server implements MessageContext {
   readonly authMech: AuthMech;
   readonly realm: string;
   readonly credentials: Record<string, string>;
+  readonly nonceLifetime: number;
+  readonly stats: ServerStats = { authFailures: 0, staleNonces: 0, quotaRejections: 0, overBandwidth: 0, malformed: 0 };
+  readonly maxAllocationsPerUser: number;
+  readonly maxAllocationsPerIp: number;
+  readonly bandwidthLimit: number;
+  private readonly userOf: (username: string) => string;
+  /** allocations held, and being made, per user and per client IP: counted when an Allocate passes the quota check */
+  private readonly perUser = new Map<string, number>();
+  private readonly perIp = new Map<string, number>();
   readonly allocations: Record<string, Allocation> = {};
   readonly authentication: Authentication;
   readonly network: Network;
-  private readonly lookup: ((username: string) => string | undefined) | undefined;
+  private readonly lookup: ((username: string) => Passwords) | undefined;
   private readonly log: (msg: string) => void;
   private readonly debugLevel: number;
   private readonly debugFn: ((level: DebugLevelName, msg: unknown) => void) | undefined;
@@ -106,6 +142,11 @@ export class Server implements MessageContext {
     this.realm = config.realm ?? 'atlantis-software.net';
     this.credentials = { ...(config.credentials ?? {}) };
     this.lookup = config.passwordFor;
+    this.nonceLifetime = config.nonceLifetime ?? 600;
+    this.maxAllocationsPerUser = config.maxAllocationsPerUser ?? 0;
+    this.maxAllocationsPerIp = config.maxAllocationsPerIp ?? 0;
+    this.userOf = config.userOf ?? ((u) => u);
+    this.bandwidthLimit = config.bandwidthLimit ?? 0;
     // eslint-disable-next-line no-console
     this.log = config.log ?? ((m) => console.log(m));
     this.debugFn = config.debug;
@@ -121,7 +162,7 @@ export class Server implements MessageContext {
     if (DEBUG_LEVEL[level] >= this.debugLevel) this.log(String(msg));
   }
 
-  passwordFor(username: string): string | undefined {
+  passwordFor(username: string): Passwords {
     return Object.hasOwn(this.credentials, username) ? this.credentials[username] : this.lookup?.(username);
   }
 
@@ -189,7 +230,12 @@ export class Server implements MessageContext {
    */
   receive(transport: Transport, buf: Buffer): boolean {
     // The first two bits tell the two apart: 00 STUN, 01 ChannelData (RFC 8656 section 12).
-    if (((buf[0] ?? 0) & 0xc0) === 0x40) return this.handleChannelData(transport, buf);
+    const ok = ((buf[0] ?? 0) & 0xc0) === 0x40 ? this.handleChannelData(transport, buf) : this.handleStun(transport, buf);
+    if (!ok) this.stats.malformed++;
+    return ok;
+  }
+
+  private handleStun(transport: Transport, buf: Buffer): boolean {
     const msg = new Message(this, transport);
     if (!msg.read(buf)) return false;
     this.handle(msg);
@@ -207,14 +253,35 @@ export class Server implements MessageContext {
     return true;
   }
 
-  checkQuota(_username: string | undefined): boolean {
-    return true;
+  /**
+   * Counts an allocation about to be made against the quotas of its user (when authenticated) and of its client
+   * IP. Undefined when either is full; else the function that gives the place back, which does so once however
+   * often it is called (a failed Allocate, then the allocation's end). Counting at the check, not when the relay
+   * port is bound, keeps a burst of concurrent Allocates from getting past the cap.
+   */
+  acquireQuota(username: string | undefined, ip: string): (() => void) | undefined {
+    const user = username === undefined ? undefined : this.userOf(username);
+    if (user !== undefined && this.maxAllocationsPerUser > 0 && (this.perUser.get(user) ?? 0) >= this.maxAllocationsPerUser) return undefined;
+    if (this.maxAllocationsPerIp > 0 && (this.perIp.get(ip) ?? 0) >= this.maxAllocationsPerIp) return undefined;
+    if (user !== undefined) this.perUser.set(user, (this.perUser.get(user) ?? 0) + 1);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (user !== undefined) decrement(this.perUser, user);
+      decrement(this.perIp, ip);
+    };
   }
 
   /** One parsed message from a client. */
   handle(msg: Message): void {
     this.debug('DEBUG', `Receiving ${msg}`);
-    if (msg.getAttribute('fingerprint') === false) return msg.reply().discard();
+    if (msg.getAttribute('fingerprint') === false) {
+      // Not STUN after all (or corrupted on the way): dropped unanswered, as RFC 8489 section 7.3 says.
+      this.stats.malformed++;
+      return msg.reply().discard();
+    }
     // A request with attributes we cannot read is refused before anything else, authentication included (RFC 8489 section 6.3.1).
     if (msg.class === CLASS.REQUEST && msg.unknownAttributes.length) return msg.reply().reject(420, 'Unknown Attribute', msg.unknownAttributes);
     if (msg.class === CLASS.REQUEST && msg.malformed) return msg.reply().reject(400, 'Bad Request');
@@ -274,6 +341,12 @@ function isAddressOf(s: Socket, peer: Address): boolean {
   } catch {
     return false;
   }
+}
+
+function decrement(map: Map<string, number>, key: string): void {
+  const n = (map.get(key) ?? 0) - 1;
+  if (n > 0) map.set(key, n);
+  else map.delete(key);
 }
 
 function allInterfaceAddresses(): string[] {

@@ -1,4 +1,4 @@
-import { bool, duration, list, oneOf, port, str, type VarSpec } from '@strata/config';
+import { bool, duration, int, list, oneOf, port, str, type VarSpec } from '@strata/config';
 
 export const TURN_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export type TurnTransport = (typeof TURN_TRANSPORTS)[number];
@@ -32,6 +32,11 @@ export const turnConfig = {
     description: 'shared secret for ephemeral REST credentials (user = "<expiry>:<identity>", password = base64 HMAC-SHA1)',
     default: 'strata-dev-secret',
   }),
+  TURN_SECRET_PREVIOUS: str({
+    description:
+      'the secret TURN_SECRET replaces, still accepted (never used to mint) while credentials made with it may be live: for a rotation, set it on every node with the new TURN_SECRET, and unset it once the longest TURN_CREDENTIAL_TTL has passed; empty: none',
+    default: '',
+  }),
   TURN_ALLOW_LOOPBACK_PEERS: bool({
     description: 'relay to 127.0.0.0/8 and ::1 (tests, single-machine development); refused by default, as coturn without allow-loopback-peers',
     default: false,
@@ -39,6 +44,29 @@ export const turnConfig = {
   TURN_ALLOW_PRIVATE_PEERS: bool({
     description: 'relay to private, shared (100.64/10) and link-local addresses; refused by default so the relay is no proxy into the network it runs in',
     default: false,
+  }),
+  TURN_NONCE_LIFETIME: duration({
+    description: 'how long a nonce the server hands out is accepted; an older one gets 438 Stale Nonce and a fresh nonce (RFC 8489 section 9.2)',
+    default: 600_000,
+    min: 1_000,
+    max: 86_400_000,
+  }),
+  TURN_MAX_ALLOCATIONS_PER_IDENTITY: int({
+    description:
+      'allocations one identity (the part of the username after "<expiry>:") may hold at once, over all its credentials; more get 486 Allocation Quota Reached; 0: no cap',
+    default: 10,
+    min: 0,
+  }),
+  TURN_MAX_ALLOCATIONS_PER_IP: int({
+    description: 'allocations one client IP may hold at once, whatever its credentials (clients behind one NAT share it); more get 486; 0: no cap',
+    default: 50,
+    min: 0,
+  }),
+  TURN_ALLOCATION_BANDWIDTH: int({
+    description:
+      'bytes per second one allocation relays each way (client to peers, peers to client), bursts of one second allowed; above it packets are dropped and counted, the allocation stays; 0: no cap',
+    default: 625_000,
+    min: 0,
   }),
   TURN_CREDENTIAL_TTL: duration({ description: 'default lifetime of handed-out credentials', default: 3_600_000, min: 60_000, max: 86_400_000 }),
 };

@@ -30,3 +30,9 @@ export function checkCredential(secret: string, username: string, password: stri
   const b = Buffer.from(password);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** The identity of an ephemeral username `expiry:identity` (the whole username when it has no expiry). */
+export function identityOf(username: string): string {
+  const m = /^\d{1,12}:(.+)$/.exec(username);
+  return m?.[1] ?? username;
+}

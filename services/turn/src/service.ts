@@ -14,6 +14,8 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
   config: turnConfig,
   async start({ config, log, bus, region }) {
     if (config.TURN_SECRET === 'strata-dev-secret') log.warn('TURN_SECRET is the development default: set a real secret outside local development');
+    if (config.TURN_SECRET_PREVIOUS !== '')
+      log.info('TURN_SECRET_PREVIOUS is set: credentials made with it are still accepted; unset it once they have expired');
     if (config.TURN_MIN_PORT > config.TURN_MAX_PORT) throw new ConfigError(['TURN_MIN_PORT: above TURN_MAX_PORT']);
     const transports = config.TURN_TRANSPORTS;
     if (transports.length === 0) throw new ConfigError(['TURN_TRANSPORTS: names no transport (udp, tcp, tls)']);
@@ -40,6 +42,11 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
         maxPort: config.TURN_MAX_PORT,
         realm: config.TURN_REALM,
         secret: config.TURN_SECRET,
+        previousSecret: config.TURN_SECRET_PREVIOUS,
+        nonceLifetimeMs: config.TURN_NONCE_LIFETIME,
+        maxAllocationsPerIdentity: config.TURN_MAX_ALLOCATIONS_PER_IDENTITY,
+        maxAllocationsPerIp: config.TURN_MAX_ALLOCATIONS_PER_IP,
+        bandwidthBytesPerSecond: config.TURN_ALLOCATION_BANDWIDTH,
         allowLoopbackPeers: config.TURN_ALLOW_LOOPBACK_PEERS,
         allowPrivatePeers: config.TURN_ALLOW_PRIVATE_PEERS,
       },

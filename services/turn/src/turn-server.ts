@@ -1,6 +1,6 @@
-import { Server, peerPolicy } from '@strata/node-turn';
+import { Server, peerPolicy, type ServerStats } from '@strata/node-turn';
 import type { Logger } from '@strata/telemetry';
-import { lookupEphemeral } from './credentials.js';
+import { identityOf, lookupEphemeral } from './credentials.js';
 
 export interface TurnServerOptions {
   listenIp: string;
@@ -16,7 +16,17 @@ export interface TurnServerOptions {
   minPort: number;
   maxPort: number;
   realm: string;
+  /** the secret credentials are minted with */
   secret: string;
+  /** the secret it replaced, still accepted during a rotation; empty or undefined: none */
+  previousSecret?: string;
+  /** how long a nonce is accepted, ms */
+  nonceLifetimeMs: number;
+  /** allocations at once per identity (the username after `expiry:`) and per client IP; 0: no cap */
+  maxAllocationsPerIdentity: number;
+  maxAllocationsPerIp: number;
+  /** bytes per second relayed each way per allocation; 0: no cap */
+  bandwidthBytesPerSecond: number;
   allowLoopbackPeers: boolean;
   allowPrivatePeers: boolean;
 }
@@ -34,7 +44,8 @@ export class TurnServer {
     log: Logger,
   ) {
     const child = log.child({ component: 'node-turn' });
-    const secret = opts.secret;
+    // The current secret first: during a rotation most credentials are made with it.
+    const secrets = [...new Set([opts.secret, opts.previousSecret ?? ''])].filter((s) => s !== '');
     this.server = new Server({
       listeningIps: [opts.listenIp],
       listeningPort: opts.port,
@@ -47,8 +58,22 @@ export class TurnServer {
       maxPort: opts.maxPort,
       authMech: 'long-term',
       realm: opts.realm,
-      // Static users are not supported: every credential is ephemeral.
-      passwordFor: (username) => lookupEphemeral(secret, username),
+      nonceLifetime: opts.nonceLifetimeMs / 1000,
+      // Static users are not supported: every credential is ephemeral. During a rotation a username has one
+      // candidate password per secret; MESSAGE-INTEGRITY tells which one the client holds.
+      passwordFor: (username) => {
+        const out: string[] = [];
+        for (const secret of secrets) {
+          const password = lookupEphemeral(secret, username);
+          if (password !== undefined) out.push(password);
+        }
+        return out;
+      },
+      maxAllocationsPerUser: opts.maxAllocationsPerIdentity,
+      // One identity mints many usernames (each with its own expiry): the quota is the identity's.
+      userOf: identityOf,
+      maxAllocationsPerIp: opts.maxAllocationsPerIp,
+      bandwidthLimit: opts.bandwidthBytesPerSecond,
       peerAllowed: peerPolicy({ allowLoopback: opts.allowLoopbackPeers, allowPrivate: opts.allowPrivatePeers }),
       debug: (level, msg) => {
         if (level === 'FATAL' || level === 'ERROR') child.warn({ level }, String(msg));
@@ -65,6 +90,11 @@ export class TurnServer {
   /** The ports bound, per transport (the configured ones, or the OS's choice where 0 was configured). */
   get ports(): { udp?: number; tcp?: number; tls?: number } {
     return this.server.network.ports();
+  }
+
+  /** What the server refused or dropped since it started: auth failures, stale nonces, quota refusals, packets over the bandwidth cap, malformed datagrams. */
+  get stats(): Readonly<ServerStats> {
+    return this.server.stats;
   }
 
   get allocationCount(): number {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { checkCredential, lookupEphemeral, mintCredential } from '../src/credentials.js';
+import { checkCredential, identityOf, lookupEphemeral, mintCredential } from '../src/credentials.js';
 
 describe('ephemeral TURN credentials', () => {
   it('mints the TURN REST API format', () => {
@@ -19,5 +19,11 @@ describe('ephemeral TURN credentials', () => {
     const old = mintCredential('s3cret', 'bob', 60, 1000);
     assert.equal(lookupEphemeral('s3cret', old.username), undefined, 'expired');
     assert.equal(lookupEphemeral('s3cret', 'bob'), undefined, 'no expiry');
+  });
+
+  it('tells the identity of a username, which the allocation quota counts against', () => {
+    assert.equal(identityOf('1600:alice'), 'alice');
+    assert.equal(identityOf('1600:room:alice'), 'room:alice', 'the identity may hold colons');
+    assert.equal(identityOf('alice'), 'alice');
   });
 });

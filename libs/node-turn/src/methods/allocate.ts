@@ -4,7 +4,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { Address } from '../address.js';
 import { Allocation } from '../allocation.js';
-import { FAMILY, PROTOCOL } from '../constants.js';
+import { FAMILY, PROTOCOL, type Family } from '../constants.js';
 import type { Message } from '../message.js';
 import type { Server } from '../server.js';
 
@@ -40,18 +40,45 @@ export async function allocate(server: Server, msg: Message, reply: Message): Pr
   // ADDITIONAL-ADDRESS-FAMILY asks for an IPv6 relay on top of the IPv4 one; IPv4 there is a bad request.
   if (additional !== undefined && additional !== FAMILY.IPV6) return reply.reject(400, 'Bad Request');
   if (family !== undefined && family !== FAMILY.IPV4 && family !== FAMILY.IPV6) return reply.reject(440, 'Address Family not Supported');
-  if (!server.checkQuota(msg.getAttribute('username'))) return reply.reject(486, 'Allocation Quota Reached');
+  const release = server.acquireQuota(msg.user?.username, msg.transport.src.address);
+  if (!release) {
+    server.stats.quotaRejections++;
+    return reply.reject(486, 'Allocation Quota Reached');
+  }
+  let made = false;
+  try {
+    made = await place(server, msg, reply, release, { token, evenPort, family, additional });
+  } finally {
+    // Whatever stopped the allocation from being made, its place in the quotas is free again.
+    if (!made) release();
+  }
+}
 
+interface Placement {
+  token: Buffer | undefined;
+  evenPort: boolean | undefined;
+  family: Family | undefined;
+  additional: number | undefined;
+}
+
+/** Binds the relay and makes the allocation; false when it was not made (the reply says why, if anyone is left to tell). */
+async function place(server: Server, msg: Message, reply: Message, release: () => void, { token, evenPort, family, additional }: Placement): Promise<boolean> {
   let socket: Socket;
   let reservation: Buffer | undefined;
   if (token !== undefined) {
     // The port a previous EVEN-PORT allocation reserved.
     const reserved = server.takeReservation(token);
-    if (!reserved) return reply.reject(508, 'Insufficient Capacity');
+    if (!reserved) {
+      reply.reject(508, 'Insufficient Capacity');
+      return false;
+    }
     socket = reserved;
   } else {
     const ip = server.relayIpFor(msg, family ?? FAMILY.IPV4);
-    if (ip === undefined) return reply.reject(440, 'Address Family not Supported');
+    if (ip === undefined) {
+      reply.reject(440, 'Address Family not Supported');
+      return false;
+    }
     try {
       if (evenPort === undefined) socket = await bindRelay(server, ip);
       else if (!evenPort) socket = await bindRelay(server, ip, (p) => p % 2 === 0);
@@ -62,20 +89,25 @@ export async function allocate(server: Server, msg: Message, reply: Message): Pr
         reservation = server.reserve(b);
       }
     } catch {
-      return reply.reject(508, 'Insufficient Capacity');
+      reply.reject(508, 'Insufficient Capacity');
+      return false;
     }
   }
   // The connection may have closed while the port was being bound: nothing would ever free it.
-  if (msg.transport.socket.closed) return void socket.close();
+  if (msg.transport.socket.closed) {
+    socket.close();
+    return false;
+  }
   // The same 5-tuple may have allocated while the port was being bound.
   if (server.allocations[msg.transport.get5Tuple()]) {
     socket.close();
-    return reply.reject(437, 'Allocation Mismatch');
+    reply.reject(437, 'Allocation Mismatch');
+    return false;
   }
   // The request's LIFETIME, at most the maximum and at least the default (RFC 8656 section 7.2).
   const requested = msg.getAttribute('lifetime');
   const lifetime = Math.max(server.defaultAllocateLifetime, Math.min(requested ?? server.defaultAllocateLifetime, server.maxAllocateLifetime));
-  const allocation = new Allocation(msg, server, [socket], lifetime);
+  const allocation = new Allocation(msg, server, [socket], lifetime, release);
   msg.allocation = allocation;
   successAttributes(server, allocation, reply);
   if (reservation) reply.addAttribute('reservation-token', reservation);
@@ -84,6 +116,7 @@ export async function allocate(server: Server, msg: Message, reply: Message): Pr
     reply.addAttribute('address-error-code', { family: FAMILY.IPV6, code: 440, reason: 'Address Family not Supported' });
   }
   reply.resolve();
+  return true;
 }
 
 function bindPort(ip: Address, port: number): Promise<Socket | undefined> {
