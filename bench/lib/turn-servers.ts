@@ -49,6 +49,11 @@ export async function startOursTurn(opts: { port: number; relay: PortRange; secr
       TURN_SECRET: opts.secret,
       // uclient's echo peer is on 127.0.0.1, which the service refuses to relay to by default (as coturn does without --allow-loopback-peers).
       TURN_ALLOW_LOOPBACK_PEERS: 'true',
+      // The load is many clients of one credential from one address, and coturn runs without
+      // quotas: no allocation caps or bandwidth cap here either.
+      TURN_MAX_ALLOCATIONS_PER_IDENTITY: '0',
+      TURN_MAX_ALLOCATIONS_PER_IP: '0',
+      TURN_ALLOCATION_BANDWIDTH: '0',
       LOG_LEVEL: 'warn',
       // The service's default, not startRegion's test-speed 500 ms: heartbeats are part of what a deployed TURN node spends.
       HEARTBEAT_INTERVAL: '2s',
