@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { demoState, demoStats, launchChromium, pageWaiter, remoteVideos } from '../helpers/demo-page.js';
+import { demoState, demoStats, launchChromium, pageWaiter, untilRemoteVideoPlays } from '../helpers/demo-page.js';
 import { REPO, waitFor } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
@@ -57,14 +57,7 @@ describe('demo page in Chromium across two media nodes', { timeout: 180_000 }, (
     assert.equal(used.length, 2, `one peer per node: ${JSON.stringify([...nodes])}`);
 
     for (const page of pages) {
-      const first = await waitIn('the remote video to have frames', async () => {
-        const [v] = await remoteVideos(page);
-        return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
-      });
-      await waitIn('the remote video to keep playing', async () => {
-        const [v] = await remoteVideos(page);
-        return v && v.currentTime > first.currentTime + 1 && !v.paused ? v : undefined;
-      });
+      await untilRemoteVideoPlays(page, waitIn);
       const inbound = await demoStats(page);
       const video = inbound.find((s) => s.kind === 'video');
       const audio = inbound.find((s) => s.kind === 'audio');

@@ -11,28 +11,12 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { demoState, demoStats, launchChromium, pageWaiter, remoteVideos, type PageGlobals } from '../helpers/demo-page.js';
+import { RECORD_PEER_CONNECTIONS, demoState, demoStats, launchChromium, pageWaiter, remoteVideos, type PageGlobals } from '../helpers/demo-page.js';
 import { REPO, waitFor } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
 const ROOM = 'chromium-demo';
 const ARTIFACTS = join(REPO, 'test-artifacts');
-
-/**
- * Runs in every page before its scripts: keeps each RTCPeerConnection the page makes, so the
- * test can read the ICE credentials the browser actually uses from its SDP.
- */
-const RECORD_PEER_CONNECTIONS = `(() => {
-  const Native = globalThis.RTCPeerConnection;
-  const pcs = [];
-  globalThis.__strataPeerConnections = pcs;
-  globalThis.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      pcs.push(this);
-    }
-  };
-})();`;
 
 interface PcIce {
   /** 'answer' for a send transport (mediasoup answers the browser's offer), 'offer' for a receive transport. */

@@ -11,24 +11,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { demoState, demoStats, launchChromium, pageWaiter, remoteVideos } from '../helpers/demo-page.js';
+import { RECORD_PEER_CONNECTIONS, demoState, demoStats, launchChromium, pageWaiter, untilRemoteVideoPlays } from '../helpers/demo-page.js';
 import { REPO } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
 const ROOM = 'chromium-turn';
-
-/** Keeps each RTCPeerConnection a page makes, to read its selected candidate pair (a string: it runs in the page). */
-const RECORD_PEER_CONNECTIONS = `(() => {
-  const Native = globalThis.RTCPeerConnection;
-  const pcs = [];
-  globalThis.__strataPeerConnections = pcs;
-  globalThis.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      pcs.push(this);
-    }
-  };
-})();`;
 
 /** The local candidate type of each open peer connection's selected pair, from getStats(). */
 const SELECTED_CANDIDATE_TYPES = `(async () => {
@@ -89,14 +76,7 @@ describe('demo page in Chromium through TURN only', { timeout: 180_000 }, () => 
         });
       }
       for (const page of pages) {
-        const first = await waitIn('the remote video to have frames', async () => {
-          const [v] = await remoteVideos(page);
-          return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
-        });
-        await waitIn('the remote video to keep playing', async () => {
-          const [v] = await remoteVideos(page);
-          return v && v.currentTime > first.currentTime + 1 && !v.paused ? v : undefined;
-        });
+        await untilRemoteVideoPlays(page, waitIn);
         const audio = (await demoStats(page)).find((s) => s.kind === 'audio');
         assert.ok(audio && audio.packetsReceived > 0, `audio received: ${JSON.stringify(audio)}`);
         // Both transports of the page, each on a relay candidate our TURN server allocated over that transport.

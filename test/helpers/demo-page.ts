@@ -31,6 +31,23 @@ export function launchChromium(extraArgs: readonly string[] = []): Promise<Brows
   });
 }
 
+/**
+ * Runs in every page before its scripts: keeps each RTCPeerConnection the page makes, so the
+ * test can read from them what the browser really does (the ICE credentials in its SDP, its
+ * selected candidate pair); as `__strataPeerConnections`. A string: it runs in the page.
+ */
+export const RECORD_PEER_CONNECTIONS = `(() => {
+  const Native = globalThis.RTCPeerConnection;
+  const pcs = [];
+  globalThis.__strataPeerConnections = pcs;
+  globalThis.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      pcs.push(this);
+    }
+  };
+})();`;
+
 export interface RemoteVideo {
   peerId: string;
   label: string;
@@ -83,4 +100,16 @@ export function pageWaiter(logs: readonly string[]) {
       throw new Error(`${(err as Error).message}\n--- page console ---\n${logs.slice(-60).join('\n')}`);
     }
   };
+}
+
+/** Waits until a page's first remote video has frames, then until it plays on for a second more. */
+export async function untilRemoteVideoPlays(page: Page, waitIn: ReturnType<typeof pageWaiter>): Promise<RemoteVideo> {
+  const first = await waitIn('the remote video to have frames', async () => {
+    const [v] = await remoteVideos(page);
+    return v && v.width > 0 && v.currentTime > 0 ? v : undefined;
+  });
+  return waitIn('the remote video to keep playing', async () => {
+    const [v] = await remoteVideos(page);
+    return v && v.currentTime > first.currentTime + 1 && !v.paused ? v : undefined;
+  });
 }
