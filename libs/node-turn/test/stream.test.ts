@@ -1,32 +1,18 @@
 // TURN over TCP and TLS (RFC 8656 section 3.1): the framing of STUN and ChannelData on a byte stream, and
 // the life of a connection's allocation, against a real server on loopback.
 import assert from 'node:assert/strict';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import {
-  Address,
-  CLASS,
-  ChannelMessage,
-  FrameReader,
-  METHOD,
-  Message,
-  PROTOCOL,
-  Server,
-  Transport,
-  frameLength,
-  peerPolicy,
-  selfSignedCertificate,
-  type MessageContext,
-} from '../src/index.js';
+import { Address, CLASS, ChannelMessage, FrameReader, METHOD, Message, PROTOCOL, Server, Transport, frameLength, selfSignedCertificate } from '../src/index.js';
+import { UdpPeer, newMessage, parse as parseAs, sleep, testServer, until } from '../src/testing.js';
 
 const REALM = 'test-realm';
 const USER = 'bob';
 const PASSWORD = 'bob-password';
-const ctx: MessageContext = { realm: REALM, software: 'test', debug: () => {}, passwordFor: (u) => (u === USER ? PASSWORD : undefined) };
 const nowhere = new Address('127.0.0.1', 1);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const parse = (raw: Buffer) => parseAs(raw, PROTOCOL.TCP);
 
 /** A TURN client on one TCP or TLS connection; what it receives is cut into frames by the same rules. */
 class StreamClient {
@@ -79,11 +65,7 @@ class StreamClient {
   }
 
   message(method: number): Message {
-    const m = new Message(ctx, new Transport(PROTOCOL.TCP, nowhere, nowhere, { send: () => {} }));
-    m.method = method;
-    m.class = CLASS.REQUEST;
-    m.transactionId = Buffer.from(Array.from({ length: 12 }, () => Math.floor(Math.random() * 256)));
-    return m;
+    return newMessage(method, new Transport(PROTOCOL.TCP, nowhere, nowhere, { send: () => {} }), () => REALM);
   }
 
   /** The bytes of `m` signed with the client's credentials (a 401 probe first, for the nonce). */
@@ -139,29 +121,6 @@ class StreamClient {
   close(): void {
     this.socket.destroy();
   }
-}
-
-function parse(raw: Buffer): Message {
-  const m = new Message(ctx, new Transport(PROTOCOL.TCP, nowhere, nowhere, { send: () => {} }));
-  assert.ok(m.read(raw), 'a STUN message');
-  return m;
-}
-
-/** A UDP peer that records what reaches it. */
-async function udpPeer(): Promise<{ socket: UdpSocket; got: Buffer[]; address: Address }> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-  const got: Buffer[] = [];
-  socket.on('message', (b) => got.push(b));
-  return { socket, got, address: new Address('127.0.0.1', socket.address().port) };
-}
-
-async function until(what: string, check: () => boolean, ms = 2000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (check()) return;
-    await sleep(10);
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 describe('node-turn fork: frames on a stream', () => {
@@ -227,21 +186,11 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
   const tcpAllocations = () => Object.keys(server.allocations).filter((k) => k.startsWith('TCP://'));
 
   before(async () => {
-    server = new Server({
-      listeningIps: ['127.0.0.1'],
-      listeningPort: 0,
-      tcp: {},
-      tls: { port: 0, cert: pair.cert, key: pair.key },
-      streamIdleTimeout: 1,
-      relayIps: ['127.0.0.1'],
-      minPort: 46000,
-      maxPort: 46999,
-      authMech: 'long-term',
-      realm: REALM,
-      credentials: { [USER]: PASSWORD },
-      peerAllowed: peerPolicy({ allowLoopback: true }),
-      debug: () => {},
-    });
+    server = testServer(
+      REALM,
+      { [USER]: PASSWORD },
+      { tcp: {}, tls: { port: 0, cert: pair.cert, key: pair.key }, streamIdleTimeout: 1, minPort: 46000, maxPort: 46999 },
+    );
     await server.start();
     const ports = server.network.ports();
     tcpPort = ports.tcp ?? 0;
@@ -277,7 +226,7 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
   });
 
   it('reads several messages from one read: ChannelBind, then padded ChannelData twice, relayed in order', async () => {
-    const peer = await udpPeer();
+    const peer = await UdpPeer.open();
     try {
       const c = await tcp();
       await c.allocate();
@@ -287,15 +236,15 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
       assert.equal(hello.length, 12, 'padded to 4 over TCP');
       c.write(Buffer.concat([bind, hello, world]));
       assert.equal(parse(await c.next()).class, CLASS.SUCCESS);
-      await until('both at the peer', () => peer.got.length === 2);
-      assert.deepEqual(peer.got.map(String), ['hello', 'world!!'], 'the padding is not data, and the next frame starts after it');
+      await until('both at the peer', () => peer.received.length === 2);
+      assert.deepEqual(peer.received.map(String), ['hello', 'world!!'], 'the padding is not data, and the next frame starts after it');
     } finally {
-      peer.socket.close();
+      peer.close();
     }
   });
 
   it('sends peer data to the client as padded ChannelData, and as Data indications without a channel', async () => {
-    const peer = await udpPeer();
+    const peer = await UdpPeer.open();
     try {
       const c = await tcp();
       const relay = (await c.allocate()).getAttribute('xor-relayed-address');
@@ -311,7 +260,7 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
         assert.equal(String(cm?.data), want);
       }
       // A peer with a permission but no channel.
-      const other = await udpPeer();
+      const other = await UdpPeer.open();
       try {
         const perm = c.message(METHOD.CREATE_PERMISSION);
         perm.addAttribute('xor-peer-address', other.address);
@@ -326,12 +275,12 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
       }
       assert.equal(c.invalid, false);
     } finally {
-      peer.socket.close();
+      peer.close();
     }
   });
 
   it('closes a connection that sends what is no frame, and only that one: other allocations keep relaying', async () => {
-    const peer = await udpPeer();
+    const peer = await UdpPeer.open();
     try {
       const good = await tcp();
       await good.allocate();
@@ -356,10 +305,10 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
       const refresh = good.message(METHOD.REFRESH);
       assert.equal((await good.request(refresh)).class, CLASS.SUCCESS);
       good.write(new ChannelMessage(0x4020, Buffer.from('still here')).write());
-      await until('relayed', () => peer.got.length === 1);
-      assert.equal(String(peer.got[0]), 'still here');
+      await until('relayed', () => peer.received.length === 1);
+      assert.equal(String(peer.received[0]), 'still here');
     } finally {
-      peer.socket.close();
+      peer.close();
     }
   });
 
@@ -401,7 +350,7 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
   });
 
   it('serves TURN over TLS with the configured certificate: allocates, relays ChannelData both ways', async () => {
-    const peer = await udpPeer();
+    const peer = await UdpPeer.open();
     try {
       const c = await StreamClient.tls(tlsPort, pair.cert);
       clients.push(c);
@@ -409,8 +358,8 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
       assert.ok(relay);
       assert.equal((await c.request(c.channelBind(0x4030, peer.address))).class, CLASS.SUCCESS);
       c.write(Buffer.concat([new ChannelMessage(0x4030, Buffer.from('over')).write(), new ChannelMessage(0x4030, Buffer.from('tls')).write()]));
-      await until('relayed', () => peer.got.length === 2);
-      assert.deepEqual(peer.got.map(String), ['over', 'tls']);
+      await until('relayed', () => peer.received.length === 2);
+      assert.deepEqual(peer.received.map(String), ['over', 'tls']);
       peer.socket.send(Buffer.from('back'), relay.port, '127.0.0.1');
       assert.equal(String(ChannelMessage.read(await c.next())?.data), 'back');
       const key = Object.keys(server.allocations).find((k) => k.includes(`:${c.socket.localPort}>`) && k.endsWith(`:${tlsPort}`));
@@ -418,7 +367,7 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
       c.close();
       await until('allocation deleted with its connection', () => server.allocations[key] === undefined);
     } finally {
-      peer.socket.close();
+      peer.close();
     }
   });
 

@@ -5,7 +5,8 @@ import { createLogger } from '@strata/telemetry';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TurnServer } from '../src/turn-server.js';
-import { REALM, SECRET, UdpClient, assertChallenge, mint, parse, serverOptions, sleep, type Credentials } from './stun-client.js';
+import { udpClients, assertChallenge, parse, sleep, type Credentials } from '@strata/node-turn/testing';
+import { REALM, SECRET, mint, serverOptions } from './stun-client.js';
 
 const log = createLogger({ service: 'test', region: 't', nodeId: 'turn-auth', level: 'silent' });
 const NONCE_LIFETIME_MS = 1000;
@@ -13,12 +14,7 @@ const NONCE_LIFETIME_MS = 1000;
 describe('turn: long-term credential edge cases', () => {
   let server: TurnServer;
   let port: number;
-  const clients: UdpClient[] = [];
-  const client = async () => {
-    const c = await UdpClient.open(port);
-    clients.push(c);
-    return c;
-  };
+  const { client, closeAll } = udpClients(() => port);
 
   before(async () => {
     server = new TurnServer(serverOptions({ nonceLifetimeMs: NONCE_LIFETIME_MS }), log);
@@ -26,7 +22,7 @@ describe('turn: long-term credential edge cases', () => {
     port = server.ports.udp ?? 0;
   });
   after(() => {
-    for (const c of clients) c.close();
+    closeAll();
     server.stop();
   });
 

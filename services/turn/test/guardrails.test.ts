@@ -2,33 +2,15 @@
 // a bandwidth cap per allocation, and malformed datagrams dropped unanswered and counted while another
 // allocation keeps relaying.
 import { CLASS, METHOD, type Address } from '@strata/node-turn';
-import { createLogger } from '@strata/telemetry';
+import { assertSignedBy, parse, sleep, type Credentials } from '@strata/node-turn/testing';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, it } from 'node:test';
-import { TurnServer, type TurnServerOptions } from '../src/turn-server.js';
-import { REALM, UdpClient, UdpPeer, assertSignedBy, mint, parse, serverOptions, sleep, type Credentials } from './stun-client.js';
-
-const log = createLogger({ service: 'test', region: 't', nodeId: 'turn-guardrails', level: 'silent' });
+import { describe, it } from 'node:test';
+import type { TurnServer } from '../src/turn-server.js';
+import { REALM, mint, perTest } from './stun-client.js';
 
 describe('turn: guardrails', () => {
-  const open: { close(): void }[] = [];
-  const start = async (overrides: Partial<TurnServerOptions>) => {
-    const server = new TurnServer(serverOptions(overrides), log);
-    await server.start();
-    open.push({ close: () => server.stop() });
-    return server;
-  };
-  const client = async (server: TurnServer) => {
-    const c = await UdpClient.open(server.ports.udp ?? 0);
-    open.push(c);
-    return c;
-  };
-  const peer = async () => {
-    const p = await UdpPeer.open();
-    open.push(p);
-    return p;
-  };
+  const { start, client, peer } = perTest('turn-guardrails');
   /** A client with an allocation and channel 0x4000 bound to `to`; the relayed address. */
   const relaying = async (server: TurnServer, creds: Credentials, to: Address) => {
     const c = await client(server);
@@ -39,10 +21,6 @@ describe('turn: guardrails', () => {
     assert.ok(relay);
     return { c, relay };
   };
-  afterEach(() => {
-    for (const o of open.splice(0)) o.close();
-  });
-
   it('caps allocations per identity, over all its usernames, with a signed 486; a deleted allocation frees its place', async () => {
     const server = await start({ maxAllocationsPerIdentity: 2 });
     const now = Math.floor(Date.now() / 1000);

@@ -1,32 +1,18 @@
 // Secret rotation: while TURN_SECRET_PREVIOUS holds the old secret, credentials made with either secret
 // allocate; once it is unset, those made with the old one get 401. Real servers over UDP on loopback.
 import { CLASS, METHOD } from '@strata/node-turn';
-import { createLogger } from '@strata/telemetry';
+import { assertChallenge, assertSignedBy } from '@strata/node-turn/testing';
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
-import { TurnServer } from '../src/turn-server.js';
-import { REALM, UdpClient, assertChallenge, assertSignedBy, mint, serverOptions } from './stun-client.js';
+import { describe, it } from 'node:test';
+import { REALM, mint, perTest } from './stun-client.js';
 
-const log = createLogger({ service: 'test', region: 't', nodeId: 'turn-rotation', level: 'silent' });
 const OLD = 'old-secret';
 const NEW = 'new-secret';
 
 describe('turn: secret rotation', () => {
-  const open: { close(): void }[] = [];
-  const start = async (secret: string, previousSecret?: string) => {
-    const server = new TurnServer(serverOptions({ secret, ...(previousSecret === undefined ? {} : { previousSecret }) }), log);
-    await server.start();
-    open.push({ close: () => server.stop() });
-    return server;
-  };
-  const client = async (server: TurnServer) => {
-    const c = await UdpClient.open(server.ports.udp ?? 0);
-    open.push(c);
-    return c;
-  };
-  afterEach(() => {
-    for (const o of open.splice(0)) o.close();
-  });
+  const servers = perTest('turn-rotation');
+  const client = servers.client;
+  const start = (secret: string, previousSecret?: string) => servers.start({ secret, ...(previousSecret === undefined ? {} : { previousSecret }) });
 
   it('accepts a credential made with the previous secret while it is configured, and signs the answer with its key', async () => {
     const server = await start(NEW, OLD);
