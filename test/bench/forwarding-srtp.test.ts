@@ -6,29 +6,15 @@
  * capacity figure in the results of record), never how fast anything was.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { WindowResult } from '../../bench/lib/measure.js';
 import { judge, parseResultFile } from '../../bench/lib/results.js';
+import { runBench } from '../helpers/bench.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CONSUMERS = 10;
-
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=strata-src', '--import', import.meta.resolve('tsx'), 'bench/forwarding.ts', ...args], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('forwarding benchmark, SRTP mode (short run)', { timeout: 240_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'strata-srtp-bench-'));
@@ -36,7 +22,19 @@ describe('forwarding benchmark, SRTP mode (short run)', { timeout: 240_000 }, ()
 
   it('forwards SRTP on both set-ups and reports the ratio and the capacity per core', async () => {
     const json = join(dir, 'forwarding-srtp.json');
-    const run = await runBench(['--srtp', '--consumers', String(CONSUMERS), '--window', '3', '--warmup', '2', '--rounds', '1', '--json', json]);
+    const run = await runBench('bench/forwarding.ts', [
+      '--srtp',
+      '--consumers',
+      String(CONSUMERS),
+      '--window',
+      '3',
+      '--warmup',
+      '2',
+      '--rounds',
+      '1',
+      '--json',
+      json,
+    ]);
     assert.equal(run.code, 0, `bench exited ${run.code}:\n${run.stderr.slice(-4000)}`);
     assert.match(run.stdout, /SRTP \(AES_CM_128_HMAC_SHA1_80\) on every consumer transport/);
     assert.match(run.stdout, /RESULT forwarding-srtp CPU per consumer, ours\/bare: N=10 /);

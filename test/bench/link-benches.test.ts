@@ -6,27 +6,15 @@
  * fresh pull that delivered media — and never a timing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { judge, parseResultFile } from '../../bench/lib/results.js';
 import { REPO } from '../helpers/processes.js';
+import { runBench } from '../helpers/bench.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'strata-link-bench-'));
-
-/** Runs a bench command to its end; resolves with its exit code and output. */
-function bench(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=strata-src', '--import', 'tsx', script, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const positive = (x: number) => Number.isFinite(x) && x > 0;
 
@@ -35,7 +23,7 @@ describe('link benchmarks, short', { timeout: 180_000 }, () => {
 
   it('link bytes: both set-ups measured in the same windows, far subscribers got the lowest layer only', async () => {
     const file = join(dir, 'link-bytes.json');
-    const run = await bench('bench/link-bytes.ts', ['--subscribers', '2', '--window', '1', '--rounds', '2', '--warmup', '0', '--json', file]);
+    const run = await runBench('bench/link-bytes.ts', ['--subscribers', '2', '--window', '1', '--rounds', '2', '--warmup', '0', '--json', file]);
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /RESULT: link bytes ours \/ pipe = [\d.]+, goal <= 0.3: (met|NOT MET)/);
     const text = readFileSync(file, 'utf8');
@@ -55,7 +43,7 @@ describe('link benchmarks, short', { timeout: 180_000 }, () => {
 
   it('link setup: every switch a fresh pull that delivered media, on both set-ups', async () => {
     const file = join(dir, 'link-setup.json');
-    const run = await bench('bench/link-setup.ts', ['--switches', '4', '--video-switches', '2', '--thumb-switches', '2', '--linger', '50', '--json', file]);
+    const run = await runBench('bench/link-setup.ts', ['--switches', '4', '--video-switches', '2', '--thumb-switches', '2', '--linger', '50', '--json', file]);
     assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /RESULT: setup latency ours p95 = [\d.]+ ms \(bare [\d.]+ ms\), goal <= 30 ms: (met|NOT MET)/);
     const text = readFileSync(file, 'utf8');

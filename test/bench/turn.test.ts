@@ -6,30 +6,16 @@
  */
 import { haveCommands } from '@strata/harness';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { AllocRound, RelayRound } from '../../bench/turn.js';
 import { judge, parseResultFile } from '../../bench/lib/results.js';
 import { DEFAULT_CAPACITY, turnCapacity } from '../../bench/lib/turn-capacity.js';
+import { runBench } from '../helpers/bench.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const HAVE_COTURN = await haveCommands('turnserver', 'turnutils_uclient', 'turnutils_peer', 'stdbuf');
-
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=strata-src', '--import', import.meta.resolve('tsx'), 'bench/turn.ts', ...args], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('TURN capacity arithmetic', () => {
   it("answers the brief's question from a cost per relayed packet, every assumption an input", () => {
@@ -54,7 +40,7 @@ describe('TURN benchmark (short run)', { timeout: 240_000, skip: HAVE_COTURN ? f
 
   it('relays and allocates on both servers and reports the ratios', async () => {
     const json = join(dir, 'turn.json');
-    const run = await runBench([
+    const run = await runBench('bench/turn.ts', [
       '--clients',
       '4',
       '--window',
