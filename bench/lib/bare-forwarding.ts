@@ -11,7 +11,16 @@ import { MEDIA_CODECS } from '../../services/media/src/codecs.js';
 import { linkCapabilities } from '../../services/media/src/link.js';
 import { procCpuMs, selfCpuMs, waitGone } from './cpu.js';
 import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
-import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type ConsumerCaps, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
+import {
+  AUDIO_RTP_PARAMETERS,
+  INGEST_SRTP_SUITE,
+  VIDEO_RTP_PARAMETERS,
+  firstSsrc,
+  type ConsumerCaps,
+  type Ingest,
+  type Receiver,
+  type SrtpMode,
+} from './media-params.js';
 import { mapLimit, type CpuSample, type ForwardingSetup } from './setup.js';
 
 const IP = '127.0.0.1';

@@ -30,7 +30,16 @@ import { childPids, procCpuMs, waitGone } from './cpu.js';
 import type { types } from 'mediasoup';
 import { linkCapabilities } from '../../services/media/src/link.js';
 import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
-import { AUDIO_RTP_PARAMETERS, INGEST_SRTP_SUITE, VIDEO_RTP_PARAMETERS, firstSsrc, type ConsumerCaps, type Ingest, type Receiver, type SrtpMode } from './media-params.js';
+import {
+  AUDIO_RTP_PARAMETERS,
+  INGEST_SRTP_SUITE,
+  VIDEO_RTP_PARAMETERS,
+  firstSsrc,
+  type ConsumerCaps,
+  type Ingest,
+  type Receiver,
+  type SrtpMode,
+} from './media-params.js';
 import { mapLimit, type CpuSample, type ForwardingSetup } from './setup.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
