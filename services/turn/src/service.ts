@@ -71,7 +71,7 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
 
     return {
       endpoints: () => Object.fromEntries(urls.map((u) => [u.startsWith('turns:') ? 'turns' : u.endsWith('=tcp') ? 'turnTcp' : 'turn', u])),
-      load: (sample) => turnLoad(server.allocationCount, { min: config.TURN_MIN_PORT, max: config.TURN_MAX_PORT }, sample),
+      load: (sample) => turnLoad(server.allocationCount, { min: config.TURN_MIN_PORT, max: config.TURN_MAX_PORT }, sample, server.stats),
       health: () => ({ allocations: server.allocationCount }),
       async close() {
         sub.unsubscribe();

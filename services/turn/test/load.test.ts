@@ -15,6 +15,12 @@ describe('TURN load score', () => {
     assert.equal(turnLoad(5, { min: 50000, max: 59999 }, { eventLoop: 0.8 }).score, 0.8);
   });
 
+  it('carries the server’s counters in its details', () => {
+    const stats = { authFailures: 3, staleNonces: 1, quotaRejections: 2, overBandwidth: 40, malformed: 7 };
+    const { details } = turnLoad(2, { min: 50000, max: 50099 }, { eventLoop: 0 }, stats);
+    assert.deepEqual(details, { allocations: 2, relayPorts: 100, eventLoop: 0, ...stats });
+  });
+
   it('a single relay port is full with one allocation', () => {
     assert.equal(turnLoad(1, { min: 50000, max: 50000 }, { eventLoop: 0 }).score, 1);
   });
