@@ -123,31 +123,33 @@ export class Cascade {
   }
 
   /**
-   * The link to `nodeId`, connected both ways: asks the far leg to connect (one request per
-   * node, shared by concurrent pulls) unless it already did so itself.
+   * The link to `nodeId`, connected both ways. One `link.connect` per node at a time, shared by
+   * concurrent pulls; `forwardNow` waits on it too.
    */
   private connectedLink(nodeId: string): Promise<Link> {
-    let p = this.dialing.get(nodeId);
-    if (p) return p;
-    p = (async () => {
-      const link = await this.end(nodeId, this.srtpTo(this.host.region));
-      if (link.connected) return link;
-      const { tuple } = await this.far.request(nodeId, MediaLinkConnect, {
-        roomId: this.host.roomId,
-        fromNodeId: this.host.nodeId,
-        fromRegion: this.host.region,
-        tuple: link.tuple,
-      });
-      await link.connectTo(tuple);
-      return link;
-    })();
-    const dial = p;
+    const pending = this.dialing.get(nodeId);
+    if (pending) return pending;
+    const dial = this.dial(nodeId);
     this.dialing.set(nodeId, dial);
     const done = () => {
       if (this.dialing.get(nodeId) === dial) this.dialing.delete(nodeId);
     };
     dial.then(done, done);
     return dial;
+  }
+
+  /** Asks the far leg to connect to this end, unless it already did so itself. */
+  private async dial(nodeId: string): Promise<Link> {
+    const link = await this.end(nodeId, this.srtpTo(this.host.region));
+    if (link.connected) return link;
+    const { tuple } = await this.far.request(nodeId, MediaLinkConnect, {
+      roomId: this.host.roomId,
+      fromNodeId: this.host.nodeId,
+      fromRegion: this.host.region,
+      tuple: link.tuple,
+    });
+    await link.connectTo(tuple);
+    return link;
   }
 
   // ---- near side: producers of other legs that this leg's subscribers consume ----
