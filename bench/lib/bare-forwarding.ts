@@ -8,13 +8,13 @@ import * as mediasoup from 'mediasoup';
 import type { SrtpParameters } from '@strata/protocol';
 import type { types } from 'mediasoup';
 import { MEDIA_CODECS } from '../../services/media/src/codecs.js';
+import { linkCapabilities } from '../../services/media/src/link.js';
 import { procCpuMs, selfCpuMs, waitGone } from './cpu.js';
 import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
 import {
   AUDIO_RTP_PARAMETERS,
   INGEST_SRTP_SUITE,
   VIDEO_RTP_PARAMETERS,
-  consumerCapabilities,
   firstSsrc,
   type ConsumerCaps,
   type Ingest,
@@ -63,7 +63,7 @@ export class BareForwarding implements ForwardingSetup {
       const videoProducer = await videoIn.produce({ kind: 'video', rtpParameters: VIDEO_RTP_PARAMETERS });
       const audioProducer = await audioIn.produce({ kind: 'audio', rtpParameters: AUDIO_RTP_PARAMETERS });
       const ingest: Ingest = { video: { ip: IP, port: videoIn.tuple.localPort }, audio: { ip: IP, port: audioIn.tuple.localPort } };
-      const caps = consumerCapabilities(opts.caps ?? 'router', router.rtpCapabilities);
+      const caps = opts.caps === 'link' ? linkCapabilities(router.rtpCapabilities) : router.rtpCapabilities;
       return new BareForwarding(worker, router, ingest, videoProducer, audioProducer, opts.srtp, caps);
     } catch (err) {
       worker.close();

@@ -5,7 +5,6 @@
  */
 import type { SrtpCryptoSuite, SrtpParameters } from '@strata/protocol';
 import type { types } from 'mediasoup';
-import { linkCapabilities } from '../../services/media/src/link.js';
 
 export const VIDEO = {
   kind: 'video',
@@ -84,11 +83,6 @@ export const INGEST_SRTP_SUITE: SrtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80';
  * cascade makes its link consumers: services/media/src/link.ts).
  */
 export type ConsumerCaps = 'router' | 'link';
-
-/** The capabilities consumers are made with, from the router's (or room's) own. */
-export function consumerCapabilities(caps: ConsumerCaps, router: types.RtpCapabilities): types.RtpCapabilities {
-  return caps === 'link' ? linkCapabilities(router) : router;
-}
 
 /** The first encoding's SSRC of a consumer's rtpParameters, whatever their static type. */
 export function firstSsrc(rtpParameters: { encodings?: unknown[] | undefined }): number {

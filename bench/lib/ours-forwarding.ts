@@ -28,12 +28,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids, procCpuMs, waitGone } from './cpu.js';
 import type { types } from 'mediasoup';
+import { linkCapabilities } from '../../services/media/src/link.js';
 import { randomSrtpParameters } from '../../libs/harness/src/srtp.js';
 import {
   AUDIO_RTP_PARAMETERS,
   INGEST_SRTP_SUITE,
   VIDEO_RTP_PARAMETERS,
-  consumerCapabilities,
   firstSsrc,
   type ConsumerCaps,
   type Ingest,
@@ -181,7 +181,7 @@ export class OursForwarding implements ForwardingSetup {
     const room = await this.bus.request(MediaRoomOpen, this.subject('room.open'), { roomId: ROOM });
     // What a link's consumers are made with is the media node's own choice; asked for here, the
     // node consumes with exactly these.
-    this.rtpCapabilities = consumerCapabilities(this.caps, room.rtpCapabilities as types.RtpCapabilities) as RtpCaps;
+    this.rtpCapabilities = this.caps === 'link' ? (linkCapabilities(room.rtpCapabilities as types.RtpCapabilities) as RtpCaps) : room.rtpCapabilities;
     const produce = async (kind: 'video' | 'audio', rtpParameters: WireRtpParameters): Promise<{ ip: string; port: number; producerId: string }> => {
       const srtp = this.srtp;
       const t = await this.bus.request(MediaPlainTransportCreate, this.subject('plain.create'), {
