@@ -31,6 +31,8 @@ export class Allocation {
   readonly permissions = new Map<string, number>();
   /** channel number -> peer; an expired binding stays until rebound, so the number cannot go to another peer early (RFC 8656 section 12) */
   readonly channelBindings = new Map<number, ChannelBinding>();
+  /** peerKey(peer) -> its channel number: the way back, looked up for every datagram a peer sends */
+  private readonly peerChannels = new Map<string, number>();
   lifetime: number;
   timeToExpiry: number;
   /** packets dropped over the bandwidth cap, client to peers and peers to client */
@@ -72,12 +74,8 @@ export class Allocation {
 
   /** A datagram from a peer: to the client as ChannelData when the peer has a channel, else as a Data indication. */
   private fromPeer(socket: Socket, data: Buffer, ip: string, port: number): void {
-    let from: Address;
-    try {
-      from = new Address(ip, port);
-    } catch {
-      return;
-    }
+    const from = this.peerAddress(ip, port);
+    if (!from) return;
     if (!this.hasPermission(from.address)) {
       const a = socket.address();
       this.server.debug('TRACE', `permission fail for ${from} at ${a.address}:${a.port}`);
@@ -88,12 +86,14 @@ export class Allocation {
       this.server.stats.overBandwidth++;
       return;
     }
+    const stats = this.server.stats;
+    stats.packetsToClients++;
+    stats.bytesToClients += data.length;
     const channelNumber = this.getPeerChannelNumber(from);
     const dst = this.transport.dst;
     if (channelNumber !== undefined && this.channelPeer(channelNumber)) {
-      this.transport.socket.send(new ChannelMessage(channelNumber, data).write(), dst.port, dst.address, (err) => {
-        if (err) this.server.debug('ERROR', err);
-      });
+      // No callback: node would defer one per packet to report what, for relayed media, is loss like any other.
+      this.transport.socket.send(new ChannelMessage(channelNumber, data).write(), dst.port, dst.address);
       return;
     }
     const indication = new Message(this.server, this.transport);
@@ -122,15 +122,31 @@ export class Allocation {
 
   /** The channel bound to `peer` (expired ones included, as they still hold the number). */
   getPeerChannelNumber(peer: Address): number | undefined {
-    const key = peer.toString();
-    for (const [n, b] of this.channelBindings) if (b.peer.toString() === key) return n;
-    return undefined;
+    return this.peerChannels.get(peerKey(peer.address, peer.port));
   }
 
   /** Binds or refreshes channel `n` to `peer`, and installs or refreshes the peer's permission (RFC 8656 section 12.2). */
   bindChannel(n: number, peer: Address): void {
+    const before = this.channelBindings.get(n);
+    if (before) this.peerChannels.delete(peerKey(before.peer.address, before.peer.port));
     this.channelBindings.set(n, { peer, expiresAt: Date.now() + CHANNEL_LIFETIME_MS });
+    this.peerChannels.set(peerKey(peer.address, peer.port), n);
     this.permit(peer.address);
+  }
+
+  /**
+   * The source of a peer's datagram as an Address: a channel's peer as bound when node spells it the same
+   * (every IPv4 address), so the common case parses nothing; else parsed. Undefined when it is no address.
+   */
+  private peerAddress(ip: string, port: number): Address | undefined {
+    const n = this.peerChannels.get(peerKey(ip, port));
+    const bound = n === undefined ? undefined : this.channelBindings.get(n);
+    if (bound) return bound.peer;
+    try {
+      return new Address(ip, port);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The peer of an unexpired channel. */
@@ -147,9 +163,11 @@ export class Allocation {
       this.server.stats.overBandwidth++;
       return true;
     }
-    this.sockets[0]?.send(data, peer.port, peer.address, (err) => {
-      if (err) this.server.debug('ERROR', err);
-    });
+    // No callback, as for the way back (fromPeer).
+    this.sockets[0]?.send(data, peer.port, peer.address);
+    const stats = this.server.stats;
+    stats.packetsToPeers++;
+    stats.bytesToPeers += data.length;
     return true;
   }
 
@@ -173,6 +191,11 @@ export class Allocation {
     if (external) return new Address(external[address] ?? external['default'] ?? address, port);
     return new Address(address, port);
   }
+}
+
+/** The key of a peer in peerChannels: its address as Address spells it, and its port. */
+function peerKey(address: string, port: number): string {
+  return `${address}|${port}`;
 }
 
 /**

@@ -19,11 +19,15 @@ export class ChannelMessage {
     return new ChannelMessage(channelNumber, buf.subarray(4, 4 + length));
   }
 
+  /** Padded to 4 bytes, as TCP requires and UDP allows. One buffer, written once: this runs on every packet a peer sends. */
   write(): Buffer {
-    const header = Buffer.alloc(4);
-    header.writeUInt16BE(this.channelNumber, 0);
-    header.writeUInt16BE(this.data.length, 2);
-    const padding = this.data.length % 4 ? 4 - (this.data.length % 4) : 0;
-    return Buffer.concat([header, this.data, Buffer.alloc(padding)]);
+    const length = this.data.length;
+    const padded = (length + 3) & ~3;
+    const out = Buffer.allocUnsafe(4 + padded);
+    out.writeUInt16BE(this.channelNumber, 0);
+    out.writeUInt16BE(length, 2);
+    this.data.copy(out, 4);
+    out.fill(0, 4 + length);
+    return out;
   }
 }

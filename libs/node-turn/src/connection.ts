@@ -25,6 +25,8 @@ export class Connection implements ClientSocket {
     private readonly socket: Socket,
     readonly secure: boolean,
     idleTimeoutMs: number,
+    /** the client's IP as node spelled it when accepted (the key of the network's count per IP) */
+    readonly remoteIp: string,
   ) {
     const src = new Address(String(socket.remoteAddress), Number(socket.remotePort));
     const dst = new Address(String(socket.localAddress), Number(socket.localPort));
@@ -60,7 +62,8 @@ export class Connection implements ClientSocket {
       this.dropped++;
       return callback?.(null);
     }
-    this.socket.write(msg, (err) => callback?.(err ?? null));
+    if (callback) this.socket.write(msg, (err) => callback(err ?? null));
+    else this.socket.write(msg);
   }
 
   close(): void {

@@ -1,12 +1,12 @@
 // The client-facing listeners: UDP (ported from node-turn 0.0.6 lib/network.js, MIT, Atlantis Software),
 // and TCP and TLS, which are new (RFC 8656 section 3.1; the relays stay UDP).
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { createServer as createTcpServer, type Server as NetServer, type Socket as NetSocket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Address } from './address.js';
 import { Connection } from './connection.js';
-import { FAMILY, PROTOCOL } from './constants.js';
-import { Transport } from './transport.js';
+import { FAMILY } from './constants.js';
+import { createUdpSocket } from './udp.js';
 import type { Server } from './server.js';
 
 export interface StreamListener {
@@ -18,6 +18,8 @@ export class Network {
   readonly sockets: Socket[] = [];
   readonly listeners: StreamListener[] = [];
   readonly connections = new Set<Connection>();
+  /** open TCP and TLS connections per client IP, for the server's maxConnectionsPerIp */
+  private readonly perIp = new Map<string, number>();
 
   constructor(private readonly server: Server) {}
 
@@ -48,14 +50,17 @@ export class Network {
   }
 
   private bindUdp(ip: string, dst: Address): Promise<void> {
-    const socket = createSocket(dst.family === FAMILY.IPV6 ? 'udp6' : 'udp4');
+    const socket = createUdpSocket(dst.family === FAMILY.IPV6 ? 'udp6' : 'udp4');
+    // The socket's own address, since node does not tell the destination of a datagram (nodejs/node#1649): the port bound, once it is.
+    let local = dst;
     socket.on('error', (err) => this.server.debug('FATAL', err));
-    socket.on('message', (buf, rinfo) => this.receive(socket, dst, buf, rinfo.address, rinfo.port));
+    socket.on('message', (buf, rinfo) => this.receive(socket, local, buf, rinfo.address, rinfo.port));
     socket.on('close', () => this.server.debug('INFO', `Server is no more listening on ${ip}:${this.server.listeningPort}`));
     this.sockets.push(socket);
     const bound = new Promise<void>((resolve) => {
       socket.once('listening', () => {
-        this.server.debug('INFO', `Server is listening on ${ip}:${socket.address().port}`);
+        local = new Address(dst.address, socket.address().port);
+        this.server.debug('INFO', `Server is listening on ${ip}:${local.port}`);
         resolve();
       });
       socket.once('error', () => resolve());
@@ -100,10 +105,21 @@ export class Network {
   }
 
   private accept(socket: NetSocket, secure: boolean): void {
+    const ip = socket.remoteAddress;
+    // Closed before we looked at it (its addresses are gone).
+    if (ip === undefined) return void socket.destroy();
+    const held = this.perIp.get(ip) ?? 0;
+    const cap = this.server.maxConnectionsPerIp;
+    if (cap > 0 && held >= cap) {
+      // One host must not hold every descriptor (each connection holds buffers, and may hold an allocation).
+      this.server.stats.connectionRejections++;
+      this.server.debug('WARN', `${secure ? 'TLS' : 'TCP'} connection from ${ip} refused: it holds ${held}, the cap`);
+      return void socket.destroy();
+    }
     try {
-      this.connections.add(new Connection(this.server, socket, secure, this.server.streamIdleTimeout * 1000));
+      this.connections.add(new Connection(this.server, socket, secure, this.server.streamIdleTimeout * 1000, ip));
+      this.perIp.set(ip, held + 1);
     } catch (err) {
-      // Closed before we looked at it (its addresses are gone).
       this.server.debug('DEBUG', err);
       socket.destroy();
     }
@@ -111,7 +127,27 @@ export class Network {
 
   /** A connection has closed. */
   forget(connection: Connection): void {
-    this.connections.delete(connection);
+    if (!this.connections.delete(connection)) return;
+    const n = (this.perIp.get(connection.remoteIp) ?? 0) - 1;
+    if (n > 0) this.perIp.set(connection.remoteIp, n);
+    else this.perIp.delete(connection.remoteIp);
+  }
+
+  /** Every port a listener is bound to (UDP, TCP and TLS), once started. */
+  boundPorts(): number[] {
+    const out = new Set<number>();
+    for (const s of this.sockets) {
+      try {
+        out.add(s.address().port);
+      } catch {
+        // not bound
+      }
+    }
+    for (const l of this.listeners) {
+      const a = l.server.address();
+      if (a && typeof a === 'object') out.add(a.port);
+    }
+    return [...out];
   }
 
   /** The port of each kind of listener (the first of each), once started: what clients are told. */
@@ -133,9 +169,7 @@ export class Network {
   /** One datagram from a client. Nothing here may throw out of the socket's event handler. */
   private receive(socket: Socket, local: Address, buf: Buffer, ip: string, port: number): void {
     try {
-      // The socket's own address, since node does not tell the destination of a datagram (nodejs/node#1649).
-      const dst = local.port === 0 ? new Address(local.address, socket.address().port) : local;
-      this.server.receive(new Transport(PROTOCOL.UDP, new Address(ip, port), dst, socket), buf);
+      this.server.receiveDatagram(socket, local, buf, ip, port);
     } catch (err) {
       this.server.debug('ERROR', err);
     }

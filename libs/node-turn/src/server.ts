@@ -7,10 +7,10 @@ import { Address } from './address.js';
 import { ChannelMessage } from './channel-message.js';
 import { Message } from './message.js';
 import { peerPolicy } from './peer-policy.js';
-import type { Transport } from './transport.js';
+import { Transport, fiveTupleKey, type ClientSocket } from './transport.js';
 import { Authentication, type AuthMech } from './authentication.js';
 import type { Allocation } from './allocation.js';
-import { CLASS, DEBUG_LEVEL, METHOD, type DebugLevelName, type Family } from './constants.js';
+import { CLASS, DEBUG_LEVEL, METHOD, PROTOCOL, type DebugLevelName, type Family } from './constants.js';
 import type { MessageContext, Passwords } from './message.js';
 import { allocate } from './methods/allocate.js';
 import { channelBind } from './methods/channel-bind.js';
@@ -61,6 +61,8 @@ export interface ServerOptions {
   userOf?: (username: string) => string;
   /** allocations one client IP may hold at once, whatever its credentials; 486 above; default: no cap */
   maxAllocationsPerIp?: number;
+  /** TCP and TLS connections one client IP may hold open at once; a connection above is closed when accepted; default: no cap */
+  maxConnectionsPerIp?: number;
   /** bytes per second an allocation relays each way (client to peers, peers to client), with a burst of one second's worth; above it packets are dropped and counted; default: no cap */
   bandwidthLimit?: number;
   /** how long an EVEN-PORT reservation of port N + 1 is kept, in seconds (RFC 8656 section 7.2: about 30) */
@@ -83,6 +85,16 @@ export interface ServerStats {
   overBandwidth: number;
   /** datagrams, or frames of a stream, that were no well-formed STUN or ChannelData message, dropped unanswered */
   malformed: number;
+  /** CreatePermission and ChannelBind requests refused with 403 (a peer the policy denies, or this server's own listener), and Send indications to such a peer, dropped */
+  peerDenials: number;
+  /** TCP and TLS connections closed when accepted, their IP holding its cap of connections */
+  connectionRejections: number;
+  /** packets relayed from clients to peers, and their bytes (the payload sent on from the relay) */
+  packetsToPeers: number;
+  bytesToPeers: number;
+  /** packets relayed from peers to clients, and their bytes (the payload, before its ChannelData or Data indication framing) */
+  packetsToClients: number;
+  bytesToClients: number;
 }
 
 export class Server implements MessageContext {
@@ -103,10 +115,25 @@ export class Server implements MessageContext {
   readonly realm: string;
   readonly credentials: Record<string, string>;
   readonly nonceLifetime: number;
-  readonly stats: ServerStats = { authFailures: 0, staleNonces: 0, quotaRejections: 0, overBandwidth: 0, malformed: 0 };
+  readonly stats: ServerStats = {
+    authFailures: 0,
+    staleNonces: 0,
+    quotaRejections: 0,
+    overBandwidth: 0,
+    malformed: 0,
+    peerDenials: 0,
+    connectionRejections: 0,
+    packetsToPeers: 0,
+    bytesToPeers: 0,
+    packetsToClients: 0,
+    bytesToClients: 0,
+  };
   readonly maxAllocationsPerUser: number;
   readonly maxAllocationsPerIp: number;
+  readonly maxConnectionsPerIp: number;
   readonly bandwidthLimit: number;
+  /** this server's listeners (ip|port, every transport, with each external IP too): never a peer, or relayed data would loop back in */
+  private ownListeners = new Set<string>();
   private readonly userOf: (username: string) => string;
   /** allocations held, and being made, per user and per client IP: counted when an Allocate passes the quota check */
   private readonly perUser = new Map<string, number>();
@@ -145,6 +172,7 @@ export class Server implements MessageContext {
     this.nonceLifetime = config.nonceLifetime ?? 600;
     this.maxAllocationsPerUser = config.maxAllocationsPerUser ?? 0;
     this.maxAllocationsPerIp = config.maxAllocationsPerIp ?? 0;
+    this.maxConnectionsPerIp = config.maxConnectionsPerIp ?? 0;
     this.userOf = config.userOf ?? ((u) => u);
     this.bandwidthLimit = config.bandwidthLimit ?? 0;
     // eslint-disable-next-line no-console
@@ -175,8 +203,29 @@ export class Server implements MessageContext {
   }
 
   /** Resolves once every listener is bound. */
-  start(): Promise<void> {
-    return this.network.start();
+  async start(): Promise<void> {
+    await this.network.start();
+    const ports = this.network.boundPorts();
+    const ips = new Set<string>();
+    for (const ip of this.listeningIps) {
+      // A wildcard listener is on every address of the host.
+      if (ip === '0.0.0.0' || ip === '::') for (const a of allInterfaceAddresses()) ips.add(a);
+      else ips.add(ip);
+    }
+    // Behind a NAT the external address reaches the listeners too (hairpinning).
+    const external = this.externalIps;
+    for (const ip of typeof external === 'string' ? [external] : external ? Object.values(external) : []) ips.add(ip);
+    const own = new Set<string>();
+    for (const ip of ips) {
+      let address: string;
+      try {
+        address = new Address(ip, 0).address;
+      } catch {
+        continue; // a host name, not an address
+      }
+      for (const port of ports) own.add(`${address}|${port}`);
+    }
+    this.ownListeners = own;
   }
 
   stop(): void {
@@ -196,10 +245,15 @@ export class Server implements MessageContext {
     return candidates[this.lastRelayIp];
   }
 
-  /** Whether a peer may be relayed to: the policy, and never this server's own listeners (a relay loop). */
+  /**
+   * Whether a peer may be relayed to: the policy, and never this server's own listeners (a relay loop).
+   * Other relays of this server are peers like any (two relay-only clients of one server talk through them).
+   * Counted when refused.
+   */
   peerAllowed(peer: Address): boolean {
-    if (this.network.sockets.some((s) => isAddressOf(s, peer))) return false;
-    return this.peerFilter(peer);
+    const ok = !this.ownListeners.has(`${peer.address}|${peer.port}`) && this.peerFilter(peer);
+    if (!ok) this.stats.peerDenials++;
+    return ok;
   }
 
   /** Keeps `socket` for a later Allocate with the returned RESERVATION-TOKEN; closed if unclaimed in time. */
@@ -229,10 +283,26 @@ export class Server implements MessageContext {
    * ChannelData message (a datagram is then dropped; a stream, being out of step, is closed).
    */
   receive(transport: Transport, buf: Buffer): boolean {
-    // The first two bits tell the two apart: 00 STUN, 01 ChannelData (RFC 8656 section 12).
-    const ok = ((buf[0] ?? 0) & 0xc0) === 0x40 ? this.handleChannelData(transport, buf) : this.handleStun(transport, buf);
+    const ok = isChannelData(buf) ? this.channelData(this.allocations[transport.get5Tuple()], buf) : this.handleStun(transport, buf);
     if (!ok) this.stats.malformed++;
     return ok;
+  }
+
+  /**
+   * One datagram from `ip`:`port` to the UDP listener `socket`, bound to `local`. ChannelData, nearly every
+   * datagram of a call, finds its allocation by the key made from node's own spelling of the source, which
+   * is Address's for every IPv4 address: no Address or Transport is made per packet. A source spelled
+   * otherwise (IPv6 is kept in full by Address) misses here and takes the general path.
+   */
+  receiveDatagram(socket: ClientSocket, local: Address, buf: Buffer, ip: string, port: number): void {
+    if (isChannelData(buf)) {
+      const allocation = this.allocations[fiveTupleKey(PROTOCOL.UDP, ip, port, local.address, local.port)];
+      if (allocation) {
+        if (!this.channelData(allocation, buf)) this.stats.malformed++;
+        return;
+      }
+    }
+    this.receive(new Transport(PROTOCOL.UDP, new Address(ip, port), local, socket), buf);
   }
 
   private handleStun(transport: Transport, buf: Buffer): boolean {
@@ -242,11 +312,10 @@ export class Server implements MessageContext {
     return true;
   }
 
-  /** A ChannelData message from a client (RFC 8656 section 12.5): relayed to the channel's peer, else dropped. False when it is no ChannelData. */
-  handleChannelData(transport: Transport, buf: Buffer): boolean {
+  /** A ChannelData message from the client of `allocation` (RFC 8656 section 12.5): relayed to the channel's peer, else dropped. False when it is no ChannelData. */
+  private channelData(allocation: Allocation | undefined, buf: Buffer): boolean {
     const cm = ChannelMessage.read(buf);
     if (!cm) return false;
-    const allocation = this.allocations[transport.get5Tuple()];
     if (!allocation) return true;
     const peer = allocation.channelPeer(cm.channelNumber);
     if (!peer || !allocation.toPeer(cm.data, peer)) this.debug('TRACE', `ChannelData on unbound or unpermitted channel ${cm.channelNumber}`);
@@ -333,14 +402,9 @@ export class Server implements MessageContext {
   }
 }
 
-/** Whether `peer` is the address a listener is bound to (its actual port: listeningPort may be 0). */
-function isAddressOf(s: Socket, peer: Address): boolean {
-  try {
-    const a = s.address();
-    return a.port === peer.port && new Address(a.address, 0).address === peer.address;
-  } catch {
-    return false;
-  }
+/** The first two bits tell the two apart: 00 STUN, 01 ChannelData (RFC 8656 section 12). */
+function isChannelData(buf: Buffer): boolean {
+  return ((buf[0] ?? 0) & 0xc0) === 0x40;
 }
 
 function decrement(map: Map<string, number>, key: string): void {

@@ -22,7 +22,7 @@ export class Transport {
 
   /** The key of the allocation this 5-tuple owns. */
   get5Tuple(): string {
-    return `${protocolName(this.protocol)}://${this.src.address}:${this.src.port}>${this.dst.address}:${this.dst.port}`;
+    return fiveTupleKey(this.protocol, this.src.address, this.src.port, this.dst.address, this.dst.port);
   }
 
   revert(): Transport {
@@ -32,6 +32,11 @@ export class Transport {
   toString(): string {
     return `${protocolName(this.protocol)}: from ${this.src} to ${this.dst}`;
   }
+}
+
+/** The key of a 5-tuple's allocation; the addresses spelled as Address spells them. */
+export function fiveTupleKey(protocol: number, srcAddress: string, srcPort: number, dstAddress: string, dstPort: number): string {
+  return `${protocolName(protocol)}://${srcAddress}:${srcPort}>${dstAddress}:${dstPort}`;
 }
 
 function protocolName(protocol: number): string {

@@ -1,7 +1,7 @@
 // The codec fixes of the fork, against a real server on loopback: each of these failed on node-turn 0.0.6.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Address, CLASS, ChannelMessage, FAMILY, METHOD, Message, Server, peerPolicy } from '../src/index.js';
+import { Address, CLASS, ChannelMessage, FAMILY, METHOD, Message, Server, peerPolicy, selfSignedCertificate } from '../src/index.js';
 import { UdpPeer, udpClients, type UdpClient, assertSignedBy, parse, sleep, testServer } from '../src/testing.js';
 
 const REALM = 'test-realm';
@@ -130,5 +130,70 @@ describe('node-turn fork: codec fixes', () => {
     perm.addAttribute('xor-peer-address', new Address('127.0.0.1', port));
     const r = await c.request(perm, USER);
     assert.equal(r.msg.getAttribute('error-code')?.code, 403, "the server's own listener is never a peer");
+  });
+
+  it('refuses every listener of the server as a peer (TCP and TLS too, and at its external IP), allows its other relays, and counts the refusals', async () => {
+    const pair = selfSignedCertificate(['127.0.0.1']);
+    const s = testServer(
+      REALM,
+      { [USER.username]: USER.password },
+      {
+        tcp: { port: 0 },
+        tls: { port: 0, cert: pair.cert, key: pair.key },
+        externalIps: { '127.0.0.1': '127.0.0.2' },
+      },
+    );
+    await s.start();
+    const { client: clientOf, closeAll: closeThese } = udpClients(() => s.network.ports().udp ?? 0);
+    try {
+      const { udp, tcp, tls } = s.network.ports();
+      assert.ok(udp && tcp && tls && tcp !== udp);
+      const c = await clientOf();
+      assert.equal((await c.allocate(USER)).msg.class, CLASS.SUCCESS);
+      const other = await clientOf();
+      const relay = (await other.allocate(USER)).msg.getAttribute('xor-relayed-address');
+      assert.ok(relay);
+      const permit = async (peer: Address) => {
+        const m = c.message(METHOD.CREATE_PERMISSION);
+        m.addAttribute('xor-peer-address', peer);
+        const r = await c.request(m, USER);
+        return r.msg.class === CLASS.SUCCESS ? 200 : r.msg.getAttribute('error-code')?.code;
+      };
+      for (const port of [udp, tcp, tls]) {
+        assert.equal(await permit(new Address('127.0.0.1', port)), 403, `listener port ${port}`);
+        assert.equal(await permit(new Address('127.0.0.2', port)), 403, `external IP, port ${port}`);
+      }
+      assert.equal((await c.channelBind(USER, 0x4000, new Address('127.0.0.1', tcp))).getAttribute('error-code')?.code, 403, 'ChannelBind too');
+      assert.equal(s.stats.peerDenials, 7);
+      // The other allocation's relay, advertised at the external IP, and bound on 127.0.0.1: relay to relay is a call between two relay-only clients.
+      assert.equal(await permit(new Address('127.0.0.1', relay.port)), 200);
+      assert.equal(s.stats.peerDenials, 7);
+    } finally {
+      closeThese();
+      s.stop();
+    }
+  });
+
+  it('counts the packets and bytes it relays each way', async () => {
+    const peer = await UdpPeer.open();
+    try {
+      const c = await client();
+      const relay = (await allocateOn(c)).msg.getAttribute('xor-relayed-address');
+      assert.ok(relay);
+      assert.equal((await c.channelBind(USER, 0x4005, peer.address)).class, CLASS.SUCCESS);
+      const before = { ...server.stats };
+      for (let i = 0; i < 5; i++) c.sendChannelData(0x4005, Buffer.alloc(100));
+      // The relay as bound (its advertised address may be another).
+      for (let i = 0; i < 3; i++) peer.socket.send(Buffer.alloc(50), relay.port, '127.0.0.1');
+      await sleep(300);
+      assert.equal(peer.received.length, 5);
+      assert.equal((await c.drain(0)).length, 3);
+      assert.equal(server.stats.packetsToPeers - before.packetsToPeers, 5);
+      assert.equal(server.stats.bytesToPeers - before.bytesToPeers, 500);
+      assert.equal(server.stats.packetsToClients - before.packetsToClients, 3);
+      assert.equal(server.stats.bytesToClients - before.bytesToClients, 150);
+    } finally {
+      peer.close();
+    }
   });
 });

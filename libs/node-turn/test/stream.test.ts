@@ -349,6 +349,32 @@ describe('node-turn fork: TURN over TCP and TLS', { timeout: 20_000 }, () => {
     assert.equal((await busy.request(busy.message(METHOD.REFRESH))).class, CLASS.SUCCESS);
   });
 
+  it('caps the connections of one IP: one above the cap is closed at once and counted; a place freed is taken again', async () => {
+    const capped = testServer(REALM, { [USER]: PASSWORD }, { udp: false, tcp: { port: 0 }, maxConnectionsPerIp: 3, minPort: 46000, maxPort: 46999 });
+    await capped.start();
+    const mine: StreamClient[] = [];
+    try {
+      const port = capped.network.ports().tcp ?? 0;
+      for (let i = 0; i < 3; i++) mine.push(await StreamClient.tcp(port));
+      await until('three held', () => capped.network.connections.size === 3);
+      const fourth = await StreamClient.tcp(port);
+      mine.push(fourth);
+      await fourth.closed;
+      assert.equal(capped.stats.connectionRejections, 1);
+      // The three held ones still work.
+      assert.equal((await mine[0]!.allocate()).class, CLASS.SUCCESS);
+      mine[1]!.close();
+      await until('a place free', () => capped.network.connections.size === 2);
+      const again = await StreamClient.tcp(port);
+      mine.push(again);
+      assert.equal((await again.allocate()).class, CLASS.SUCCESS);
+      assert.equal(capped.stats.connectionRejections, 1);
+    } finally {
+      for (const c of mine) c.close();
+      capped.stop();
+    }
+  });
+
   it('serves TURN over TLS with the configured certificate: allocates, relays ChannelData both ways', async () => {
     const peer = await UdpPeer.open();
     try {

@@ -62,6 +62,19 @@ export const turnConfig = {
     default: 50,
     min: 0,
   }),
+  TURN_MAX_CONNECTIONS_PER_IP: int({
+    description:
+      'TCP and TLS connections one client IP may hold open at once (each holds at most one allocation); one above it is closed when accepted, and counted; 0: no cap',
+    default: 100,
+    min: 0,
+  }),
+  TURN_STREAM_IDLE_TIMEOUT: duration({
+    description:
+      'how long a TCP or TLS connection without an allocation may go without a complete message (and a TLS handshake may take) before it is closed: what a slow-loris client can hold',
+    default: 30_000,
+    min: 1_000,
+    max: 3_600_000,
+  }),
   TURN_ALLOCATION_BANDWIDTH: int({
     description:
       'bytes per second one allocation relays each way (client to peers, peers to client), bursts of one second allowed; above it packets are dropped and counted, the allocation stays; 0: no cap',

@@ -46,6 +46,8 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
         nonceLifetimeMs: config.TURN_NONCE_LIFETIME,
         maxAllocationsPerIdentity: config.TURN_MAX_ALLOCATIONS_PER_IDENTITY,
         maxAllocationsPerIp: config.TURN_MAX_ALLOCATIONS_PER_IP,
+        maxConnectionsPerIp: config.TURN_MAX_CONNECTIONS_PER_IP,
+        streamIdleTimeoutMs: config.TURN_STREAM_IDLE_TIMEOUT,
         bandwidthBytesPerSecond: config.TURN_ALLOCATION_BANDWIDTH,
         allowLoopbackPeers: config.TURN_ALLOW_LOOPBACK_PEERS,
         allowPrivatePeers: config.TURN_ALLOW_PRIVATE_PEERS,

@@ -25,6 +25,10 @@ export interface TurnServerOptions {
   /** allocations at once per identity (the username after `expiry:`) and per client IP; 0: no cap */
   maxAllocationsPerIdentity: number;
   maxAllocationsPerIp: number;
+  /** TCP and TLS connections at once per client IP; 0 or undefined: no cap */
+  maxConnectionsPerIp?: number;
+  /** how long a TCP or TLS connection without an allocation may go without a complete message, ms; default 30 s */
+  streamIdleTimeoutMs?: number;
   /** bytes per second relayed each way per allocation; 0: no cap */
   bandwidthBytesPerSecond: number;
   allowLoopbackPeers: boolean;
@@ -73,6 +77,8 @@ export class TurnServer {
       // One identity mints many usernames (each with its own expiry): the quota is the identity's.
       userOf: identityOf,
       maxAllocationsPerIp: opts.maxAllocationsPerIp,
+      maxConnectionsPerIp: opts.maxConnectionsPerIp ?? 0,
+      streamIdleTimeout: (opts.streamIdleTimeoutMs ?? 30_000) / 1000,
       bandwidthLimit: opts.bandwidthBytesPerSecond,
       peerAllowed: peerPolicy({ allowLoopback: opts.allowLoopbackPeers, allowPrivate: opts.allowPrivatePeers }),
       debug: (level, msg) => {

@@ -16,7 +16,19 @@ describe('TURN load score', () => {
   });
 
   it('carries the server’s counters in its details', () => {
-    const stats = { authFailures: 3, staleNonces: 1, quotaRejections: 2, overBandwidth: 40, malformed: 7 };
+    const stats = {
+      authFailures: 3,
+      staleNonces: 1,
+      quotaRejections: 2,
+      overBandwidth: 40,
+      malformed: 7,
+      peerDenials: 4,
+      connectionRejections: 5,
+      packetsToPeers: 100,
+      bytesToPeers: 120_000,
+      packetsToClients: 90,
+      bytesToClients: 108_000,
+    };
     const { details } = turnLoad(2, { min: 50000, max: 50099 }, { eventLoop: 0 }, stats);
     assert.deepEqual(details, { allocations: 2, relayPorts: 100, eventLoop: 0, ...stats });
   });

@@ -1,12 +1,13 @@
 // Allocate (RFC 8656 section 7). Ported from node-turn 0.0.6 lib/methods/allocate.js (MIT, Atlantis Software);
 // EVEN-PORT, RESERVATION-TOKEN, REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY are new.
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { Address } from '../address.js';
 import { Allocation } from '../allocation.js';
 import { FAMILY, PROTOCOL, type Family } from '../constants.js';
 import type { Message } from '../message.js';
 import type { Server } from '../server.js';
+import { createUdpSocket } from '../udp.js';
 
 function successAttributes(server: Server, allocation: Allocation, reply: Message): void {
   reply.addAttribute('xor-relayed-address', allocation.relayedTransportAddress);
@@ -120,7 +121,7 @@ async function place(server: Server, msg: Message, reply: Message, release: () =
 }
 
 function bindPort(ip: Address, port: number): Promise<Socket | undefined> {
-  const socket = createSocket(ip.family === FAMILY.IPV4 ? 'udp4' : 'udp6');
+  const socket = createUdpSocket(ip.family === FAMILY.IPV4 ? 'udp4' : 'udp6');
   return new Promise((resolve) => {
     socket.once('error', () => {
       socket.close();
