@@ -18,6 +18,11 @@ export interface RegionOptions {
   natsMonitor?: boolean;
   /** Services run from `dist/` (see SpawnOptions.compiled). */
   compiled?: boolean;
+  /**
+   * A nats-server another region runs on, shared as regions share one subject space (region first in
+   * every subject); stop() leaves it running. Default: a nats-server of its own.
+   */
+  nats?: NatsServer;
 }
 
 export interface Region {
@@ -47,7 +52,8 @@ export interface Region {
 export async function startRegion(opts: RegionOptions = {}): Promise<Region> {
   const region = opts.region ?? 'test';
   const jwtSecret = randomBytes(24).toString('hex');
-  const nats: NatsServer = await startNatsServer(opts.natsMonitor === false ? {} : { monitorPort: 0 });
+  const ownNats = opts.nats === undefined;
+  const nats: NatsServer = opts.nats ?? (await startNatsServer(opts.natsMonitor === false ? {} : { monitorPort: 0 }));
   const bus = await Bus.connect({ servers: nats.url, name: 'region-test', logger: memoryLogger().log });
   const beats = new Map<string, EventOf<typeof Heartbeat>>();
   bus.subscribe(Heartbeat, subjects.heartbeats(region), (b) => void beats.set(b.id, b));
@@ -80,7 +86,7 @@ export async function startRegion(opts: RegionOptions = {}): Promise<Region> {
   const stop = async (): Promise<void> => {
     await Promise.all(processes.map((p) => p.stop(5000)));
     await bus.drain().catch(() => undefined);
-    await nats.stop();
+    if (ownNats) await nats.stop();
   };
 
   try {
