@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { memoryLogger } from '../helpers/logger.js';
+import { sampleValue, scrape } from '../helpers/prometheus.js';
 import { spawnService, waitFor, type ServiceProcess } from '../helpers/processes.js';
 
 const REGION = 'smoke';
@@ -107,6 +108,58 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
     assert.equal(media.checks['workers'], 1, 'mediasoup.createWorker() worked inside the media service');
     const rec = await bus.request(Health, subjects.health(REGION, 'recorder', 'recorder-1'), {});
     assert.match(String(rec.checks['ffmpeg']), /ffmpeg version/);
+  });
+
+  it('serves GET /metrics in the Prometheus text format 0.0.4 on every service, the TURN counters on turn', async () => {
+    const own: Record<ServiceKind, string[]> = {
+      signaling: ['strata_signaling_sessions', 'strata_signaling_sockets', 'strata_signaling_session_capacity'],
+      media: ['strata_media_workers', 'strata_media_rooms', 'strata_media_consumers'],
+      turn: [
+        'strata_turn_allocations',
+        'strata_turn_relayed_packets_total',
+        'strata_turn_relayed_bytes_total',
+        'strata_turn_auth_failures_total',
+        'strata_turn_stale_nonces_total',
+        'strata_turn_quota_rejections_total',
+        'strata_turn_peer_denials_total',
+        'strata_turn_connection_rejections_total',
+        'strata_turn_over_bandwidth_dropped_total',
+        'strata_turn_malformed_total',
+      ],
+      'geo-router': [],
+      recorder: [],
+    };
+    for (const kind of SERVICE_KINDS) {
+      // scrape checks the status and content type, and parses every line strictly.
+      const families = await scrape(beats.get(kind)!.endpoints['http']!);
+      assert.deepEqual(
+        families.get('strata_service_info')?.samples.map((s) => [s.labels, s.value]),
+        [[{ kind, region: REGION, node: `${kind}-1`, version: beats.get(kind)!.version }, 1]],
+        kind,
+      );
+      for (const name of [
+        'process_cpu_seconds_total',
+        'process_resident_memory_bytes',
+        'process_start_time_seconds',
+        'nodejs_eventloop_utilization',
+        ...own[kind],
+      ])
+        assert.ok(families.has(name), `${kind} has ${name}: ${[...families.keys()].join(', ')}`);
+      assert.ok(sampleValue(families, 'process_resident_memory_bytes') > 0, kind);
+    }
+    const turn = await scrape(beats.get('turn')!.endpoints['http']!);
+    assert.equal(turn.get('strata_turn_relayed_packets_total')?.type, 'counter');
+    assert.equal(turn.get('strata_turn_allocations')?.type, 'gauge');
+    for (const direction of ['to_peer', 'to_client']) {
+      assert.equal(sampleValue(turn, 'strata_turn_relayed_packets_total', { direction }), 0, 'nothing relayed yet');
+      assert.equal(sampleValue(turn, 'strata_turn_relayed_bytes_total', { direction }), 0);
+    }
+    assert.equal(sampleValue(turn, 'strata_turn_allocations'), 0);
+    assert.equal(sampleValue(await scrape(beats.get('signaling')!.endpoints['http']!), 'strata_signaling_session_capacity'), 10_000);
+    assert.equal(sampleValue(await scrape(beats.get('media')!.endpoints['http']!), 'strata_media_workers'), 1);
+    const missing = await fetch(`${beats.get('geo-router')!.endpoints['http']}/nothing`);
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { error: { message: string } }).error.message, /GET \/metrics/);
   });
 
   it('does the real work of each service subject', async () => {

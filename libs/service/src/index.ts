@@ -6,3 +6,5 @@ export { EventLoopLoad, ProcessLoad, capacityShare, loadScore } from './load.js'
 export { startHealthHttp } from './health-http.js';
 export { HeartbeatTable } from './heartbeat-table.js';
 export type { Beat } from './heartbeat-table.js';
+export { METRICS_CONTENT_TYPE, counter, gauge, escapeHelp, escapeLabelValue, formatMetrics, formatValue, metricsResponse, processMetrics } from './metrics.js';
+export type { MetricFamily, MetricSample, MetricType, MetricsResponse, ProcessMetricsInput } from './metrics.js';

@@ -6,6 +6,7 @@ import type { Subscription } from 'nats';
 import { advertisedHost, baseConfigSpec, type BaseConfig } from './base-config.js';
 import { startHealthHttp, type HealthHttp } from './health-http.js';
 import { EventLoopLoad, ProcessLoad } from './load.js';
+import { metricsResponse, processMetrics, type MetricFamily, type MetricsResponse } from './metrics.js';
 
 type Checks = Record<string, number | string | boolean>;
 export type HealthReport = ResponseOf<typeof Health>;
@@ -20,6 +21,8 @@ export interface ServiceContext<C> {
   readonly bus: Bus;
   /** The current health report (what /healthz and the NATS health subject answer). */
   readonly report: () => Promise<HealthReport>;
+  /** The answer to `GET /metrics` (what the kit's HTTP server serves, and a service that owns its HTTP serves too). */
+  readonly metrics: () => MetricsResponse;
 }
 
 export interface ServiceHandle {
@@ -28,6 +31,8 @@ export interface ServiceHandle {
   /** Capacity in use (score 0..1, see loadScore) and counts for the heartbeat, given what the kit measured since the last one. */
   load?(sample: LoadSample): { score: number; extraCpuMicros?: number; details: Record<string, number> };
   endpoints?(): Record<string, string>;
+  /** The service's own metric families for `GET /metrics`, beside the kit's process ones; read at each scrape. */
+  metrics?(): MetricFamily[];
   close(): Promise<void>;
 }
 
@@ -41,7 +46,7 @@ export interface ServiceDefinition<S extends ConfigSpec> {
   kind: ServiceKind;
   version: string;
   config: S;
-  /** The service answers GET /healthz on its own HTTP server (signaling's uWS app). */
+  /** The service answers GET /healthz and GET /metrics (ctx.metrics) on its own HTTP server (signaling's uWS app). */
   ownsHttp?: boolean;
   start(ctx: ServiceContext<ConfigOf<S>>): Promise<ServiceHandle>;
 }
@@ -69,6 +74,7 @@ export async function startService<S extends ConfigSpec>(
   const eventLoop = new EventLoopLoad();
   let handle: ServiceHandle | undefined;
   let draining = false;
+  let lastBeat: { eventLoop: number; score: number } | undefined;
 
   const report = async (): Promise<HealthReport> => {
     const checks: Checks = { nats: !bus.nc.isClosed() && !bus.nc.isDraining(), ...(handle?.health ? await handle.health() : {}) };
@@ -83,7 +89,15 @@ export async function startService<S extends ConfigSpec>(
       checks,
     };
   };
-  const ctx: ServiceContext<ConfigOf<S>> = { kind: def.kind, version: def.version, config, region, nodeId, log, bus, report };
+  const metrics = (): MetricsResponse =>
+    metricsResponse(
+      () => [
+        ...processMetrics({ kind: def.kind, region, node: nodeId, version: def.version, eventLoop: lastBeat?.eventLoop, loadScore: lastBeat?.score }),
+        ...(handle?.metrics?.() ?? []),
+      ],
+      (err) => log.error({ err }, 'GET /metrics failed'),
+    );
+  const ctx: ServiceContext<ConfigOf<S>> = { kind: def.kind, version: def.version, config, region, nodeId, log, bus, report, metrics };
 
   try {
     handle = await def.start(ctx);
@@ -95,10 +109,12 @@ export async function startService<S extends ConfigSpec>(
   }
 
   const subs: Subscription[] = [bus.serve(Health, subjects.health(region, def.kind, nodeId), () => report())];
-  const http: HealthHttp | undefined = def.ownsHttp ? undefined : await startHealthHttp(config.HTTP_HOST, config.HTTP_PORT, report);
+  const http: HealthHttp | undefined = def.ownsHttp ? undefined : await startHealthHttp(config.HTTP_HOST, config.HTTP_PORT, report, metrics);
 
   const beat = (): void => {
-    const l = handle?.load?.({ eventLoop: eventLoop.sample() }) ?? { score: 0, details: {} };
+    const loop = eventLoop.sample();
+    const l = handle?.load?.({ eventLoop: loop }) ?? { score: 0, details: {} };
+    lastBeat = { eventLoop: loop, score: Math.max(0, l.score) };
     const p = load.sample(l.extraCpuMicros ?? 0);
     const event: EventOf<typeof Heartbeat> = {
       kind: def.kind,
@@ -109,7 +125,7 @@ export async function startService<S extends ConfigSpec>(
       ts: Date.now(),
       intervalMs: config.HEARTBEAT_INTERVAL,
       endpoints: { ...(http ? { http: `http://${advertisedHost(config)}:${http.port}` } : {}), ...(handle?.endpoints?.() ?? {}) },
-      load: { score: Math.max(0, l.score), cpu: p.cpu, rssBytes: p.rssBytes, details: l.details },
+      load: { score: lastBeat.score, cpu: p.cpu, rssBytes: p.rssBytes, details: l.details },
       draining,
     };
     try {

@@ -1,5 +1,5 @@
 import { ConfigError } from '@strata/config';
-import type { ServiceDefinition } from '@strata/service';
+import { gauge, type ServiceDefinition } from '@strata/service';
 import { mediaConfig } from './config.js';
 import { farLegs, mediaEventPublisher, serveMediaApi } from './handlers.js';
 import { NodeWatch } from './node-watch.js';
@@ -85,6 +85,22 @@ export const mediaService: ServiceDefinition<typeof mediaConfig> = {
         workerCpuMicros = 0;
         const t = rooms.totals();
         return { score: Math.min(1, t.consumers / maxConsumers), extraCpuMicros, details: { workers: pool.alive().length, ...t, maxConsumers } };
+      },
+      metrics: () => {
+        const t = rooms.totals();
+        return [
+          gauge('strata_media_workers', 'mediasoup workers alive.', pool.alive().length),
+          gauge('strata_media_rooms', 'Rooms (mediasoup routers) open on this node.', t.routers),
+          gauge('strata_media_transports', 'WebRTC transports open.', t.transports),
+          gauge('strata_media_producers', 'Producers (incoming tracks) open.', t.producers),
+          gauge('strata_media_consumers', 'Consumers (outgoing tracks) open.', t.consumers),
+          gauge(
+            'strata_media_consumer_capacity',
+            'Consumers this node admits (MEDIA_MAX_CONSUMERS, or a share per worker); its load score is consumers over this.',
+            maxConsumers,
+          ),
+          gauge('strata_media_cascade_links', 'Cascade links to other media nodes.', t.links),
+        ];
       },
       async close() {
         clearInterval(cpuTimer);

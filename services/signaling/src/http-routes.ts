@@ -1,6 +1,6 @@
 import { mintJoinToken } from '@strata/auth';
 import { isValidId } from '@strata/protocol';
-import type { HealthReport } from '@strata/service';
+import type { HealthReport, MetricsResponse } from '@strata/service';
 import type { HttpResponse, TemplatedApp } from '@trufflesuite/uws-js-unofficial';
 import type { RegionStatus } from './region-status.js';
 import type { StaticFile } from './static-files.js';
@@ -8,6 +8,8 @@ import type { StaticFile } from './static-files.js';
 export interface HttpDeps {
   region: string;
   report: () => Promise<HealthReport>;
+  /** The kit's `GET /metrics` answer (ServiceContext.metrics). */
+  metrics: () => MetricsResponse;
   status: RegionStatus;
   files: Map<string, StaticFile>;
   /** Set when SIGNALING_DEV_TOKENS is on. */
@@ -24,7 +26,9 @@ function error(res: HttpResponse, status: string, code: string, message: string)
   json(res, status, { error: { code, message } });
 }
 
-/** The gateway's plain HTTP side: health, region status, dev tokens and the demo page. */
+const STATUS_LINE: Record<MetricsResponse['status'], string> = { 200: '200 OK', 500: '500 Internal Server Error' };
+
+/** The gateway's plain HTTP side: health, metrics, region status, dev tokens and the demo page. */
 export function mountHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
   app.get('/healthz', (res) => {
     let aborted = false;
@@ -33,6 +37,13 @@ export function mountHttpRoutes(app: TemplatedApp, deps: HttpDeps): void {
       (r) => !aborted && json(res, r.status === 'ok' ? '200 OK' : '503 Service Unavailable', r),
       (err: unknown) => !aborted && json(res, '503 Service Unavailable', { status: 'degraded', error: String(err) }),
     );
+  });
+
+  app.get('/metrics', (res) => {
+    const m = deps.metrics();
+    res.cork(() => {
+      res.writeStatus(STATUS_LINE[m.status]).writeHeader('content-type', m.contentType).writeHeader('cache-control', 'no-store').end(m.body);
+    });
   });
 
   app.get('/api/region', (res) => json(res, '200 OK', { region: deps.region, services: deps.status.live() }));

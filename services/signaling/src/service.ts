@@ -1,5 +1,5 @@
 import { Heartbeat, PeerRecord, RoomPlacement, buckets, subjects } from '@strata/protocol';
-import { advertisedHost, type ServiceDefinition } from '@strata/service';
+import { advertisedHost, gauge, type ServiceDefinition } from '@strata/service';
 import { fileURLToPath } from 'node:url';
 import { signalingConfig } from './config.js';
 import { mountHttpRoutes } from './http-routes.js';
@@ -23,7 +23,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
   version: '0.1.0',
   config: signalingConfig,
   ownsHttp: true,
-  async start({ config, log, bus, region, nodeId, report }) {
+  async start({ config, log, bus, region, nodeId, report, metrics }) {
     const uws = loadNativeUws();
     if (config.SIGNALING_JWT_SECRET === 'strata-dev-secret-change-me')
       log.warn('SIGNALING_JWT_SECRET is the development default: set a real secret outside local development');
@@ -104,6 +104,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     mountHttpRoutes(app, {
       region,
       report,
+      metrics,
       status,
       files,
       devTokens: config.SIGNALING_DEV_TOKENS ? { secret: config.SIGNALING_JWT_SECRET, wsUrl: () => `${publicUrl.replace(/^http/, 'ws')}/rtc` } : undefined,
@@ -134,6 +135,14 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
           sample,
         ),
       health: () => ({ mediaNodes: directory.size }),
+      metrics: () => [
+        gauge('strata_signaling_sockets', 'WebSockets open on this gateway.', gateway.socketCount),
+        gauge('strata_signaling_sessions', 'Sessions held by this gateway, connected or within their resume grace.', sessions.size),
+        gauge('strata_signaling_sessions_connected', 'Sessions with a socket attached.', sessions.connected),
+        gauge('strata_signaling_session_capacity', 'Sessions this gateway is sized for (SIGNALING_SESSION_CAPACITY).', config.SIGNALING_SESSION_CAPACITY),
+        gauge('strata_signaling_rooms', 'Rooms this gateway has sessions in.', hub.roomCount),
+        gauge('strata_signaling_media_nodes', 'Live media nodes this gateway knows of.', directory.size),
+      ],
       async close() {
         clearInterval(sweeper);
         clearInterval(mover);

@@ -4,6 +4,7 @@ import type { ServiceDefinition } from '@strata/service';
 import { turnConfig } from './config.js';
 import { mintCredential } from './credentials.js';
 import { turnLoad } from './load.js';
+import { turnMetrics } from './metrics.js';
 import { tlsPair } from './tls.js';
 import { TurnServer } from './turn-server.js';
 import { turnUrls } from './urls.js';
@@ -75,6 +76,7 @@ export const turnService: ServiceDefinition<typeof turnConfig> = {
       endpoints: () => Object.fromEntries(urls.map((u) => [u.startsWith('turns:') ? 'turns' : u.endsWith('=tcp') ? 'turnTcp' : 'turn', u])),
       load: (sample) => turnLoad(server.allocationCount, { min: config.TURN_MIN_PORT, max: config.TURN_MAX_PORT }, sample, server.stats),
       health: () => ({ allocations: server.allocationCount }),
+      metrics: () => turnMetrics(server.allocationCount, server.stats),
       async close() {
         sub.unsubscribe();
         server.stop();
