@@ -209,7 +209,7 @@ export class Bus {
       history: opts.history ?? 1,
       ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
     });
-    return new TypedKv<Static<S>>(kv, bucket, schema, this.log, await this.nc.jetstreamManager());
+    return new TypedKv<Static<S>>(kv, bucket, schema, this.log, await this.nc.jetstreamManager(), opts.history ?? 1);
   }
 
   /** Stops taking messages, lets running handlers reply, then closes. Safe to call twice. */

@@ -34,6 +34,8 @@ export class TypedKv<T> implements KvBucket<T> {
     private readonly schema: TSchema,
     private readonly log: Logger,
     private readonly jsm: JetStreamManager,
+    /** revisions kept per key (the bucket's history): with one, a key's only message is its latest revision */
+    private readonly history = 1,
   ) {}
 
   /** The JetStream stream behind the bucket (`KV_<bucket>`). */
@@ -98,6 +100,20 @@ export class TypedKv<T> implements KvBucket<T> {
    */
   async erase(key: string, upToRevision?: number): Promise<boolean> {
     const filter = `$KV.${this.bucket}.${key}`;
+    if (upToRevision !== undefined && this.history === 1) {
+      // A key of a history-1 bucket has one message, at its revision's sequence. Deleting that message
+      // by sequence erases the key if nobody wrote since, and nothing if somebody did (their value is a
+      // later message; this one is gone already). It costs the server one lookup, where a purge
+      // filtered by subject walks the stream's blocks: about 1 ms each on nats-server 2.9 once they
+      // are cold, one after another on the connection, so 5,000 leaves at once held the gateway's
+      // connection for seconds and its requests timed out.
+      try {
+        await this.jsm.streams.deleteMessage(this.stream, upToRevision, false);
+      } catch (err) {
+        if (!isNoMessage(err)) throw err;
+      }
+      return (await this.raw.get(key)) === null;
+    }
     await this.jsm.streams.purge(this.stream, upToRevision === undefined ? { filter } : { filter, seq: upToRevision + 1 });
     return upToRevision === undefined || (await this.raw.get(key)) === null;
   }
@@ -107,6 +123,12 @@ export class TypedKv<T> implements KvBucket<T> {
     for await (const k of await this.raw.keys(filter)) out.push(k);
     return out;
   }
+}
+
+/** The server's answer to a delete of a sequence the stream no longer has. */
+function isNoMessage(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /no message found/i.test(msg);
 }
 
 function isWrongSequence(err: unknown): boolean {

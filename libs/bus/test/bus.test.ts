@@ -199,6 +199,23 @@ describe('bus against a real nats-server', () => {
     assert.notEqual(await kv.create('a.b', { name: 'again', count: 1 }), null);
   });
 
+  it('erases one revision of a bucket that keeps several only with the older history, not the newer value', async () => {
+    // A history-1 bucket erases by the revision's sequence (one message per key); one that keeps more must not.
+    const kv = await client.kv('test-history', Item, { history: 3 });
+    const r1 = await kv.create('h.k', { name: 'one', count: 1 });
+    assert.ok(r1);
+    const r2 = await kv.update('h.k', { name: 'two', count: 2 }, r1);
+    assert.ok(r2);
+    const r3 = await kv.update('h.k', { name: 'three', count: 3 }, r2);
+    assert.ok(r3);
+    assert.equal(await kv.erase('h.k', r2), false, 'the value written after r2 stays');
+    assert.deepEqual((await kv.get('h.k'))?.value, { name: 'three', count: 3 });
+    const jsm = await client.nc.jetstreamManager();
+    assert.equal((await jsm.streams.info(kv.stream)).state.messages, 1, 'r1 and r2 are gone');
+    assert.equal(await kv.erase('h.k', r3), true);
+    assert.equal((await jsm.streams.info(kv.stream)).state.messages, 0);
+  });
+
   it('drains: in-flight requests finish, then the connection closes', async () => {
     const slow = await Bus.connect({ servers: nats.url, name: 'slow', logger: memoryLogger().log });
     let started = false;
