@@ -4,60 +4,43 @@
  * it may crash the process or stall an allocation that is relaying meanwhile (turnutils_uclient, coturn's
  * client, counts what it loses), and every refusal shows in the heartbeat's counters.
  */
-import { freeUdpPort, haveCommands, startTurnutilsPeer, uclient, waitFor } from '@strata/harness';
-import type { ManagedProcess } from '@strata/process';
-import { Heartbeat, TurnCredentials, subjects } from '@strata/protocol';
+import { haveCommands, uclient, waitFor } from '@strata/harness';
+import { Heartbeat, subjects } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startRegion, type Region } from '../helpers/region.js';
+import type { Region } from '../helpers/region.js';
+import { startTurnRegion, type TurnRegion } from '../helpers/turn-region.js';
 
 const HAVE_COTURN_CLIENTS = await haveCommands('turnutils_uclient', 'turnutils_peer');
 const CONNECTION_CAP = 20;
 const IDLE_S = 2;
 
 describe('TURN service under abuse', { timeout: 120_000, skip: HAVE_COTURN_CLIENTS ? false : 'coturn clients not installed' }, () => {
+  let t: TurnRegion;
   let region: Region;
-  let peer: ManagedProcess;
   let turnPort: number;
-  let peerPort: number;
-  let creds: { username: string; credential: string };
   let details: Record<string, unknown> = {};
   const sockets: Socket[] = [];
 
   before(async () => {
-    turnPort = await freeUdpPort();
-    peerPort = await freeUdpPort();
-    const minPort = 40_000 + Math.floor(Math.random() * 200) * 100;
-    region = await startRegion({
-      services: ['turn'],
-      env: {
-        TURN_PORT: String(turnPort),
-        TURN_TRANSPORTS: 'udp,tcp',
-        TURN_MIN_PORT: String(minPort),
-        TURN_MAX_PORT: String(minPort + 99),
-        TURN_SECRET: 'turn-abuse-secret',
-        TURN_ALLOW_LOOPBACK_PEERS: 'true',
-        TURN_MAX_ALLOCATIONS_PER_IDENTITY: '0',
-        TURN_MAX_CONNECTIONS_PER_IP: String(CONNECTION_CAP),
-        TURN_STREAM_IDLE_TIMEOUT: `${IDLE_S}s`,
-      },
+    t = await startTurnRegion({
+      secret: 'turn-abuse-secret',
+      identity: 'abuse',
+      env: { TURN_TRANSPORTS: 'udp,tcp', TURN_MAX_CONNECTIONS_PER_IP: String(CONNECTION_CAP), TURN_STREAM_IDLE_TIMEOUT: `${IDLE_S}s` },
     });
+    ({ region, turnPort } = t);
     region.bus.subscribe(Heartbeat, subjects.heartbeats(region.region, 'turn'), (b) => void (details = b.load.details));
-    peer = await startTurnutilsPeer(peerPort);
-    const c = await region.bus.request(TurnCredentials, subjects.turnCredentials(region.region), { identity: 'abuse', ttlSeconds: 600 });
-    creds = { username: c.username, credential: c.credential };
   });
 
   after(async () => {
     for (const s of sockets) s.destroy();
-    await peer?.stop();
-    await region?.stop();
+    await t?.stop();
   });
 
-  const base = () => ['-p', String(turnPort), '-u', creds.username, '-w', creds.credential, '-e', '127.0.0.1', '-r', String(peerPort)];
+  const base = () => t.uclientArgs();
   const alive = () => assert.equal(region.processes[0]?.exitStatus, undefined, 'the turn process is alive');
   const counter = (name: string) => Number(details[name] ?? 0);
 

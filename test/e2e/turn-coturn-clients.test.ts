@@ -7,15 +7,14 @@
  * comes back. After each run the service's own relay counters, read from its GET /metrics, must have
  * moved by at least what uclient counted.
  */
-import { TurnCredentials, subjects } from '@strata/protocol';
-import type { ManagedProcess } from '@strata/process';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { freeUdpPort, haveCommands, startTurnutilsPeer, uclient, type UclientTotals } from '@strata/harness';
+import { haveCommands, uclient, type UclientTotals } from '@strata/harness';
 import { sampleValue, scrape } from '../helpers/prometheus.js';
-import { startRegion, type Region } from '../helpers/region.js';
+import type { Region } from '../helpers/region.js';
+import { startTurnRegion, type TurnRegion } from '../helpers/turn-region.js';
 
 const run = promisify(execFile);
 const HAVE_COTURN_CLIENTS = await haveCommands('turnutils_uclient', 'turnutils_stunclient', 'turnutils_peer');
@@ -24,44 +23,23 @@ describe(
   'coturn clients against our TURN server (UDP, TCP, TLS)',
   { timeout: 120_000, skip: HAVE_COTURN_CLIENTS ? false : 'coturn clients not installed' },
   () => {
+    let t: TurnRegion;
     let region: Region;
-    let peer: ManagedProcess;
     let turnPort: number;
     let tlsPort: number;
-    let peerPort: number;
-    let creds: { username: string; credential: string };
 
     before(async () => {
-      turnPort = await freeUdpPort();
-      peerPort = await freeUdpPort();
-      // A relay range of its own, away from other tests' ephemeral ports.
-      const minPort = 40_000 + Math.floor(Math.random() * 200) * 100;
-      region = await startRegion({
-        services: ['turn'],
-        env: {
-          TURN_PORT: String(turnPort),
-          TURN_MIN_PORT: String(minPort),
-          TURN_MAX_PORT: String(minPort + 99),
-          TURN_SECRET: 'coturn-clients-secret',
-          // uclient's peer is on 127.0.0.1, which the server refuses to relay to by default.
-          TURN_ALLOW_LOOPBACK_PEERS: 'true',
-          // Every uclient run uses the one credential, and allocations it leaves behind over UDP live on
-          // for their lifetime: the cap per identity would refuse the later runs.
-          TURN_MAX_ALLOCATIONS_PER_IDENTITY: '0',
-        },
-      });
-      peer = await startTurnutilsPeer(peerPort);
-      const c = await region.bus.request(TurnCredentials, subjects.turnCredentials(region.region), { identity: 'uclient', ttlSeconds: 600 });
+      t = await startTurnRegion({ secret: 'coturn-clients-secret', identity: 'uclient' });
+      ({ region, turnPort } = t);
       // udp and tcp on TURN_PORT, turns: on the TLS port (0 in tests: the bound one is handed out).
-      const tls = /^turns:127\.0\.0\.1:(\d+)\?transport=tcp$/.exec(c.urls[2] ?? '');
-      assert.ok(tls?.[1], c.urls.join(' '));
+      const tls = /^turns:127\.0\.0\.1:(\d+)\?transport=tcp$/.exec(t.urls[2] ?? '');
+      assert.ok(tls?.[1], t.urls.join(' '));
       tlsPort = Number(tls[1]);
-      assert.deepEqual(c.urls, [
+      assert.deepEqual(t.urls, [
         `turn:127.0.0.1:${turnPort}?transport=udp`,
         `turn:127.0.0.1:${turnPort}?transport=tcp`,
         `turns:127.0.0.1:${tlsPort}?transport=tcp`,
       ]);
-      creds = { username: c.username, credential: c.credential };
     });
 
     /** The relay counters of the turn process, from its GET /metrics (the HTTP endpoint its heartbeat announces). */
@@ -122,26 +100,10 @@ describe(
     const counted1 = async (args: string[]): Promise<UclientTotals> => (await counted([args]))[0] as UclientTotals;
 
     after(async () => {
-      await peer?.stop();
-      await region?.stop();
+      await t?.stop();
     });
 
-    const base = (port = turnPort) => [
-      '-p',
-      String(port),
-      '-u',
-      creds.username,
-      '-w',
-      creds.credential,
-      '-n',
-      '50',
-      '-z',
-      '10',
-      '-e',
-      '127.0.0.1',
-      '-r',
-      String(peerPort),
-    ];
+    const base = (port = turnPort) => [...t.uclientArgs(port), '-n', '50', '-z', '10'];
 
     it('turnutils_stunclient gets a binding answer with our reflexive address', async () => {
       const { stdout, stderr } = await run('turnutils_stunclient', ['-p', String(turnPort), '127.0.0.1'], { timeout: 10_000 });

@@ -5,24 +5,18 @@ import { counter, gauge, type MetricFamily } from '@strata/service';
 export function turnMetrics(allocations: number, stats: Readonly<ServerStats>): MetricFamily[] {
   return [
     gauge('strata_turn_allocations', 'TURN allocations held now (each holds one relay port).', allocations),
-    {
-      name: 'strata_turn_relayed_packets_total',
-      help: 'Packets relayed: to_peer from clients out of their relay, to_client from peers back to their client.',
-      type: 'counter',
-      samples: [
-        { labels: { direction: 'to_peer' }, value: stats.packetsToPeers },
-        { labels: { direction: 'to_client' }, value: stats.packetsToClients },
-      ],
-    },
-    {
-      name: 'strata_turn_relayed_bytes_total',
-      help: 'Payload bytes relayed (without STUN or ChannelData framing), by direction as for strata_turn_relayed_packets_total.',
-      type: 'counter',
-      samples: [
-        { labels: { direction: 'to_peer' }, value: stats.bytesToPeers },
-        { labels: { direction: 'to_client' }, value: stats.bytesToClients },
-      ],
-    },
+    byDirection(
+      'strata_turn_relayed_packets_total',
+      'Packets relayed: to_peer from clients out of their relay, to_client from peers back to their client.',
+      stats.packetsToPeers,
+      stats.packetsToClients,
+    ),
+    byDirection(
+      'strata_turn_relayed_bytes_total',
+      'Payload bytes relayed (without STUN or ChannelData framing), by direction as for strata_turn_relayed_packets_total.',
+      stats.bytesToPeers,
+      stats.bytesToClients,
+    ),
     counter('strata_turn_auth_failures_total', 'Requests whose MESSAGE-INTEGRITY failed authentication (401 or 441).', stats.authFailures),
     counter('strata_turn_stale_nonces_total', 'Authenticated requests with an expired or foreign nonce (438).', stats.staleNonces),
     counter(
@@ -51,4 +45,17 @@ export function turnMetrics(allocations: number, stats: Readonly<ServerStats>): 
       stats.malformed,
     ),
   ];
+}
+
+/** A counter with one sample per relay direction. */
+function byDirection(name: string, help: string, toPeer: number, toClient: number): MetricFamily {
+  return {
+    name,
+    help,
+    type: 'counter',
+    samples: [
+      { labels: { direction: 'to_peer' }, value: toPeer },
+      { labels: { direction: 'to_client' }, value: toClient },
+    ],
+  };
 }
