@@ -135,35 +135,31 @@ export class Network {
 
   /** Every port a listener is bound to (UDP, TCP and TLS), once started. */
   boundPorts(): number[] {
-    const out = new Set<number>();
-    for (const s of this.sockets) {
-      try {
-        out.add(s.address().port);
-      } catch {
-        // not bound
-      }
-    }
-    for (const l of this.listeners) {
-      const a = l.server.address();
-      if (a && typeof a === 'object') out.add(a.port);
-    }
-    return [...out];
+    return [...new Set([...this.bound()].map((l) => l.port))];
   }
 
   /** The port of each kind of listener (the first of each), once started: what clients are told. */
   ports(): { udp?: number; tcp?: number; tls?: number } {
     const out: { udp?: number; tcp?: number; tls?: number } = {};
-    try {
-      const udp = this.sockets[0]?.address().port;
-      if (udp !== undefined) out.udp = udp;
-    } catch {
-      // not bound
+    for (const { kind, port } of this.bound()) out[kind] ??= port;
+    return out;
+  }
+
+  /** Each listener that is bound, with its kind and port, UDP sockets first. */
+  private *bound(): Generator<{ kind: 'udp' | 'tcp' | 'tls'; port: number }> {
+    for (const s of this.sockets) {
+      let port: number;
+      try {
+        port = s.address().port;
+      } catch {
+        continue; // not bound
+      }
+      yield { kind: 'udp', port };
     }
     for (const l of this.listeners) {
       const a = l.server.address();
-      if (a && typeof a === 'object') out[l.secure ? 'tls' : 'tcp'] ??= a.port;
+      if (a && typeof a === 'object') yield { kind: l.secure ? 'tls' : 'tcp', port: a.port };
     }
-    return out;
   }
 
   /** One datagram from a client. Nothing here may throw out of the socket's event handler. */
