@@ -193,6 +193,18 @@ export function goals(s: SummaryExport): Goal[] {
     figure: { value: gwUs, baseline: echoUs, unit: 'µs', maxRatio: 3 },
     detail: `${gwUs.toFixed(1)} µs (${requests('storm_strata')} requests, ${(gw?.cpu_seconds ?? NaN).toFixed(2)} s) vs echo ${echoUs.toFixed(1)} µs (${echoReqs} requests) = ${(gwUs / echoUs).toFixed(2)}×`,
   });
+  // The same flow's cost in the minimal ws gateway (its mediasoup worker included), so the echo
+  // goal can be read against what any gateway doing a join costs: ours is gateway + media node.
+  const wsUs = ((wsg?.cpu_seconds ?? NaN) / requests('storm_ws')) * 1e6;
+  const oursUs = (((gw?.cpu_seconds ?? NaN) + (media?.cpu_seconds ?? NaN)) / requests('storm_strata')) * 1e6;
+  out.push({
+    name: 'CPU per signaling request, gateway + media node vs minimal ws gateway (same flow)',
+    ok: true,
+    figure: { value: oursUs, baseline: wsUs, unit: 'µs' },
+    detail:
+      `ours ${oursUs.toFixed(1)} µs (gateway ${gwUs.toFixed(1)} + media node ${(oursUs - gwUs).toFixed(1)}), ws gateway ${wsUs.toFixed(1)} µs ` +
+      `(${requests('storm_ws')} requests) = ${(oursUs / wsUs).toFixed(2)}×; ws gateway vs echo ${(wsUs / echoUs).toFixed(1)}×`,
+  });
   const st = joinDuration.values({ scenario: 'storm_strata' });
   out.push({
     name: 'storm joins (socket → joined + 2 transports)',

@@ -166,7 +166,6 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   }
 
   let nextVu = 1;
-  let iterationInTest = 0;
   let inFlight = 0;
   /** VUs allocated by the scenarios running now (k6's vus_max), and over the whole run. */
   let vusMax = 0;
@@ -224,6 +223,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     const share = s.mediaShare ?? 0;
     const media = new Map<number, boolean>();
     let indexInScenario = 0;
+    // As k6's exec.scenario.iterationInTest: numbered within this scenario, across all its VUs.
+    let iterationInTest = 0;
     const startDelay = parseDuration(s.startTime ?? 0);
     if (startDelay > 0) await clock.sleep(startDelay, hard.signal);
     const entry: ScenarioExport = { executor: s.executor, iterations: 0, dropped: 0, interrupted: 0, vus_allocated: 0, start_ms: 0, end_ms: 0, tags };

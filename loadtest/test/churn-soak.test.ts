@@ -14,7 +14,7 @@ import { ServerSampler, withChildren } from '../src/server-sampler.js';
 
 // The scenario reads its size when it loads. Requests get 30 s: on a loaded 2-core machine a
 // request may wait seconds, and this test is about what is left behind, not about speed.
-Object.assign(process.env, { CHURN_JOINS: '300', CHURN_RATE: '50', CHURN_HOLD: '0.5', CHURN_REQUEST_TIMEOUT: '30' });
+Object.assign(process.env, { CHURN_JOINS: '300', CHURN_WARMUP: '1', CHURN_RATE: '50', CHURN_HOLD: '0.5', CHURN_REQUEST_TIMEOUT: '30' });
 
 describe('churn soak (short)', () => {
   let region: Region;
