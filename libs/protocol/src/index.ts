@@ -9,6 +9,7 @@ export * from './messages/media.js';
 export * from './messages/cascade.js';
 export * from './messages/turn.js';
 export * from './messages/geo.js';
+export * from './messages/recording.js';
 export * from './kv.js';
 export * from './messages/room.js';
 export * from './ws.js';

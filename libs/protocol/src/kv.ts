@@ -10,7 +10,20 @@ import { NodeId, RegionId, RoomId } from './ids.js';
 export const buckets = {
   rooms: 'strata-rooms',
   peers: 'strata-peers',
+  /** Every recording, done or not (`<region>.<recordingId>`); kept until an operator removes it. */
+  recordings: 'strata-recordings',
+  /** Active recordings only, and who holds each (`<region>.<recordingId>`); erased when one ends. */
+  recordingLeases: 'strata-recording-leases',
 } as const;
+
+export function recordingKey(region: string, recordingId: string): string {
+  return `${region}.${recordingId}`;
+}
+
+/** KV key filter for every recording (or lease) of a region. */
+export function regionRecordingsFilter(region: string): string {
+  return `${region}.*`;
+}
 
 export function roomKey(region: string, roomId: string): string {
   return `${region}.${roomId}`;

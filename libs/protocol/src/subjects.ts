@@ -14,6 +14,8 @@
  *   strata.<region>.room.<roomId>.ranking           publish        the room's speaker ranking as one leg computed it, for gateways
  *   strata.<region>.turn.credentials                request/reply  ephemeral TURN credentials (queue group)
  *   strata.<region>.geo.route                       request/reply  which region for this client (queue group)
+ *   strata.<region>.recording.<op>                  request/reply  start, stop, get, list recordings (queue group)
+ *   strata.<region>.recorder.<nodeId>.<op>          request/reply  one recorder: what the holder of a recording is asked
  */
 import { assertId, type ServiceKind } from './ids.js';
 
@@ -83,8 +85,21 @@ export function geoRoute(region: string): string {
   return `${r(region)}.geo.route`;
 }
 
+/** The recorder pool's operations (`op` as in the RPC's name, e.g. `recording.start` → `start`). */
+export function recording(region: string, op: string): string {
+  if (!OP_RE.test(op)) throw new TypeError(`invalid recording op "${op}"`);
+  return `${r(region)}.recording.${op}`;
+}
+
+/** One recorder's own operations. */
+export function recorder(region: string, nodeId: string, op: string): string {
+  if (!OP_RE.test(op)) throw new TypeError(`invalid recorder op "${op}"`);
+  return `${r(region)}.recorder.${assertId(nodeId, 'node')}.${op}`;
+}
+
 /** Queue group names: one member of the group answers each request. */
 export const queues = {
   turn: 'strata-turn',
   geo: 'strata-geo',
+  recorder: 'strata-recorder',
 } as const;

@@ -1,0 +1,283 @@
+/**
+ * The recorder pool against a real nats-server and real JetStream KV: start, stop, list, the
+ * errors a caller can get, a takeover after a holder stops renewing (as kill -9 leaves it), and
+ * the handover on SIGTERM. The room's media and the track writers are in-memory fakes here
+ * (their real counterparts have their own tests); what is under test is who holds what.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Bus } from '@strata/bus';
+import { memoryLogger, waitFor } from '@strata/harness';
+import { startNatsServer, type NatsServer } from '@strata/nats-server';
+import {
+  MediaEvent,
+  Recording,
+  RecordingGet,
+  RecordingLease,
+  RecordingList,
+  RecordingStart,
+  RecordingStop,
+  RoomEvent,
+  StrataError,
+  buckets,
+  subjects,
+  type ConsumerInfo,
+  type PeerSummary,
+} from '@strata/protocol';
+import { RecorderPool } from '../src/recorder-pool.js';
+import { RecordingStore } from '../src/recording-store.js';
+import type { RoomMedia } from '../src/room-media.js';
+import type { TrackSink, TrackSinkOptions, TrackSinkStats } from '../src/segment-recorder.js';
+
+const REGION = 'rtest';
+const LEASE_MS = 600;
+
+/** One media node's rooms, as a recorder sees them. */
+class FakeMedia implements RoomMedia {
+  readonly rooms = new Map<string, PeerSummary[]>();
+  readonly closedPeers: string[] = [];
+  readonly consumed: { peerId: string; producerId: string }[] = [];
+  private readonly watchers = new Set<{ roomId: string; room(e: RoomEvent): void; media(e: MediaEvent): void }>();
+  private n = 0;
+
+  legs(roomId: string) {
+    return Promise.resolve(this.rooms.has(roomId) ? ['node-1'] : null);
+  }
+  roster(_nodeId: string, roomId: string) {
+    return Promise.resolve(structuredClone(this.rooms.get(roomId) ?? []));
+  }
+  plainTransport() {
+    const transportId = `t${++this.n}`;
+    return Promise.resolve({ transportId, connect: () => Promise.resolve() });
+  }
+  consume(_n: string, roomId: string, peerId: string, _t: string, producerId: string): Promise<ConsumerInfo> {
+    const owner = this.rooms.get(roomId)?.find((p) => p.producers.some((x) => x.producerId === producerId));
+    const producer = owner?.producers.find((x) => x.producerId === producerId);
+    if (!owner || !producer) return Promise.reject(new StrataError('NOT_FOUND', `no producer ${producerId}`));
+    this.consumed.push({ peerId, producerId });
+    const audio = producer.kind === 'audio';
+    return Promise.resolve({
+      consumerId: `c${++this.n}`,
+      producerId,
+      peerId: owner.peerId,
+      kind: producer.kind,
+      rtpParameters: {
+        codecs: [{ mimeType: audio ? 'audio/opus' : 'video/VP8', payloadType: audio ? 100 : 101, clockRate: audio ? 48000 : 90000 }],
+        encodings: [{ ssrc: 1000 + this.n }],
+      },
+      type: 'simple',
+      producerPaused: producer.paused,
+    });
+  }
+  resume() {
+    return Promise.resolve();
+  }
+  closePeer(_n: string, _r: string, peerId: string) {
+    this.closedPeers.push(peerId);
+    return Promise.resolve();
+  }
+  watch(roomId: string, _peerId: string, on: { room(e: RoomEvent): void; media(e: MediaEvent): void }) {
+    const w = { roomId, ...on };
+    this.watchers.add(w);
+    return () => this.watchers.delete(w);
+  }
+  publish(roomId: string, peer: PeerSummary): void {
+    const peers = this.rooms.get(roomId) ?? [];
+    this.rooms.set(roomId, [...peers.filter((p) => p.peerId !== peer.peerId), peer]);
+    for (const w of this.watchers)
+      if (w.roomId === roomId) for (const producer of peer.producers) w.room({ type: 'newProducer', roomId, peerId: peer.peerId, producer });
+  }
+}
+
+/** A writer that counts what the pool asked of it. */
+function fakeSinks() {
+  const open = new Map<string, { opts: TrackSinkOptions; closed: boolean }>();
+  let port = 40000;
+  const factory = (opts: TrackSinkOptions): Promise<TrackSink> => {
+    const entry = { opts, closed: false };
+    open.set(opts.path, entry);
+    const t0 = Date.now();
+    const stats = (): TrackSinkStats => ({ packets: 10, lost: 0, bytes: 1000, firstPacketAt: t0, lastPacketAt: Date.now(), gaps: [] });
+    return Promise.resolve({
+      port: port++,
+      stats,
+      close: () => {
+        entry.closed = true;
+        return Promise.resolve(stats());
+      },
+    });
+  };
+  return { factory, open };
+}
+
+const peer = (peerId: string, producers: PeerSummary['producers']): PeerSummary => ({ peerId, identity: `id-${peerId}`, producers });
+const prod = (producerId: string, kind: 'audio' | 'video') => ({ producerId, kind, paused: false });
+
+describe('recorder pool (real NATS and KV, fake media)', () => {
+  let nats: NatsServer;
+  let client: Bus;
+  const buses: Bus[] = [];
+  const pools: RecorderPool[] = [];
+  const byId = new Map<string, RecorderPool>();
+  const media = new FakeMedia();
+  const sinks = fakeSinks();
+  let dir: string;
+
+  async function startPool(recorderId: string): Promise<{ pool: RecorderPool; bus: Bus }> {
+    const bus = await Bus.connect({ servers: nats.url, name: recorderId, logger: memoryLogger().log, requestTimeoutMs: 3000 });
+    buses.push(bus);
+    const [records, leases] = await Promise.all([bus.kv(buckets.recordings, Recording), bus.kv(buckets.recordingLeases, RecordingLease)]);
+    const pool = new RecorderPool({
+      region: REGION,
+      recorderId,
+      dir,
+      rtpHost: '127.0.0.1',
+      leaseMs: LEASE_MS,
+      rosterPollMs: 200,
+      emptyRoomMs: 60_000,
+      bus,
+      store: new RecordingStore(records, leases, REGION),
+      media,
+      sinks: sinks.factory,
+      log: memoryLogger().log,
+    });
+    pool.start();
+    pools.push(pool);
+    byId.set(recorderId, pool);
+    await bus.nc.flush();
+    return { pool, bus };
+  }
+
+  const call = {
+    start: (roomId: string) => client.request(RecordingStart, subjects.recording(REGION, 'start'), { roomId, requestedBy: 'test' }),
+    stop: (recordingId: string) => client.request(RecordingStop, subjects.recording(REGION, 'stop'), { recordingId }),
+    get: (recordingId: string) => client.request(RecordingGet, subjects.recording(REGION, 'get'), { recordingId }),
+    list: (roomId?: string) => client.request(RecordingList, subjects.recording(REGION, 'list'), roomId ? { roomId } : {}),
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'strata-rec-pool-'));
+    nats = await startNatsServer({ jetstream: true });
+    client = await Bus.connect({ servers: nats.url, name: 'client', logger: memoryLogger().log, requestTimeoutMs: 10_000 });
+  });
+
+  after(async () => {
+    for (const p of pools) await p.close().catch(() => undefined);
+    for (const b of buses) await b.drain().catch(() => undefined);
+    await client.drain();
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a room that is not open, with NOT_FOUND', async () => {
+    await startPool('rec-a');
+    await assert.rejects(call.start('nowhere'), (e: StrataError) => e.code === 'NOT_FOUND' && /room nowhere is not open/.test(e.message));
+  });
+
+  it('records every producer, a later one too; stop finalizes; a second stop is CONFLICT', async () => {
+    media.publish('room1', peer('alice', [prod('pa1', 'audio'), prod('pv1', 'video')]));
+    const started = await call.start('room1');
+    assert.equal(started.status, 'recording');
+    assert.equal(started.tracks.length, 2);
+    assert.deepEqual(started.tracks.map((t) => t.kind).sort(), ['audio', 'video']);
+    await assert.rejects(call.start('room1'), (e: StrataError) => e.code === 'CONFLICT' && e.message.includes(started.recordingId));
+
+    media.publish('room1', peer('bob', [prod('pb1', 'audio')]));
+    const withBob = await waitFor('bob recorded', async () => {
+      const r = await call.get(started.recordingId);
+      return r.tracks.find((t) => t.producerId === 'pb1') ? r : undefined;
+    });
+    const bob = withBob.tracks.find((t) => t.producerId === 'pb1');
+    assert.equal(bob?.identity, 'id-bob');
+    assert.equal(bob?.codec, 'audio/opus');
+
+    const stopped = await call.stop(started.recordingId);
+    assert.equal(stopped.status, 'done');
+    assert.equal(stopped.reason, 'stopped');
+    assert.equal(stopped.recorderId, undefined);
+    assert.ok(
+      stopped.tracks.every((t) => t.final),
+      JSON.stringify(stopped.tracks),
+    );
+    assert.equal(stopped.tracks.length, 3);
+    assert.ok(
+      [...sinks.open.values()].every((s) => s.closed),
+      'every writer closed',
+    );
+    assert.ok(media.closedPeers.includes(`rec-${started.recordingId}-1`), 'its transports on the media node closed');
+    await assert.rejects(call.stop(started.recordingId), (e: StrataError) => e.code === 'CONFLICT' && /already done/.test(e.message));
+    await assert.rejects(call.stop('RC_unknown'), (e: StrataError) => e.code === 'NOT_FOUND');
+
+    const manifest = JSON.parse(readFileSync(join(dir, started.recordingId, 'manifest.json'), 'utf8')) as Recording;
+    assert.equal(manifest.status, 'done');
+    assert.equal(manifest.tracks.length, 3);
+    const listed = await call.list('room1');
+    assert.deepEqual(
+      listed.recordings.map((r) => r.recordingId),
+      [started.recordingId],
+    );
+  });
+
+  it('another recorder takes over a recording whose holder stopped renewing, as a new segment with the gap recorded', async () => {
+    const b = await startPool('rec-b');
+    media.publish('room2', peer('carol', [prod('pc1', 'audio')]));
+    const started = await call.start('room2');
+    const holder = started.recorderId;
+    assert.ok(holder === 'rec-a' || holder === 'rec-b');
+    // The holder's NATS connection dies with it: it renews nothing more.
+    const dead = holder === 'rec-b' ? b.bus : buses[0];
+    await dead?.nc.close();
+    const t0 = Date.now();
+    const taken = await waitFor(
+      'taken over',
+      async () => {
+        const r = await call.get(started.recordingId);
+        return r.segments.length === 2 && r.tracks.some((t) => t.segment === 2) ? r : undefined;
+      },
+      10_000,
+      50,
+    );
+    const other = holder === 'rec-a' ? 'rec-b' : 'rec-a';
+    assert.equal(taken.recorderId, other);
+    assert.equal(taken.segments[0]?.end, 'lost');
+    assert.equal(taken.segments[1]?.recorderId, other);
+    assert.equal(taken.gaps.length, 1, JSON.stringify(taken.gaps));
+    const gap = taken.gaps[0]!;
+    assert.ok(gap.toMs > gap.fromMs, JSON.stringify(gap));
+    assert.ok(Date.now() - t0 < 5000, 'within a few seconds');
+    // Nothing of segment 1 is forgotten: its track stays in the record (not final: its writer died).
+    assert.ok(taken.tracks.some((t) => t.segment === 1 && t.producerId === 'pc1' && !t.final));
+    assert.ok(media.closedPeers.includes(`rec-${started.recordingId}-1`), "the dead holder's transports closed");
+    const done = await call.stop(started.recordingId);
+    assert.equal(done.status, 'done');
+  });
+
+  it('on SIGTERM a holder finalizes its files and hands the recording over at once', async () => {
+    await startPool('rec-c');
+    media.publish('room3', peer('dave', [prod('pd1', 'video')]));
+    // Whoever takes it (of the two recorders alive), close that one.
+    const started = await call.start('room3');
+    const holderPool = byId.get(started.recorderId ?? '');
+    assert.ok(holderPool, `holder ${started.recorderId}`);
+    const t0 = Date.now();
+    await holderPool.close();
+    const r1 = await call.get(started.recordingId);
+    assert.equal(r1.segments[0]?.end, 'handover');
+    assert.ok(
+      r1.tracks.filter((t) => t.segment === 1).every((t) => t.final),
+      'files of the segment finalized',
+    );
+    const taken = await waitFor('handed over', async () => {
+      const r = await call.get(started.recordingId);
+      return r.segments.length === 2 ? r : undefined;
+    });
+    assert.notEqual(taken.recorderId, started.recorderId);
+    assert.equal(taken.status, 'recording');
+    // Released, not left to expire: taken within a sweep or two, well before a lease would run out after the close.
+    assert.ok(taken.segments[1]!.startedAt - r1.segments[0]!.endedAt! < LEASE_MS, JSON.stringify(taken.segments));
+    await call.stop(started.recordingId);
+  });
+});
