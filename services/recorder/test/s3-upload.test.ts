@@ -4,6 +4,7 @@ import { freeTcpPort, startS3rver, waitFor, type RunningS3rver } from '@strata/h
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,6 +220,48 @@ describe('S3 upload of recording files', () => {
     assert.equal(await down.drain(400), false);
     assert.ok(Date.now() - t0 < 2000, `drain(400) took ${Date.now() - t0} ms`);
     assert.ok(existsSync(g.path + MARKER_SUFFIX));
+  });
+});
+
+describe('S3Target confirmation', () => {
+  /** A bucket that accepts every PUT but reports, on HEAD, what `head` says: a server that lost or mangled bytes. */
+  async function lyingBucket(head: (size: number) => { length: number; etag: string }): Promise<{ endpoint: string; puts: () => number }> {
+    let puts = 0;
+    let size = 0;
+    const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
+      if (req.method === 'PUT') {
+        puts++;
+        size = Number(req.headers['content-length']);
+        req.resume();
+        req.on('end', () => res.writeHead(200, { ETag: '"0123456789abcdef0123456789abcdef"' }).end());
+        return;
+      }
+      const h = head(size);
+      res.writeHead(200, { 'Content-Length': String(h.length), ETag: `"${h.etag}"` }).end();
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => srv.close(() => resolve())));
+    srv.on('connection', (sock) => cleanups.push(() => void sock.destroy()));
+    const addr = srv.address();
+    assert.ok(addr && typeof addr === 'object');
+    return { endpoint: `http://127.0.0.1:${addr.port}`, puts: () => puts };
+  }
+
+  it('a HeadObject size or ETag that differs from the local file fails the upload and is retried', async () => {
+    const f = (await recording('r7', { 'a.webm': 5000 })).get('a.webm');
+    assert.ok(f);
+    const creds = { bucket: 'b', accessKeyId: 'k', secretAccessKey: 's' };
+    const short = await lyingBucket((size) => ({ length: size - 1, etag: '' }));
+    await assert.rejects(targetFor({ ...creds, endpoint: short.endpoint }, { attempts: 3 }).upload(f.path, 'r7/a.webm'), (err: unknown) => {
+      assert.ok(err instanceof S3UploadError);
+      assert.equal(err.code, 'SizeMismatch');
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /holds 4999 bytes, the local file 5000/);
+      return true;
+    });
+    assert.equal(short.puts(), 3, 'PUTs for three attempts');
+    const wrongMd5 = await lyingBucket((size) => ({ length: size, etag: 'ffffffffffffffffffffffffffffffff' }));
+    await assert.rejects(targetFor({ ...creds, endpoint: wrongMd5.endpoint }, { attempts: 1 }).upload(f.path, 'r7/a.webm'), /ETag f{32} is not the local MD5/);
   });
 });
 
