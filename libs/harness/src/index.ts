@@ -20,3 +20,4 @@ export {
   type UclientProgress,
   type UclientTotals,
 } from './coturn-clients.js';
+export { freeTcpPort, startS3rver, type RunningS3rver, type S3rverOptions } from './s3rver.js';

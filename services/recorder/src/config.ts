@@ -1,4 +1,4 @@
-import { duration, str } from '@strata/config';
+import { bool, duration, int, str } from '@strata/config';
 
 export const recorderConfig = {
   RECORDER_DIR: str({ description: 'where recordings are written, one folder per recording (created if missing)', default: './recordings' }),
@@ -19,4 +19,19 @@ export const recorderConfig = {
   }),
   RECORDER_EMPTY_ROOM_TIMEOUT: duration({ description: 'a recording of a room with no member for this long stops ("room empty")', default: 10_000 }),
   RECORDER_MEDIA_TIMEOUT: duration({ description: 'how long a request to a media node may take', default: 5000 }),
+  RECORDER_S3_ENDPOINT: str({
+    description: 'S3-compatible endpoint URL finished files are uploaded to (https://s3.eu-west-1.amazonaws.com, http://minio:9000); empty: no upload',
+    default: '',
+  }),
+  RECORDER_S3_REGION: str({ description: 'region the S3 requests are signed for', default: 'us-east-1' }),
+  RECORDER_S3_BUCKET: str({ description: 'bucket the files are uploaded to (required with RECORDER_S3_ENDPOINT)', default: '' }),
+  RECORDER_S3_PREFIX: str({ description: 'key prefix before `<recordingId>/<file>` in the bucket, e.g. `recordings/`', default: '' }),
+  RECORDER_S3_ACCESS_KEY_ID: str({ description: 'access key id for the bucket (required with RECORDER_S3_ENDPOINT)', default: '' }),
+  RECORDER_S3_SECRET_ACCESS_KEY: str({ description: 'secret access key for the bucket (required with RECORDER_S3_ENDPOINT)', default: '' }),
+  RECORDER_S3_FORCE_PATH_STYLE: bool({
+    description: 'address the bucket as `<endpoint>/<bucket>/<key>` (MinIO and most S3-compatible servers) rather than `<bucket>.<endpoint>`',
+    default: true,
+  }),
+  RECORDER_S3_DELETE_LOCAL: bool({ description: 'delete a local file once its upload is confirmed (never before)', default: false }),
+  RECORDER_S3_CONCURRENCY: int({ description: 'files uploaded at the same time', default: 2, min: 1, max: 16 }),
 };
