@@ -20,3 +20,4 @@ export {
   type UclientProgress,
   type UclientTotals,
 } from './coturn-clients.js';
+export { audioRms, decodeErrors, probe, startFfmpegRtp, type FfmpegRtp, type FfmpegRtpOptions, type ProbeResult, type ProbeStream } from './ffmpeg-source.js';
