@@ -41,7 +41,20 @@ export function startFfmpegRtp(o: FfmpegRtpOptions): FfmpegRtp {
   const duration = String(o.durationS ?? 3);
   const input =
     o.kind === 'audio'
-      ? ['-f', 'lavfi', '-i', `sine=frequency=${o.toneHz ?? 440}:sample_rate=48000`, '-c:a', 'libopus', '-b:a', '64k', '-frame_duration', '20', '-application', 'audio']
+      ? [
+          '-f',
+          'lavfi',
+          '-i',
+          `sine=frequency=${o.toneHz ?? 440}:sample_rate=48000`,
+          '-c:a',
+          'libopus',
+          '-b:a',
+          '64k',
+          '-frame_duration',
+          '20',
+          '-application',
+          'audio',
+        ]
       : ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-c:v', 'libvpx', '-deadline', 'realtime', '-g', '25', '-b:v', '300k', '-pix_fmt', 'yuv420p'];
   const query = new URLSearchParams({ rtcpport: String(o.rtcpPort ?? o.port), pkt_size: '1200' });
   if (o.localPort !== undefined) query.set('localrtpport', String(o.localPort));
@@ -110,7 +123,9 @@ export async function decodeErrors(file: string): Promise<{ code: number; stderr
 
 /** Overall RMS level of the decoded audio, dB (ffmpeg's astats "RMS level dB" of the Overall section); -Infinity for digital silence. */
 export async function audioRms(file: string): Promise<number> {
-  const { stderr } = await run('ffmpeg', ['-nostdin', '-hide_banner', '-i', file, '-af', 'astats=measure_perchannel=none', '-f', 'null', '-'], { timeout: 30_000 });
+  const { stderr } = await run('ffmpeg', ['-nostdin', '-hide_banner', '-i', file, '-af', 'astats=measure_perchannel=none', '-f', 'null', '-'], {
+    timeout: 30_000,
+  });
   const m = /Overall[\s\S]*?RMS level dB:\s*(-?inf|-?[\d.]+)/i.exec(stderr);
   if (!m) throw new Error(`no RMS level in ffmpeg astats output:\n${stderr.slice(-2000)}`);
   return /inf/i.test(m[1]!) ? -Infinity : Number(m[1]);

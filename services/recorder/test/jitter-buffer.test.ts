@@ -48,7 +48,11 @@ describe('recorder jitter buffer', () => {
     for (const s of [65533, 65534, 0, 65535, 1, 2]) t.push(s);
     assert.deepEqual(t.released(), [65533, 65534, 65535, 0, 1, 2]);
     const e = t.out.filter((x) => x.kind === 'packet').map((x) => x.seq);
-    assert.deepEqual(e, [...e].sort((a, b) => a - b), 'extended numbers increase across the wrap');
+    assert.deepEqual(
+      e,
+      [...e].sort((a, b) => a - b),
+      'extended numbers increase across the wrap',
+    );
     assert.equal(e.at(-1)! - e[0]!, 5);
   });
 
