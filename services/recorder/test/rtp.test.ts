@@ -10,7 +10,7 @@ describe('recorder rtp: parse', () => {
   it('reads the header fields and the payload of a plain packet', () => {
     const payload = Buffer.from([1, 2, 3, 4, 5]);
     const p = parseRtp(rtpPacket({ pt: 111, seq: 65535, ts: 0xfffffff0, ssrc: 0xdeadbeef, payload, marker: true }));
-    assert.ok(p);
+    assert.ok(p, 'parsed');
     assert.equal(p.payloadType, 111);
     assert.equal(p.sequenceNumber, 65535);
     assert.equal(p.timestamp, 0xfffffff0);
@@ -31,7 +31,7 @@ describe('recorder rtp: parse', () => {
     const payload = Buffer.from('hello');
     const padding = Buffer.from([0, 0, 3]);
     const p = parseRtp(Buffer.concat([header, csrcs, ext, payload, padding]));
-    assert.ok(p);
+    assert.ok(p, 'parsed');
     assert.equal(p.csrcCount, 2);
     assert.equal(p.payload.toString(), 'hello');
     assert.equal(p.marker, false);
@@ -79,7 +79,7 @@ describe('recorder rtp: RTCP', () => {
     const hs = parseRtcpHeaders(Buffer.concat([buildEmptyReceiverReport(0x11111111), pli]));
     assert.equal(hs.length, 2);
     assert.equal(hs[0]!.packetType, 201);
-    assert.ok(isPli(hs[1]!));
+    assert.ok(isPli(hs[1]!), 'second packet is a PLI');
     assert.equal(hs[1]!.senderSsrc, 0x11111111);
     assert.equal(hs[1]!.mediaSsrc, 0x22222222);
   });

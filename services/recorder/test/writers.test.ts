@@ -37,7 +37,7 @@ describe('recorder ogg opus writer', () => {
       assert.equal(oggCrc32(page), stored, `page ${pages}`);
       off += len;
     }
-    assert.ok(pages >= 3);
+    assert.ok(pages >= 3, `${pages} pages`);
   });
 
   it('reads the samples of Opus packets from their TOC byte', () => {
@@ -76,7 +76,8 @@ describe('recorder ogg opus writer', () => {
     w.write(OPUS_SILENCE_20MS, 48_000 * 3600 + 960);
     const stats = await w.close();
     assert.equal(stats.silencePackets, 100);
-    assert.ok(Math.abs(Number((await probe(f)).format.duration) - 2.06) < 0.03);
+    const duration = Number((await probe(f)).format.duration);
+    assert.ok(Math.abs(duration - 2.06) < 0.03, `duration ${duration}`);
   });
 });
 
@@ -117,7 +118,7 @@ describe('recorder webm writer', () => {
     const frames = await vp8Frames(4);
     assert.equal(frames.length, 100);
     const key = parseVp8KeyFrame(frames[0]!.data);
-    assert.ok(key);
+    assert.ok(key, 'first frame is a key frame');
     const f = join(dir, 'video.webm');
     const w = new WebmWriter(f, { tracks: [{ number: 1, kind: 'video', codecId: 'V_VP8', width: key.width, height: key.height }] });
     const copy = join(dir, 'video-truncated.webm');
