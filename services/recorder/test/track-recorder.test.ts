@@ -225,3 +225,28 @@ describe('recorder track: hostile input', () => {
     assert.equal((await probe(st.file)).streams[0]?.codec_name, 'opus');
   });
 });
+
+describe('recorder track: key-frame requests at start', () => {
+  it('asks for a key frame when none came within 1 s of the first packet, then again at most every 500 ms, to where the RTP comes from', async () => {
+    const rec = await TrackRecorder.start({ kind: 'video', payloadType: VP8_PT, basePath: join(dir, 'no-key'), host: HOST });
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, HOST, r));
+    const plis: number[] = [];
+    s.on('message', (m) => {
+      for (const h of parseRtcpHeaders(m)) if (isPli(h) && h.mediaSsrc === 3333) plis.push(Date.now());
+    });
+    const inter = Buffer.concat([Buffer.from([0x90, 0x80, 0x01]), Buffer.from([0x11, 0, 0]), Buffer.alloc(100, 0x66)]);
+    const t0 = Date.now();
+    for (let i = 0; Date.now() - t0 < 1800; i++) {
+      s.send(rtpPacket({ pt: VP8_PT, seq: i, ts: i * 3600, ssrc: 3333, payload: inter, marker: true }), rec.port, HOST);
+      await sleep(40);
+    }
+    const st = await rec.close();
+    s.close();
+    assert.equal(st.framesWritten, 0, 'no inter frame is written before a key frame');
+    assert.ok(plis.length >= 1 && plis.length <= 3, `${plis.length} PLIs`);
+    assert.equal(st.plisSent, plis.length);
+    assert.ok(plis[0]! - t0 >= 950, `first PLI after ${plis[0]! - t0} ms`);
+    for (let i = 1; i < plis.length; i++) assert.ok(plis[i]! - plis[i - 1]! >= 480, `PLIs ${plis[i]! - plis[i - 1]!} ms apart`);
+  });
+});
