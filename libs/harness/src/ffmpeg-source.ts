@@ -21,12 +21,10 @@ export interface FfmpegRtpOptions {
   /** Audio: sine frequency, default 440 Hz. */
   toneHz?: number;
   /**
-   * Where ffmpeg sends its RTCP (sender reports); default the RTP port, as with rtcp-mux. ffmpeg
-   * binds its RTCP socket to this port + 1 locally… the recorder only counts RTCP, so either works.
+   * Where ffmpeg sends its RTCP sender reports; default the RTP port, as a PlainTransport with
+   * rtcp-mux expects (ffmpeg's own default would be port + 1).
    */
   rtcpPort?: number;
-  /** Bind ffmpeg's sending socket to this local port (so a test knows where PLIs go back to). */
-  localPort?: number;
 }
 
 export interface FfmpegRtp {
@@ -57,7 +55,6 @@ export function startFfmpegRtp(o: FfmpegRtpOptions): FfmpegRtp {
         ]
       : ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-c:v', 'libvpx', '-deadline', 'realtime', '-g', '25', '-b:v', '300k', '-pix_fmt', 'yuv420p'];
   const query = new URLSearchParams({ rtcpport: String(o.rtcpPort ?? o.port), pkt_size: '1200' });
-  if (o.localPort !== undefined) query.set('localrtpport', String(o.localPort));
   const args = [
     '-hide_banner',
     '-nostdin',

@@ -39,10 +39,16 @@ export interface TrackRecorderOptions {
   wallClock?: () => number;
 }
 
+/**
+ * A hole in the sequence numbers, placed on the RTP timeline: from the timestamp of the last packet
+ * before it to that of the first packet after it, in ms from the track's first packet. For audio
+ * that is one packet longer than what is missing (n lost 20 ms packets: (n + 1) × 20 ms); a loss
+ * inside one video frame has duration 0 (the frame is dropped all the same).
+ */
 export interface Gap {
-  /** From the track's first packet, by RTP timestamp. */
   startMs: number;
   durationMs: number;
+  /** Sequence numbers missing. */
   packets: number;
 }
 
@@ -51,18 +57,27 @@ export interface TrackStats {
   file: string;
   port: number;
   ssrc: number | undefined;
+  /** RTP of the track's SSRC and payload type (duplicates included). */
   packetsReceived: number;
   rtcpReceived: number;
+  /** Neither RTCP nor well-formed RTP, or an RTP payload that is not the codec's. */
   malformed: number;
+  /** RTP from an SSRC other than the first one seen (mediasoup's probation stream, a stray sender). */
   otherSsrc: number;
   otherPayloadType: number;
   duplicates: number;
+  /** Arrived after the jitter buffer had declared them lost. */
   late: number;
+  /** Sequence numbers declared lost. */
   lost: number;
   gaps: Gap[];
+  /** Gaps beyond `maxGapEntries`, counted only. */
   gapsNotListed: number;
+  /** RTP packets whose payload is in the file (audio: one per Opus packet; video: the packets of written frames). */
   packetsWritten: number;
+  /** Audio: Opus packets; video: VP8 frames. Silence filling is not counted. */
   framesWritten: number;
+  /** Video frames not written: broken by a loss, or waiting for a key frame. */
   framesDropped: number;
   keyFrames: number;
   plisSent: number;
@@ -259,7 +274,6 @@ export class TrackRecorder {
         this.#s.bytesWritten = this.#ogg.stats.bytes;
       } else if (this.#vp8) {
         if (p.payload.length === 0) continue;
-        this.#s.packetsWritten++;
         for (const f of this.#vp8.push(p)) this.#writeFrame(f);
         this.#s.framesDropped = this.#vp8.stats.framesBroken + this.#vp8.stats.framesSkipped;
       }
@@ -277,6 +291,7 @@ export class TrackRecorder {
     const ext = this.#extTs + ((f.timestamp - this.#lastTs) | 0);
     this.#webm.writeFrame(VIDEO_TRACK, this.#ms(ext), f.keyFrame, f.data);
     this.#s.framesWritten++;
+    this.#s.packetsWritten += f.packets;
     if (f.keyFrame) this.#s.keyFrames++;
     this.#s.bytesWritten = this.#webm.stats.bytes;
   }

@@ -91,6 +91,8 @@ export interface Vp8Frame {
   timestamp: number;
   data: Buffer;
   keyFrame: boolean;
+  /** RTP packets it was carried in. */
+  packets: number;
   /** Key frames only. */
   width?: number;
   height?: number;
@@ -120,6 +122,8 @@ interface Assembly {
   bytes: number;
   broken: boolean;
 }
+
+const assembly = (timestamp: number, broken: boolean): Assembly => ({ timestamp, parts: [], bytes: 0, broken });
 
 export class Vp8Depacketizer {
   readonly stats: Vp8Stats = { frames: 0, keyFrames: 0, framesBroken: 0, framesSkipped: 0, keyFrameRequests: 0, malformed: 0 };
@@ -151,7 +155,7 @@ export class Vp8Depacketizer {
     if (!d) {
       this.stats.malformed++;
       if (this.#current) this.#current.broken = true;
-      else this.#current = { timestamp: pkt.timestamp, parts: [], bytes: 0, broken: true };
+      else this.#current = assembly(pkt.timestamp, true);
     } else {
       if (d.start && d.partitionId === 0) {
         // A new frame; a frame already begun at this timestamp lost its end (or the sender is confused).
@@ -159,10 +163,10 @@ export class Vp8Depacketizer {
           this.#current.broken = true;
           this.#finish(out);
         }
-        this.#current = { timestamp: pkt.timestamp, parts: [], bytes: 0, broken: false };
+        this.#current = assembly(pkt.timestamp, false);
       } else if (!this.#current) {
         // The middle of a frame whose first packet was lost.
-        this.#current = { timestamp: pkt.timestamp, parts: [], bytes: 0, broken: true };
+        this.#current = assembly(pkt.timestamp, true);
       }
       const c = this.#current;
       if (!c.broken) {
@@ -213,7 +217,7 @@ export class Vp8Depacketizer {
       this.#seenKeyFrame = true;
       this.stats.frames++;
       this.stats.keyFrames++;
-      out.push({ timestamp: c.timestamp, data, keyFrame: true, width: info.width, height: info.height });
+      out.push({ timestamp: c.timestamp, data, keyFrame: true, packets: c.parts.length, width: info.width, height: info.height });
       return;
     }
     if (this.#waitingForKeyFrame) {
@@ -221,7 +225,7 @@ export class Vp8Depacketizer {
       return;
     }
     this.stats.frames++;
-    out.push({ timestamp: c.timestamp, data, keyFrame: false });
+    out.push({ timestamp: c.timestamp, data, keyFrame: false, packets: c.parts.length });
   }
 
   #needKeyFrame(reason: 'loss' | 'broken-frame'): void {

@@ -158,6 +158,8 @@ describe('recorder track: real ffmpeg RTP', { skip }, () => {
     assert.equal(stats.height, 240);
     assert.equal(stats.lost, 0);
     assert.ok(stats.keyFrames >= SECONDS, `key frames ${stats.keyFrames}`);
+    assert.equal(stats.packetsWritten, stats.packetsReceived, 'every packet of every frame is in the file');
+    assert.equal(stats.framesDropped, 0);
     const p = await probe(stats.file);
     const s = p.streams[0]!;
     assert.equal(s.codec_name, 'vp8');
