@@ -145,7 +145,8 @@ export class WebmWriter {
   readonly stats: WebmStats = { frames: 0, keyFrames: 0, clusters: 0, bytes: 0, durationMs: 0 };
   readonly #sink: FileSink;
   readonly #maxClusterMs: number;
-  readonly #tracks: Set<number>;
+  /** Track number → kind: a key frame starts a cluster only on video (every Opus frame is a key frame). */
+  readonly #tracks: Map<number, WebmTrack['kind']>;
   /** File offset of the Segment's size field, and of its first child (offsets in Matroska are relative to it). */
   readonly #segmentSizeAt: number;
   readonly #segmentDataAt: number;
@@ -160,7 +161,9 @@ export class WebmWriter {
   constructor(path: string, opts: WebmWriterOptions) {
     this.#sink = new FileSink(path);
     this.#maxClusterMs = Math.min(opts.maxClusterMs ?? 5000, 30_000);
-    this.#tracks = new Set(opts.tracks.map((t) => t.number));
+    // SimpleBlock headers here carry the track number as a 1-byte vint.
+    for (const t of opts.tracks) if (!Number.isInteger(t.number) || t.number < 1 || t.number > 126) throw new Error(`track number ${t.number} not in 1–126`);
+    this.#tracks = new Map(opts.tracks.map((t) => [t.number, t.kind]));
     const app = opts.app ?? 'strata';
     this.#sink.append(
       el(
@@ -202,7 +205,8 @@ export class WebmWriter {
     if (!this.#tracks.has(track)) throw new Error(`no track ${track}`);
     const t = Math.max(0, Math.round(timeMs));
     const rel = this.#clusterTimecode === undefined ? 0 : t - this.#clusterTimecode;
-    if (this.#clusterTimecode === undefined || keyFrame || rel >= this.#maxClusterMs || rel < -0x8000 || rel > 0x7fff) this.#startCluster(t);
+    const videoKey = keyFrame && this.#tracks.get(track) === 'video';
+    if (this.#clusterTimecode === undefined || videoKey || rel >= this.#maxClusterMs || rel < -0x8000 || rel > 0x7fff) this.#startCluster(t);
     if (t > this.#lastMs) {
       this.#frameMs = t - this.#lastMs;
       this.#lastMs = t;

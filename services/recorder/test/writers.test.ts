@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { OPUS_SILENCE_20MS, OggOpusWriter, oggCrc32, opusPacketSamples } from '../src/ogg-opus-writer.js';
+import { OPUS_SILENCE_20MS, OggOpusWriter, oggCrc32, opusHead, opusPacketSamples } from '../src/ogg-opus-writer.js';
 import { parseVp8KeyFrame } from '../src/vp8-depacketizer.js';
 import { WebmWriter } from '../src/webm-writer.js';
 
@@ -143,5 +143,28 @@ describe('recorder webm writer', () => {
     assert.ok(Math.abs(Number(t.format.duration) - 2.5) < 0.1, `truncated duration ${t.format.duration}`);
     assert.equal(Number(t.streams[0]?.nb_read_frames), 61);
     assert.equal((await decodeErrors(copy)).code, 0);
+  });
+
+  it('takes an Opus track beside the VP8 one (the design for a muxed recording)', async () => {
+    const frames = await vp8Frames(2);
+    const f = join(dir, 'av.webm');
+    const w = new WebmWriter(f, {
+      tracks: [
+        { number: 1, kind: 'video', codecId: 'V_VP8', width: 320, height: 240 },
+        { number: 2, kind: 'audio', codecId: 'A_OPUS', channels: 2, sampleRate: 48_000, codecPrivate: opusHead(2, 312) },
+      ],
+    });
+    // Interleaved in time order: a video frame every 40 ms, two 20 ms Opus packets beside it.
+    for (const fr of frames) {
+      w.writeFrame(1, fr.pts * 40, parseVp8KeyFrame(fr.data) !== undefined, fr.data);
+      w.writeFrame(2, fr.pts * 40, true, OPUS_SILENCE_20MS);
+      w.writeFrame(2, fr.pts * 40 + 20, true, OPUS_SILENCE_20MS);
+    }
+    const stats = await w.close();
+    assert.equal(stats.clusters, 2, 'Opus frames do not start clusters');
+    const p = await probe(f);
+    assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ['opus', 'vp8']);
+    assert.equal(Number(p.streams.find((s) => s.codec_name === 'opus')?.nb_read_frames), 100);
+    assert.deepEqual(await decodeErrors(f), { code: 0, stderr: '' });
   });
 });
