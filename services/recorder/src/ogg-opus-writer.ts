@@ -228,8 +228,11 @@ export class OggOpusWriter {
   close(): Promise<OggOpusStats> {
     this.#closing ??= (async () => {
       // RFC 3533: the last page carries EOS; it may hold no packet, its granule is the stream's end.
-      this.#writePage(this.#pending, HEADER_EOS, BigInt(this.#preSkip + this.#samples));
-      await this.#sink.close();
+      try {
+        this.#writePage(this.#pending, HEADER_EOS, BigInt(this.#preSkip + this.#samples));
+      } finally {
+        await this.#sink.close();
+      }
       return { ...this.stats };
     })();
     return this.#closing;

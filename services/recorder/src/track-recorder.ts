@@ -84,6 +84,11 @@ export interface TrackStats {
   bytesWritten: number;
   /** Wall-clock ms of the first and last RTP packet of the track. */
   firstPacketAt: number | undefined;
+  /**
+   * Set when writing failed (disk full, file removed): the recording stopped there, the file is
+   * valid up to its last complete write. Bad input never sets it.
+   */
+  error?: string;
   lastPacketAt: number | undefined;
   width?: number;
   height?: number;
@@ -169,10 +174,10 @@ export class TrackRecorder {
     if (opts.kind === 'audio') this.#ogg = new OggOpusWriter(file, opts.ogg);
     // The WebM file is created at the first key frame, which gives its picture size.
     else this.#vp8 = new Vp8Depacketizer({ onKeyFrameNeeded: () => this.#maybePli() });
-    socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.#guard(() => this.#onDatagram(msg, rinfo)));
     // A socket error (ICMP unreachable for a PLI on some systems) must not end the recording.
     socket.on('error', () => {});
-    this.#timer = setInterval(() => this.#tick(), TICK_MS);
+    this.#timer = setInterval(() => this.#guard(() => this.#tick()), TICK_MS);
     this.#timer.unref();
   }
 
@@ -194,10 +199,16 @@ export class TrackRecorder {
       this.#stopped = true;
       clearInterval(this.#timer);
       await new Promise<void>((r) => this.#socket.close(() => r()));
-      this.#handle(this.#jitter.flush());
-      if (this.#vp8) for (const f of this.#vp8.flush()) this.#writeFrame(f);
-      if (this.#ogg) this.#s.bytesWritten = (await this.#ogg.close()).bytes;
-      if (this.#webm) this.#s.bytesWritten = (await this.#webm.close()).bytes;
+      this.#guard(() => {
+        this.#handle(this.#jitter.flush());
+        if (this.#vp8) for (const f of this.#vp8.flush()) this.#writeFrame(f);
+      });
+      try {
+        if (this.#ogg) this.#s.bytesWritten = (await this.#ogg.close()).bytes;
+        if (this.#webm) this.#s.bytesWritten = (await this.#webm.close()).bytes;
+      } catch (err) {
+        this.#s.error ??= err instanceof Error ? err.message : String(err);
+      }
       return this.stats;
     })();
     return this.#closing;
@@ -239,6 +250,17 @@ export class TrackRecorder {
     this.#s.lastPacketAt = this.#wall();
     this.#lastPacketMono = mono;
     this.#handle(this.#jitter.push(p.sequenceNumber, p));
+  }
+
+  /** An I/O error from a writer ends the recording of this track, never the process. */
+  #guard(f: () => void): void {
+    if (this.#s.error !== undefined) return;
+    try {
+      f();
+    } catch (err) {
+      this.#s.error = err instanceof Error ? err.message : String(err);
+      this.#stopped = true;
+    }
   }
 
   #tick(): void {

@@ -224,10 +224,13 @@ export class WebmWriter {
   /** Final Duration and sizes, fsync, close; idempotent. */
   close(): Promise<WebmStats> {
     this.#closing ??= (async () => {
-      this.#closeCluster();
-      this.#patchDuration();
-      this.#sink.patch(this.#segmentSizeAt, vint(this.#sink.size - this.#segmentDataAt, 8));
-      await this.#sink.close();
+      try {
+        this.#closeCluster();
+        this.#patchDuration();
+        this.#sink.patch(this.#segmentSizeAt, vint(this.#sink.size - this.#segmentDataAt, 8));
+      } finally {
+        await this.#sink.close();
+      }
       return { ...this.stats };
     })();
     return this.#closing;

@@ -150,4 +150,18 @@ describe('recorder vp8: frame assembly', () => {
     assert.equal(d.stats.malformed, 1);
     assert.equal(d.waitingForKeyFrame, true);
   });
+
+  it('never throws on random payloads, and emits only frames that start as a key frame does or follow one', () => {
+    const d = new Vp8Depacketizer();
+    let x = 99;
+    const rnd = () => (x = (x * 1103515245 + 12345) >>> 0) >>> 8;
+    const frames: Vp8Frame[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const payload = Buffer.alloc(rnd() % 40);
+      for (let k = 0; k < payload.length; k++) payload[k] = rnd() & 0xff;
+      frames.push(...d.push({ timestamp: Math.floor(i / 3) * 3000, marker: rnd() % 3 === 0, payload }));
+    }
+    if (frames.length > 0) assert.ok(frames[0]!.keyFrame && frames[0]!.width! > 0, 'the first frame out is a key frame with a size');
+    assert.ok(d.stats.malformed > 0, 'malformed descriptors counted');
+  });
 });
