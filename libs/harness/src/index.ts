@@ -21,3 +21,4 @@ export {
   type UclientTotals,
 } from './coturn-clients.js';
 export { freeTcpPort, startS3rver, type RunningS3rver, type S3rverOptions } from './s3rver.js';
+export { audioRms, decodeErrors, probe, startFfmpegRtp, type FfmpegRtp, type FfmpegRtpOptions, type ProbeResult, type ProbeStream } from './ffmpeg-source.js';
