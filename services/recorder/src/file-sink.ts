@@ -47,6 +47,14 @@ export class FileSink {
     while (done < buf.length) done += writeSync(this.#fd, buf, done, buf.length - done, offset + done);
   }
 
+  /** Closes at once, without fsync (a writer whose headers could not be written gives its file up). */
+  abandon(): void {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    this.#closing ??= Promise.resolve();
+    if (fd !== undefined) closeSync(fd);
+  }
+
   /** fsync, then close; idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {

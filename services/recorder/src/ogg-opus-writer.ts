@@ -174,8 +174,13 @@ export class OggOpusWriter {
     this.#preSkip = opts.preSkip ?? DEFAULT_PRE_SKIP;
     this.#maxFillSamples = Math.round(((opts.maxFillMs ?? DEFAULT_MAX_FILL_MS) * 48_000) / 1000);
     // RFC 7845 §3: the identification header alone on the first (BOS) page, the comment header on its own page(s), granule 0.
-    this.#writePage([opusHead(opts.channels ?? 2, this.#preSkip)], HEADER_BOS, 0n);
-    this.#writePage([opusTags(opts.vendor ?? 'strata')], 0, 0n);
+    try {
+      this.#writePage([opusHead(opts.channels ?? 2, this.#preSkip)], HEADER_BOS, 0n);
+      this.#writePage([opusTags(opts.vendor ?? 'strata')], 0, 0n);
+    } catch (err) {
+      this.#sink.abandon();
+      throw err;
+    }
   }
 
   get path(): string {

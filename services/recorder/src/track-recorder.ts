@@ -135,7 +135,13 @@ export class TrackRecorder {
         resolve();
       });
     });
-    return new TrackRecorder(opts, socket);
+    try {
+      return new TrackRecorder(opts, socket);
+    } catch (err) {
+      // The audio file is created (and its headers written) at once: a bad path fails start().
+      socket.close();
+      throw err;
+    }
   }
 
   private constructor(opts: TrackRecorderOptions, socket: Socket) {

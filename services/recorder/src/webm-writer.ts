@@ -159,36 +159,37 @@ export class WebmWriter {
   #closing: Promise<WebmStats> | undefined;
 
   constructor(path: string, opts: WebmWriterOptions) {
-    this.#sink = new FileSink(path);
-    this.#maxClusterMs = Math.min(opts.maxClusterMs ?? 5000, 30_000);
     // SimpleBlock headers here carry the track number as a 1-byte vint.
     for (const t of opts.tracks) if (!Number.isInteger(t.number) || t.number < 1 || t.number > 126) throw new Error(`track number ${t.number} not in 1–126`);
     this.#tracks = new Map(opts.tracks.map((t) => [t.number, t.kind]));
+    this.#maxClusterMs = Math.min(opts.maxClusterMs ?? 5000, 30_000);
     const app = opts.app ?? 'strata';
-    this.#sink.append(
-      el(
-        ID.EBML,
-        Buffer.concat([
-          uint(ID.EBMLVersion, 1),
-          uint(ID.EBMLReadVersion, 1),
-          uint(ID.EBMLMaxIDLength, 4),
-          uint(ID.EBMLMaxSizeLength, 8),
-          str(ID.DocType, 'webm'),
-          uint(ID.DocTypeVersion, 4),
-          uint(ID.DocTypeReadVersion, 2),
-        ]),
-      ),
+    const ebml = el(
+      ID.EBML,
+      Buffer.concat([
+        uint(ID.EBMLVersion, 1),
+        uint(ID.EBMLReadVersion, 1),
+        uint(ID.EBMLMaxIDLength, 4),
+        uint(ID.EBMLMaxSizeLength, 8),
+        str(ID.DocType, 'webm'),
+        uint(ID.DocTypeVersion, 4),
+        uint(ID.DocTypeReadVersion, 2),
+      ]),
     );
-    this.#sink.append(idBytes(ID.Segment));
-    this.#segmentSizeAt = this.#sink.size;
-    this.#sink.append(UNKNOWN_SIZE);
-    this.#segmentDataAt = this.#sink.size;
-    const infoBody = Buffer.concat([uint(ID.TimecodeScale, 1_000_000), str(ID.MuxingApp, app), str(ID.WritingApp, app), float64(ID.Duration, 0)]);
-    const info = el(ID.Info, infoBody);
+    const segment = idBytes(ID.Segment);
+    const info = el(ID.Info, Buffer.concat([uint(ID.TimecodeScale, 1_000_000), str(ID.MuxingApp, app), str(ID.WritingApp, app), float64(ID.Duration, 0)]));
+    const tracks = el(ID.Tracks, Buffer.concat(opts.tracks.map(trackEntry)));
+    this.#segmentSizeAt = ebml.length + segment.length;
+    this.#segmentDataAt = this.#segmentSizeAt + UNKNOWN_SIZE.length;
     // Duration is the last element of Info: its float is Info's last 8 bytes.
-    this.#durationAt = this.#sink.size + info.length - 8;
-    this.#sink.append(info);
-    this.#sink.append(el(ID.Tracks, Buffer.concat(opts.tracks.map(trackEntry))));
+    this.#durationAt = this.#segmentDataAt + info.length - 8;
+    this.#sink = new FileSink(path);
+    try {
+      this.#sink.append(Buffer.concat([ebml, segment, UNKNOWN_SIZE, info, tracks]));
+    } catch (err) {
+      this.#sink.abandon();
+      throw err;
+    }
     this.stats.bytes = this.#sink.size;
   }
 

@@ -4,7 +4,7 @@
 // kill -9 leaves) still readable with their duration; garbage on the port counted, never fatal.
 import { audioRms, decodeErrors, haveCommands, isRtcp, probe, rtpPacket, startFfmpegRtp } from '@strata/harness';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { createSocket, type Socket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,5 +254,35 @@ describe('recorder track: key-frame requests at start', () => {
     assert.equal(st.plisSent, plis.length);
     assert.ok(plis[0]! - t0 >= 950, `first PLI after ${plis[0]! - t0} ms`);
     for (let i = 1; i < plis.length; i++) assert.ok(plis[i]! - plis[i - 1]! >= 480, `PLIs ${plis[i]! - plis[i - 1]!} ms apart`);
+  });
+});
+
+describe('recorder track: write errors', () => {
+  it('a disk error ends the track (stats.error) without throwing; an unwritable audio file fails start()', async () => {
+    // /dev/full: every write fails with ENOSPC.
+    symlinkSync('/dev/full', join(dir, 'full.webm'));
+    const rec = await TrackRecorder.start({ kind: 'video', payloadType: VP8_PT, basePath: join(dir, 'full'), host: HOST });
+    const s = createSocket('udp4');
+    const key = Buffer.alloc(40, 0x55);
+    key.set([0x90, 0x80, 0x01, 0x10, 0, 0, 0x9d, 0x01, 0x2a], 0);
+    key.writeUInt16LE(320, 9);
+    key.writeUInt16LE(240, 11);
+    for (let i = 0; i < 3; i++)
+      await new Promise<void>((r) => s.send(rtpPacket({ pt: VP8_PT, seq: i, ts: i * 3600, ssrc: 1, payload: key, marker: true }), rec.port, HOST, () => r()));
+    await until(() => rec.stats.error);
+    const st = await rec.close();
+    s.close();
+    assert.match(st.error ?? '', /ENOSPC/);
+
+    symlinkSync('/dev/full', join(dir, 'full.ogg'));
+    await assert.rejects(TrackRecorder.start({ kind: 'audio', payloadType: OPUS_PT, basePath: join(dir, 'full'), host: HOST }), /ENOSPC/);
+    const open = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === '/dev/full';
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(open, [], 'no file left open');
   });
 });
