@@ -6,7 +6,9 @@
  */
 import { RoomClient, SignalingClient, type RemoteConsumer } from '@strata/client';
 import { Device, MediaStreamTrack, RTCRtpCodecParameters, RtpHeader, RtpPacket, useAudioLevelIndication, useNACK, usePLI, useSdesMid } from 'msc-node';
+import { createSocket } from 'node:dgram';
 import WebSocket from 'ws';
+import { startFfmpegRtp } from './ffmpeg-source.js';
 import { keepIceConsent } from './ice-consent.js';
 
 export interface NodePeerOptions {
@@ -22,6 +24,12 @@ export interface NodePeerOptions {
   /** RoomClient's `viewLingerMs` (its default otherwise). */
   viewLingerMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * What the tracks carry: `synthetic` (default) packets of the right shape but no real
+   * media (cheap: many peers per test), or `encoded`, real Opus (a 440 Hz tone) and VP8 (a
+   * test pattern) encoded by ffmpeg, for tests that decode what arrives (recording).
+   */
+  media?: 'synthetic' | 'encoded';
 }
 
 export interface ReceiveStats {
@@ -130,6 +138,57 @@ function startRtpSource(track: MediaStreamTrack, kind: 'audio' | 'video', levelE
 }
 
 /**
+ * Real encoded media into a werift track: ffmpeg encodes a tone or a test pattern and sends
+ * RTP to a local socket; each packet's payload goes out on the track with the sequence numbers,
+ * timestamps and marker ffmpeg gave it (werift sets the negotiated payload type and SSRC).
+ */
+function startEncodedSource(
+  track: MediaStreamTrack,
+  kind: 'audio' | 'video',
+  levelExtId?: number,
+  speaking?: () => boolean,
+): { stop(): void; packets(): number } {
+  const socket = createSocket('udp4');
+  let sent = 0;
+  let ffmpeg: ReturnType<typeof startFfmpegRtp> | undefined;
+  let stopped = false;
+  socket.on('message', (m) => {
+    if (m.length < 12 || (m[1]! >= 192 && m[1]! <= 223)) return; // ffmpeg's RTCP sender reports
+    const packet = RtpPacket.deSerialize(m);
+    packet.header.payloadType = kind === 'audio' ? 111 : 96;
+    packet.header.ssrc = 1;
+    if (levelExtId !== undefined) {
+      const level = audioLevel(speaking?.() ?? false, Date.now());
+      packet.header.extension = true;
+      packet.header.extensions = [{ id: levelExtId, payload: Buffer.from([(level < 127 ? 0x80 : 0) | level]) }];
+    }
+    track.writeRtp(packet);
+    sent++;
+  });
+  socket.bind(0, '127.0.0.1', () => {
+    if (stopped) return;
+    const port = socket.address().port;
+    // Long enough for any test; stop() ends it.
+    ffmpeg = startFfmpegRtp({
+      kind,
+      host: '127.0.0.1',
+      port,
+      payloadType: kind === 'audio' ? 111 : 96,
+      ssrc: 0x1234 + (kind === 'audio' ? 0 : 1),
+      durationS: 3600,
+    });
+  });
+  return {
+    stop: () => {
+      stopped = true;
+      void ffmpeg?.stop();
+      socket.close();
+    },
+    packets: () => sent,
+  };
+}
+
+/**
  * werift keeps a closed consumer's transceiver as "inactive" and, when the next consume reuses
  * its slot, drops it from the peer connection without stopping its receiver: that receiver's
  * RTCP timer then runs forever and keeps the process alive. Closing a consumer stops it here.
@@ -196,7 +255,8 @@ export class NodePeer {
       const track = new MediaStreamTrack({ kind });
       const local = await room.publish(track, { source: kind === 'audio' ? 'microphone' : 'camera' });
       const levelExtId = kind === 'audio' ? local.producer.rtpParameters.headerExtensions?.find((h) => h.uri === AUDIO_LEVEL_URI)?.id : undefined;
-      peer.#sources.push({ ...startRtpSource(track, kind, levelExtId, () => peer.#speaking), kind });
+      const start = opts.media === 'encoded' ? startEncodedSource : startRtpSource;
+      peer.#sources.push({ ...start(track, kind, levelExtId, () => peer.#speaking), kind });
     }
     return peer;
   }

@@ -12,6 +12,8 @@ export interface RegionOptions {
   services?: ServiceKind[];
   mediaNodes?: number;
   gateways?: number;
+  /** How many recorders, when `services` has recorder (default 1). */
+  recorders?: number;
   /** Extra environment for every service. */
   env?: Record<string, string>;
   /** nats-server's HTTP monitoring on a free port (`natsMonitorUrl`); on by default. */
@@ -75,7 +77,7 @@ export async function startRegion(opts: RegionOptions = {}): Promise<Region> {
   const processes: ServiceProcess[] = [];
   const ids: string[] = [];
   for (const kind of kinds) {
-    const count = kind === 'media' ? (opts.mediaNodes ?? 1) : kind === 'signaling' ? (opts.gateways ?? 1) : 1;
+    const count = kind === 'media' ? (opts.mediaNodes ?? 1) : kind === 'signaling' ? (opts.gateways ?? 1) : kind === 'recorder' ? (opts.recorders ?? 1) : 1;
     for (let i = 1; i <= count; i++) {
       const id = `${kind}-${i}`;
       ids.push(id);

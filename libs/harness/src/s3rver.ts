@@ -1,4 +1,3 @@
-import S3rver from 's3rver';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +45,8 @@ export async function startS3rver(opts: S3rverOptions = {}): Promise<RunningS3rv
   const ownDir = opts.directory === undefined;
   const directory = opts.directory ?? (await mkdtemp(join(tmpdir(), 'strata-s3rver-')));
   const buckets = opts.buckets ?? ['strata-test'];
+  // Loaded here, not at the top: every test and load test imports the harness, few need an S3 server.
+  const { default: S3rver } = await import('s3rver');
   const server = new S3rver({ address: '127.0.0.1', port: opts.port ?? 0, directory, silent: true, configureBuckets: buckets.map((name) => ({ name })) });
   const { port } = await server.run();
   let requests = 0;

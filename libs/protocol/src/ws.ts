@@ -27,6 +27,7 @@ import {
   TrackSource,
   TransportInfo,
 } from './messages/media.js';
+import { Recording, RecordingId } from './messages/recording.js';
 
 const strict = <T extends Parameters<typeof Type.Object>[0]>(props: T) => Type.Object(props, { additionalProperties: false });
 const Empty = strict({});
@@ -107,6 +108,10 @@ export const wsMethods = {
     }),
     Empty,
   ),
+  /** Needs the `record` (or `admin`) grant: recordings of the peer's own room. */
+  startRecording: method(Empty, Recording),
+  stopRecording: method(strict({ recordingId: RecordingId }), Recording),
+  listRecordings: method(Empty, strict({ recordings: Type.Array(Recording) })),
   leave: method(Empty, Empty),
 } as const;
 

@@ -15,7 +15,7 @@ import {
 import type { Logger } from '@strata/telemetry';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import type { Subscription } from 'nats';
 import type { RecordingStore, Versioned } from './recording-store.js';
 import type { RoomMedia } from './room-media.js';
@@ -34,6 +34,8 @@ export interface PoolOptions {
   store: RecordingStore;
   media: RoomMedia;
   sinks: TrackSinkFactory;
+  /** Upload of finished files (to a bucket): called with the local path and the key it goes to. */
+  upload?: (localPath: string, key: string) => void;
   log: Logger;
   now?: () => number;
 }
@@ -60,6 +62,8 @@ const DONE = new Set(['done', 'failed']);
  */
 export class RecorderPool {
   private readonly held = new Map<string, Held>();
+  /** Files of recordings held here whose upload was confirmed: recordingId → file → where. */
+  private readonly uploads = new Map<string, Map<string, { key: string; at: number }>>();
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -181,6 +185,7 @@ export class RecorderPool {
         rosterPollMs: this.opts.rosterPollMs,
         emptyRoomMs: this.opts.emptyRoomMs,
         changed: () => this.scheduleWrite(held),
+        fileDone: (file) => this.opts.upload?.(join(this.folder(recordingId), file), `${recordingId}/${file}`),
         roomGone: (reason) => void this.stopHeld(recordingId, reason).catch(() => undefined),
         log: this.log,
         now: this.now,
@@ -190,11 +195,39 @@ export class RecorderPool {
     return held;
   }
 
-  /** The record as it stands: the earlier segments' tracks and this segment's, with live stats. */
+  /** The record as it stands: the earlier segments' tracks and this segment's, with live stats and confirmed uploads. */
   private current(held: Held): Recording {
     const r = held.record.value;
     const mine = held.lease.value.segment;
-    return { ...r, tracks: [...r.tracks.filter((t) => t.segment !== mine), ...held.segment.snapshot()] };
+    const uploaded = this.uploads.get(r.recordingId);
+    const tracks = [...r.tracks.filter((t) => t.segment !== mine), ...held.segment.snapshot()];
+    return { ...r, tracks: uploaded ? tracks.map((t) => (uploaded.has(t.file) ? { ...t, uploaded: uploaded.get(t.file) } : t)) : tracks };
+  }
+
+  /**
+   * A file's upload was confirmed: the record says so. A recording still held here gets it
+   * with its next write; one that ended is written with a compare-and-set of its own.
+   */
+  async markUploaded(localPath: string, key: string, at = this.now()): Promise<void> {
+    const [recordingId, file] = relative(this.opts.dir, localPath).split(sep);
+    if (!recordingId || !file || file === 'manifest.json') return;
+    const held = this.held.get(recordingId);
+    if (held) {
+      const m = this.uploads.get(recordingId) ?? new Map<string, { key: string; at: number }>();
+      m.set(file, { key, at });
+      this.uploads.set(recordingId, m);
+      this.scheduleWrite(held);
+      return;
+    }
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const r = await this.opts.store.read(recordingId);
+      if (!r || !r.value.tracks.some((t) => t.file === file)) return;
+      const value = { ...r.value, tracks: r.value.tracks.map((t) => (t.file === file ? { ...t, uploaded: { key, at } } : t)) };
+      if ((await this.opts.store.write(value, r.revision)) !== null) {
+        if (DONE.has(value.status)) await this.writeManifest(value).catch(() => undefined);
+        return;
+      }
+    }
   }
 
   private scheduleWrite(held: Held): void {
@@ -209,16 +242,25 @@ export class RecorderPool {
   /** Writes the record (and the manifest), after any write already under way. */
   private flush(held: Held): Promise<void> {
     const write = held.writes.then(async () => {
-      const value = this.current(held);
-      const rev = await this.opts.store.write(value, held.record.revision);
-      if (rev === null) {
-        // Someone else wrote it: only a recorder that took it over does. Ours is no longer.
-        this.log.warn({ recordingId: value.recordingId }, 'the recording was taken over by another recorder: leaving it');
-        void this.abandon(held);
-        return;
+      const { recordingId } = held.record.value;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const value = this.current(held);
+        const rev = await this.opts.store.write(value, held.record.revision);
+        if (rev !== null) {
+          held.record = { value, revision: rev };
+          await this.writeManifest(value);
+          return;
+        }
+        // Someone else wrote it. While the lease is ours, that was an upload confirmed for an
+        // earlier segment's file: take the tracks as they are now and write ours over them
+        // again. Otherwise a recorder that took the recording over wrote it: ours is no longer.
+        const [lease, fresh] = await Promise.all([this.opts.store.readLease(recordingId), this.opts.store.read(recordingId)]);
+        const ours = lease?.value.recorderId === this.opts.recorderId && lease.value.segment === held.lease.value.segment;
+        if (!ours || !fresh) break;
+        held.record = { value: { ...held.record.value, tracks: fresh.value.tracks }, revision: fresh.revision };
       }
-      held.record = { value, revision: rev };
-      await this.writeManifest(value);
+      this.log.warn({ recordingId }, 'the recording was taken over by another recorder: leaving it');
+      void this.abandon(held);
     });
     held.writes = write.catch((err: unknown) => this.log.warn({ err, recordingId: held.record.value.recordingId }, 'could not write the recording record'));
     return write;
@@ -296,8 +338,12 @@ export class RecorderPool {
         // Released: the next sweep of any recorder takes it at once.
         const released: RecordingLease = { ...held.lease.value, until: 0, renewedAt: now };
         await this.opts.store.writeLease(released, held.lease.revision);
-      } else await this.opts.store.endLease(recordingId, held.lease.revision);
+      } else {
+        await this.opts.store.endLease(recordingId, held.lease.revision);
+        this.opts.upload?.(join(this.folder(recordingId), 'manifest.json'), `${recordingId}/manifest.json`);
+      }
       this.held.delete(recordingId);
+      this.uploads.delete(recordingId);
       this.log.info({ recordingId, status, reason, end }, status === 'recording' ? 'recording handed over' : 'recording ended');
       return this.current(held);
     })();

@@ -55,6 +55,8 @@ export interface SegmentOptions {
   changed(): void;
   /** The room stayed empty (or closed): the recording should end. */
   roomGone(reason: string): void;
+  /** A track's file is closed and complete (for upload). */
+  fileDone?(file: string): void;
   log: Logger;
   now?: () => number;
 }
@@ -289,6 +291,7 @@ export class SegmentRecorder {
       t.info = { ...t.info, ...(stats ? this.fromStats(stats) : {}), pauses, final: true };
       this.log.info({ producerId, trackId: t.info.trackId, why, packets: stats?.packets, lost: stats?.lost }, 'track ended');
       this.opts.changed();
+      if (t.sink) this.opts.fileDone?.(t.info.file);
     })();
     return t.closing;
   }

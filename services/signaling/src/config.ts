@@ -25,6 +25,10 @@ export const signalingConfig = {
     default: 'strata-dev-secret-change-me',
     pattern: /^.{16,}$/,
   }),
+  SIGNALING_ADMIN_SECRET: str({
+    description: 'bearer secret of the admin HTTP API (/api/rooms/<room>/recordings, /api/recordings...); empty: the admin API is off',
+    default: '',
+  }),
   SIGNALING_DEV_TOKENS: bool({ description: 'serve GET /dev/token (mints join tokens for anyone: development only)', default: false }),
   SIGNALING_RESUME_GRACE: duration({
     description: 'how long a dropped session can be resumed before the peer is removed',

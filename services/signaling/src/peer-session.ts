@@ -28,6 +28,7 @@ import {
 import type { Logger } from '@strata/telemetry';
 import type { MediaNodes } from './media-client.js';
 import type { PeerStore } from './peer-store.js';
+import type { Recordings } from './recordings.js';
 import type { RoomHub, RoomMember } from './room-hub.js';
 
 /** How a session talks to its socket; absent while the peer is disconnected (resume grace). */
@@ -41,6 +42,7 @@ export interface SessionDeps {
   gatewayId: string;
   store: PeerStore;
   hub: RoomHub;
+  recordings: Recordings;
   log: Logger;
   /** The session is no longer this gateway's: resumed on another one (`moved`), or removed by someone else (`ended`). */
   lost(session: PeerSession, why: 'moved' | 'ended'): void;
@@ -144,8 +146,9 @@ export class PeerSession implements RoomMember {
     return c;
   }
 
-  private grant(name: 'publish' | 'subscribe'): void {
-    if (!this.record.grants[name]) throw new StrataError('FORBIDDEN', `your token does not grant ${name}`);
+  private grant(name: 'publish' | 'subscribe' | 'record'): void {
+    // admin includes record: an operator's token may do what a recording bot's may.
+    if (!this.record.grants[name] && !(name === 'record' && this.record.grants.admin)) throw new StrataError('FORBIDDEN', `your token does not grant ${name}`);
   }
 
   private publishRoom(e: RoomEvent): void {
@@ -245,6 +248,22 @@ export class PeerSession implements RoomMember {
       await s.media(MediaConsumerAction, { roomId: s.roomId, peerId: s.peerId, consumerId, action: 'close' });
       s.own.consumers = s.own.consumers.filter((x) => x.consumerId !== consumerId);
       return {};
+    },
+
+    startRecording: async (s) => {
+      s.grant('record');
+      return s.deps.recordings.start(s.roomId, s.record.identity);
+    },
+
+    stopRecording: async (s, { recordingId }) => {
+      s.grant('record');
+      await s.deps.recordings.ofRoom(recordingId, s.roomId);
+      return s.deps.recordings.stop(recordingId);
+    },
+
+    listRecordings: async (s) => {
+      s.grant('record');
+      return { recordings: await s.deps.recordings.list(s.roomId) };
     },
 
     setConsumerPreferredLayers: async (s, { consumerId, spatialLayer, temporalLayer }) => {

@@ -2,7 +2,9 @@ import { Heartbeat, PeerRecord, RoomPlacement, buckets, subjects } from '@strata
 import { advertisedHost, gauge, type ServiceDefinition } from '@strata/service';
 import { fileURLToPath } from 'node:url';
 import { signalingConfig } from './config.js';
+import { mountAdminRoutes } from './admin-routes.js';
 import { mountHttpRoutes } from './http-routes.js';
+import { Recordings } from './recordings.js';
 import { BusMediaNodes } from './media-client.js';
 import { gatewayLoad } from './load.js';
 import { MediaDirectory } from './media-directory.js';
@@ -36,6 +38,8 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     const hub = new RoomHub(bus, region);
     const media = new BusMediaNodes(bus, region, config.SIGNALING_REQUEST_TIMEOUT);
     const placer = new RoomPlacer(media, new PlacementStore(roomsKv, region), directory, { legSize: config.SIGNALING_ROOM_LEG_SIZE }, log);
+    // A start sets every track of the room up before it answers: more than one media request's time.
+    const recordings = new Recordings(bus, region, Math.max(15_000, 3 * config.SIGNALING_REQUEST_TIMEOUT));
     const sessions = new SessionManager(
       bus,
       media,
@@ -48,6 +52,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
         jwtSecret: config.SIGNALING_JWT_SECRET,
         graceMs: config.SIGNALING_RESUME_GRACE,
         turn: config.SIGNALING_TURN,
+        recordings,
       },
       log,
     );
@@ -101,6 +106,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     let publicUrl = '';
     const app = uws.App();
     gateway.mount(app);
+    mountAdminRoutes(app, { secret: config.SIGNALING_ADMIN_SECRET, recordings, log });
     mountHttpRoutes(app, {
       region,
       report,

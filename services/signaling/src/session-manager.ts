@@ -5,6 +5,7 @@ import type { Logger } from '@strata/telemetry';
 import type { MediaNodes } from './media-client.js';
 import { PeerSession, type SessionDeps, type SocketLink } from './peer-session.js';
 import { newPeerId, newResumeToken, parseResumeToken, sameHash, type PeerStore, type StoredPeer } from './peer-store.js';
+import { Recordings } from './recordings.js';
 import type { RoomHub, RoomMember } from './room-hub.js';
 import type { Admission, Member, RoomPlacer } from './room-placer.js';
 
@@ -14,6 +15,8 @@ export interface ManagerOptions {
   jwtSecret: string;
   graceMs: number;
   turn: boolean;
+  /** The region's recorder pool (one made over `bus` when not given). */
+  recordings?: Recordings;
 }
 
 /** Close codes a gateway uses on a session's socket (besides 1000/1001/1008, see docs/protocol.md). */
@@ -50,6 +53,7 @@ export class SessionManager {
       gatewayId: opts.gatewayId,
       store,
       hub,
+      recordings: opts.recordings ?? new Recordings(bus, opts.region, 15_000),
       log,
       lost: (session, why) => this.lost(session, why),
     };
