@@ -3,7 +3,8 @@
  * legs, three recorders in a pool) and werift peers publishing real Opus (a 440 Hz tone) and
  * VP8 (a test pattern) encoded by ffmpeg. What the recorders wrote is judged by ffprobe and
  * ffmpeg, as a user would: codecs, durations against the wall clock, the tone's level, decoded
- * frames. Then the pool: SIGTERM on the holder hands the recording over with playable files,
+ * frames; a paused producer and one that leaves. Finished files go to an S3-protocol server
+ * (s3rver). Then the pool: SIGTERM on the holder hands the recording over with playable files,
  * kill -9 on the next one loses nothing recorded before it, and the recording goes on.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { audioRms, decodeErrors, probe, spawnService, untilHealthy, waitFor, type ServiceProcess } from '@strata/harness';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { audioRms, decodeErrors, probe, spawnService, startS3rver, untilHealthy, waitFor, type RunningS3rver, type ServiceProcess } from '@strata/harness';
 import { PeerRecord, buckets, peerKey, type Recording, type RecordedTrack, type StrataError } from '@strata/protocol';
 import { NodePeer } from '../helpers/node-peer.js';
 import { startRegion, type Region } from '../helpers/region.js';
@@ -26,7 +28,13 @@ describe('recording (real region, three recorders, peers on two legs publishing 
   let bob: NodePeer;
   let bot: NodePeer;
   const extra: ServiceProcess[] = [];
+  let s3: RunningS3rver;
   const env = () => ({
+    RECORDER_S3_ENDPOINT: s3.endpoint,
+    RECORDER_S3_BUCKET: s3.bucket,
+    RECORDER_S3_ACCESS_KEY_ID: s3.accessKeyId,
+    RECORDER_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    RECORDER_S3_PREFIX: 'rec/',
     RECORDER_DIR: dir,
     RECORDER_LEASE: '1500ms',
     RECORDER_ROSTER_POLL: '500ms',
@@ -48,6 +56,7 @@ describe('recording (real region, three recorders, peers on two legs publishing 
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'strata-recordings-'));
+    s3 = await startS3rver();
     region = await startRegion({ region: 'rec', services: ['signaling', 'media', 'recorder'], mediaNodes: 2, recorders: 2, env: env() });
     const token = (identity: string, grants?: { record?: boolean; publish?: boolean }) =>
       region.mintToken({ room: ROOM, identity, ...(grants ? { grants } : {}) });
@@ -64,6 +73,7 @@ describe('recording (real region, three recorders, peers on two legs publishing 
     for (const p of [alice, bob, bot]) await p?.leave().catch(() => undefined);
     for (const p of extra) await p.stop(5000).catch(() => undefined);
     await region?.stop();
+    await s3?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -84,7 +94,7 @@ describe('recording (real region, three recorders, peers on two legs publishing 
   let recordingId = '';
   let startedAt = 0;
 
-  it('records every track into files ffprobe reads: the tone is not silent, the video decodes, a late producer on another leg gets its offset', async () => {
+  it('records every track into files ffprobe reads: the tone is not silent, the video decodes, a late producer on another leg gets its offset, a pause and a leave are in the manifest, the files reach the bucket', async () => {
     const started = await bot.signaling.request('startRecording', {});
     startedAt = Date.now();
     recordingId = started.recordingId;
@@ -92,7 +102,13 @@ describe('recording (real region, three recorders, peers on two legs publishing 
     assert.deepEqual(started.tracks.map((t) => `${t.identity}:${t.kind}`).sort(), ['alice:audio', 'alice:video']);
     await assert.rejects(bot.signaling.request('startRecording', {}), (e: StrataError) => e.code === 'CONFLICT');
 
-    await new Promise((r) => setTimeout(r, 2500));
+    // Alice mutes her microphone for a while.
+    const aliceAudio = [...alice.room.producers.values()].find((p) => p.producer.kind === 'audio')?.producer.id as string;
+    await new Promise((r) => setTimeout(r, 700));
+    await alice.room.pauseProducer(aliceAudio);
+    await new Promise((r) => setTimeout(r, 1500));
+    await alice.room.resumeProducer(aliceAudio);
+    await new Promise((r) => setTimeout(r, 300));
     // Bob joins later, and (legs of one) on the other media node: his audio reaches the recorder through the cascade.
     bob = await NodePeer.join({
       wsUrl: region.wsUrl,
@@ -116,7 +132,11 @@ describe('recording (real region, three recorders, peers on two legs publishing 
       `bob's offset ${bobTrack?.startOffsetMs} (joined at ${bobJoinedAt})`,
     );
 
-    await new Promise((r) => setTimeout(r, 3000));
+    // Bob leaves before the stop: his track ends there, complete.
+    await new Promise((r) => setTimeout(r, 2500));
+    await bob.leave();
+    const bobLeftAt = Date.now() - startedAt;
+    await new Promise((r) => setTimeout(r, 1500));
     const stopped = await bot.signaling.request('stopRecording', { recordingId });
     const wallS = (Date.now() - startedAt) / 1000;
     assert.equal(stopped.status, 'done');
@@ -130,6 +150,12 @@ describe('recording (real region, three recorders, peers on two legs publishing 
     const manifest = JSON.parse(readFileSync(join(dir, recordingId, 'manifest.json'), 'utf8')) as Recording;
     assert.equal(manifest.status, 'done');
     assert.equal(manifest.tracks.length, 3);
+    const aliceTrack = stopped.tracks.find((t) => t.producerId === aliceAudio);
+    assert.equal(aliceTrack?.pauses.length, 1, JSON.stringify(aliceTrack?.pauses));
+    const pause = aliceTrack!.pauses[0]!;
+    assert.ok(pause.toMs - pause.fromMs >= 1000 && pause.toMs - pause.fromMs <= 2500, `pause ${JSON.stringify(pause)}`);
+    const bobEnd = stopped.tracks.find((t) => t.identity === 'bob')?.endOffsetMs ?? 0;
+    assert.ok(bobEnd <= bobLeftAt + 500 && bobEnd >= bobLeftAt - 1500, `bob's track ends at ${bobEnd} ms, he left at ${bobLeftAt}`);
 
     for (const { t, path } of files(stopped, () => true)) {
       assert.ok(existsSync(path), path);
@@ -151,6 +177,31 @@ describe('recording (real region, three recorders, peers on two legs publishing 
         assert.ok(frames >= 0.8 * 25 * expected, `${t.file}: ${frames} frames decoded in ${expected} s`);
       }
     }
+
+    // Every file and the manifest in the bucket, and the record saying so.
+    const uploaded = await waitFor('uploads confirmed', async () => {
+      const r = await bot.signaling.request('listRecordings', {});
+      const rec = r.recordings.find((x) => x.recordingId === recordingId);
+      return rec?.tracks.every((t) => t.uploaded) ? rec : undefined;
+    });
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
+    const listed = await waitFor('manifest in the bucket', async () => {
+      const out = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `rec/${recordingId}/` }));
+      const keys = (out.Contents ?? []).map((o) => o.Key ?? '');
+      return keys.includes(`rec/${recordingId}/manifest.json`) ? keys : undefined;
+    });
+    for (const t of uploaded.tracks) {
+      assert.equal(t.uploaded?.key, `rec/${recordingId}/${t.file}`);
+      assert.ok(listed.includes(t.uploaded.key), `${t.uploaded.key} in ${listed.join(', ')}`);
+    }
+    client.destroy();
+    // The local copy stays (RECORDER_S3_DELETE_LOCAL is off).
+    for (const { path } of files(uploaded, () => true)) assert.ok(existsSync(path), path);
   });
 
   it('SIGTERM on the holder leaves playable files and another recorder goes on; kill -9 on that one loses nothing recorded before it', async () => {

@@ -212,7 +212,9 @@ export class RecorderPool {
     const [recordingId, file] = relative(this.opts.dir, localPath).split(sep);
     if (!recordingId || !file || file === 'manifest.json') return;
     const held = this.held.get(recordingId);
-    if (held) {
+    // A recording ending here has written its last record (or is about to): wait, then write it as any other.
+    if (held?.ending) await held.ending.catch(() => undefined);
+    else if (held) {
       const m = this.uploads.get(recordingId) ?? new Map<string, { key: string; at: number }>();
       m.set(file, { key, at });
       this.uploads.set(recordingId, m);
@@ -235,7 +237,8 @@ export class RecorderPool {
     held.writeScheduled = true;
     setTimeout(() => {
       held.writeScheduled = false;
-      void this.flush(held).catch(() => undefined);
+      // Not once it ended here: its last write is done, and anything later is written as for any recording.
+      if (this.held.get(held.record.value.recordingId) === held) void this.flush(held).catch(() => undefined);
     }, 100).unref();
   }
 
