@@ -127,7 +127,7 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
         'strata_turn_malformed_total',
       ],
       'geo-router': [],
-      recorder: [],
+      recorder: ['strata_recorder_recordings', 'strata_recorder_tracks'],
     };
     for (const kind of SERVICE_KINDS) {
       // scrape checks the status and content type, and parses every line strictly.
