@@ -162,9 +162,16 @@ describe('recording (real region, three recorders, peers on two legs publishing 
       const p = await probe(path);
       const s = p.streams[0];
       const duration = Number(p.format.duration ?? s?.duration);
-      // A track lasts from its first packet to the stop: its recorded wall time.
-      const expected = t.identity === 'bob' ? ((t.endOffsetMs ?? 0) - (t.startOffsetMs ?? 0)) / 1000 : wallS;
-      assert.ok(Math.abs(duration - expected) <= 0.1 * expected, `${t.file}: ${duration} s against ${expected} s recorded`);
+      // The wall time a track recorded: from its first packet to its last (to the stop, for Alice's).
+      const expected = ((t.endOffsetMs ?? 0) - (t.startOffsetMs ?? 0)) / 1000;
+      const where = `${t.file}: ${duration} s (start ${p.format['start_time'] as string}) against ${expected} s recorded (${t.startOffsetMs}..${t.endOffsetMs} ms)`;
+      assert.ok(Math.abs(duration - expected) <= 0.1 * expected, where);
+      // Alice's tracks span the recording: audio from its start, video from the first key frame
+      // (mediasoup forwards video from one; ffmpeg's encoder ignores PLI, so it comes with the GOP, ≤ 1 s).
+      if (t.identity === 'alice') {
+        assert.ok((t.startOffsetMs ?? Infinity) <= (t.kind === 'audio' ? 500 : 1500), `${where}: starts late`);
+        assert.ok((t.endOffsetMs ?? 0) >= wallS * 1000 - 1000, `${where}: ends early, the recording lasted ${wallS} s`);
+      }
       assert.equal((await decodeErrors(path)).code, 0, `${t.file} decodes`);
       if (t.kind === 'audio') {
         assert.equal(s?.codec_name, 'opus', t.file);

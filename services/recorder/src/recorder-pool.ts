@@ -48,6 +48,8 @@ interface Held {
   writes: Promise<void>;
   writeScheduled: boolean;
   ending: Promise<Recording> | undefined;
+  /** Moving to another leg (see move). */
+  moving: boolean;
 }
 
 const DONE = new Set(['done', 'failed']);
@@ -165,34 +167,80 @@ export class RecorderPool {
   /** Starts holding a recording: its segment on `nodeId`. */
   private hold(record: Versioned<Recording>, lease: Versioned<RecordingLease>, nodeId: string, segment: number, startedAt: number): Held {
     const { recordingId, roomId } = record.value;
+    // The segment's callbacks reach the holding through this, once it exists.
+    const self = (): Held => held;
     const held: Held = {
       record,
       lease,
       writes: Promise.resolve(),
       writeScheduled: false,
       ending: undefined,
-      segment: new SegmentRecorder({
-        recordingId,
-        roomId,
-        segment,
-        startedAt: record.value.startedAt ?? startedAt,
-        nodeId,
-        peerId: `rec-${recordingId}-${segment}`,
-        dir: this.folder(recordingId),
-        rtpHost: this.opts.rtpHost,
-        media: this.opts.media,
-        sinks: this.opts.sinks,
-        rosterPollMs: this.opts.rosterPollMs,
-        emptyRoomMs: this.opts.emptyRoomMs,
-        changed: () => this.scheduleWrite(held),
-        fileDone: (file) => this.opts.upload?.(join(this.folder(recordingId), file), `${recordingId}/${file}`),
-        roomGone: (reason) => void this.stopHeld(recordingId, reason).catch(() => undefined),
-        log: this.log,
-        now: this.now,
-      }),
+      moving: false,
+      segment: this.segmentOf(self, recordingId, roomId, nodeId, segment, record.value.startedAt ?? startedAt),
     };
     this.held.set(recordingId, held);
     return held;
+  }
+
+  private segmentOf(held: () => Held, recordingId: string, roomId: string, nodeId: string, segment: number, startedAt: number): SegmentRecorder {
+    return new SegmentRecorder({
+      recordingId,
+      roomId,
+      segment,
+      startedAt,
+      nodeId,
+      peerId: `rec-${recordingId}-${segment}`,
+      dir: this.folder(recordingId),
+      rtpHost: this.opts.rtpHost,
+      media: this.opts.media,
+      sinks: this.opts.sinks,
+      rosterPollMs: this.opts.rosterPollMs,
+      emptyRoomMs: this.opts.emptyRoomMs,
+      changed: () => this.scheduleWrite(held()),
+      fileDone: (file) => this.opts.upload?.(join(this.folder(recordingId), file), `${recordingId}/${file}`),
+      roomGone: (reason) => void this.stopHeld(recordingId, reason).catch(() => undefined),
+      legGone: (to) => void this.move(held(), to).catch((err: unknown) => this.log.warn({ err, recordingId }, 'could not move the recording to another leg')),
+      log: this.log,
+      now: this.now,
+    });
+  }
+
+  /**
+   * The segment's media node left the room's placement: this recorder goes on from another leg
+   * as the next segment (the lease's segment number moves first, so a takeover cannot reuse it).
+   */
+  private async move(held: Held, nodeId: string): Promise<void> {
+    if (held.ending || held.moving || this.held.get(held.record.value.recordingId) !== held) return;
+    held.moving = true;
+    try {
+      const now = this.now();
+      const from = held.lease.value.segment;
+      const lease: RecordingLease = { ...held.lease.value, segment: from + 1, until: now + this.opts.leaseMs, renewedAt: now };
+      const rev = await this.opts.store.writeLease(lease, held.lease.revision);
+      if (rev === null) return void (await this.abandon(held));
+      const old = held.segment;
+      const tracks = await old.close();
+      const r = held.record.value;
+      held.lease = { value: lease, revision: rev };
+      held.record = {
+        ...held.record,
+        value: {
+          ...r,
+          tracks: [...r.tracks.filter((t) => t.segment !== from), ...tracks],
+          segments: [
+            ...r.segments.map((s) => (s.segment === from ? { ...s, endedAt: now, end: 'moved' as const } : s)),
+            { segment: from + 1, recorderId: this.opts.recorderId, nodeId, startedAt: now },
+          ],
+        },
+      };
+      held.segment = this.segmentOf(() => held, r.recordingId, r.roomId, nodeId, from + 1, r.startedAt ?? r.createdAt);
+      const fromNode = r.segments.find((x) => x.segment === from)?.nodeId;
+      this.log.info({ recordingId: r.recordingId, from: fromNode, to: nodeId, segment: from + 1 }, 'recording moved to another leg');
+      await held.segment.start();
+      await this.flush(held);
+    } finally {
+      held.moving = false;
+    }
   }
 
   /** The record as it stands: the earlier segments' tracks and this segment's, with live stats and confirmed uploads. */

@@ -55,6 +55,8 @@ export interface SegmentOptions {
   changed(): void;
   /** The room stayed empty (or closed): the recording should end. */
   roomGone(reason: string): void;
+  /** This segment's media node is no longer a leg of the room (or does not answer): record from `nodeId` instead. */
+  legGone(nodeId: string): void;
   /** A track's file is closed and complete (for upload). */
   fileDone?(file: string): void;
   log: Logger;
@@ -85,6 +87,8 @@ export class SegmentRecorder {
   private unwatch: (() => void) | undefined;
   private poll: NodeJS.Timeout | undefined;
   private emptySince: number | undefined;
+  /** Roster reads that failed in a row: a media node that stopped answering. */
+  private failures = 0;
   private closed = false;
   private started = false;
   private nextIndex = 1;
@@ -142,11 +146,21 @@ export class SegmentRecorder {
 
   private async reconcile(): Promise<void> {
     if (this.closed) return;
+    const { media, nodeId, roomId } = this.opts;
+    // The placement says where the room is: a closed room ends the recording; a leg that went
+    // (its members left, or its node died and they moved) moves the recording to another leg.
+    const legs = await media.legs(roomId).catch(() => undefined);
+    if (this.closed) return;
+    if (legs === null) return this.opts.roomGone('room closed');
+    const other = legs?.find((l) => l !== nodeId);
+    if (legs && !legs.includes(nodeId) && other) return this.opts.legGone(other);
     let peers: PeerSummary[];
     try {
-      peers = await this.opts.media.roster(this.opts.nodeId, this.opts.roomId);
+      peers = await media.roster(nodeId, roomId);
+      this.failures = 0;
     } catch (err) {
       this.log.warn({ err }, 'could not read the room roster');
+      if (++this.failures >= 3 && other) this.opts.legGone(other);
       return;
     }
     if (this.closed) return;

@@ -38,13 +38,15 @@ const LEASE_MS = 600;
 /** One media node's rooms, as a recorder sees them. */
 class FakeMedia implements RoomMedia {
   readonly rooms = new Map<string, PeerSummary[]>();
+  /** Legs of a room other than the default one node. */
+  readonly legsOf = new Map<string, string[]>();
   readonly closedPeers: string[] = [];
   readonly consumed: { peerId: string; producerId: string }[] = [];
   private readonly watchers = new Set<{ roomId: string; room(e: RoomEvent): void; media(e: MediaEvent): void }>();
   private n = 0;
 
   legs(roomId: string) {
-    return Promise.resolve(this.rooms.has(roomId) ? ['node-1'] : null);
+    return Promise.resolve(this.rooms.has(roomId) ? (this.legsOf.get(roomId) ?? ['node-1']) : null);
   }
   roster(_nodeId: string, roomId: string) {
     return Promise.resolve(structuredClone(this.rooms.get(roomId) ?? []));
@@ -253,6 +255,28 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
     assert.ok(media.closedPeers.includes(`rec-${started.recordingId}-1`), "the dead holder's transports closed");
     const done = await call.stop(started.recordingId);
     assert.equal(done.status, 'done');
+  });
+
+  it("moves to another leg, as a new segment, when its leg leaves the room's placement", async () => {
+    media.publish('room4', peer('erin', [prod('pe1', 'audio')]));
+    media.legsOf.set('room4', ['node-1', 'node-2']);
+    const started = await call.start('room4');
+    assert.equal(started.segments[0]?.nodeId, 'node-1');
+    media.legsOf.set('room4', ['node-2']);
+    const moved = await waitFor('moved', async () => {
+      const r = await call.get(started.recordingId);
+      return r.segments.length === 2 && r.tracks.some((t) => t.segment === 2) ? r : undefined;
+    });
+    assert.equal(moved.segments[0]?.end, 'moved');
+    assert.equal(moved.segments[1]?.nodeId, 'node-2');
+    assert.equal(moved.segments[1]?.recorderId, started.recorderId, 'the same recorder goes on');
+    assert.deepEqual(moved.gaps, [], 'no lease ran out');
+    assert.ok(
+      moved.tracks.some((t) => t.segment === 1 && t.final),
+      "the first leg's file finalized",
+    );
+    assert.ok(media.closedPeers.includes(`rec-${started.recordingId}-1`));
+    await call.stop(started.recordingId);
   });
 
   it('on SIGTERM a holder finalizes its files and hands the recording over at once', async () => {

@@ -34,8 +34,12 @@ export const RecordingSegment = strict({
   nodeId: Type.Optional(NodeId),
   startedAt: Ms,
   endedAt: Type.Optional(Ms),
-  /** How the segment ended: stopped, handed over (SIGTERM), or lost (its recorder stopped renewing its lease). */
-  end: Type.Optional(Type.Union([Type.Literal('stopped'), Type.Literal('handover'), Type.Literal('lost')])),
+  /**
+   * How the segment ended: stopped, handed over (SIGTERM), lost (its recorder stopped renewing
+   * its lease), or moved (its media node left the room's placement: the next segment records
+   * from another leg).
+   */
+  end: Type.Optional(Type.Union([Type.Literal('stopped'), Type.Literal('handover'), Type.Literal('lost'), Type.Literal('moved')])),
 });
 export type RecordingSegment = Static<typeof RecordingSegment>;
 
