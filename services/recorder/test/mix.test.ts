@@ -1,0 +1,344 @@
+// The mix post-step: the ffmpeg plan built from a manifest (grid sizes, a producer over two
+// segments in one tile, audio only, refused file names), then a real mix of files ffmpeg made
+// itself, checked with ffprobe and ffmpeg: streams, duration, clean decode, black before the
+// video track starts, audio where only the later tone plays.
+import { decodeErrors, haveCommands, probe } from '@strata/harness';
+import { Recording, type RecordedTrack } from '@strata/protocol';
+import { Value } from '@sinclair/typebox/value';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { gridFor, MixError, mixPlan, mixRecording, readManifest } from '../src/mix.js';
+
+const run = promisify(execFile);
+const STARTED_AT = 1_700_000_000_000;
+
+function track(n: number, over: Partial<RecordedTrack> = {}): RecordedTrack {
+  const kind = over.kind ?? 'video';
+  return {
+    trackId: `t${n}`,
+    segment: 1,
+    producerId: `p${n}`,
+    peerId: `peer${n}`,
+    identity: `user ${n}`,
+    kind,
+    codec: kind === 'audio' ? 'audio/opus' : 'video/VP8',
+    file: `t${n}.${kind === 'audio' ? 'ogg' : 'webm'}`,
+    startOffsetMs: 0,
+    endOffsetMs: 1000,
+    pauses: [],
+    gaps: [],
+    final: true,
+    ...over,
+  };
+}
+
+function recording(tracks: RecordedTrack[], over: Partial<Recording> = {}): Recording {
+  return {
+    recordingId: 'rec1',
+    roomId: 'room1',
+    region: 'local',
+    status: 'done',
+    requestedBy: 'admin',
+    createdAt: STARTED_AT - 10,
+    startedAt: STARTED_AT,
+    stoppedAt: STARTED_AT + 4000,
+    reason: 'stopped',
+    segments: [{ segment: 1, recorderId: 'rec-a', startedAt: STARTED_AT, endedAt: STARTED_AT + 4000, end: 'stopped' }],
+    gaps: [],
+    tracks,
+    ...over,
+  };
+}
+
+const filterOf = (args: string[]) => args[args.indexOf('-filter_complex') + 1]!;
+const overlays = (f: string) => [...f.matchAll(/overlay=x=(\d+):y=(\d+):eof_action=pass/g)].map((m) => [Number(m[1]), Number(m[2])]);
+
+describe('recorder mix plan', () => {
+  it('lays out 1, 2 side by side, 2x2, 3x2 and 3x3 grids', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 9, 10].map(gridFor), [
+      { cols: 1, rows: 1 },
+      { cols: 2, rows: 1 },
+      { cols: 2, rows: 2 },
+      { cols: 2, rows: 2 },
+      { cols: 3, rows: 2 },
+      { cols: 3, rows: 2 },
+      { cols: 3, rows: 3 },
+      { cols: 3, rows: 3 },
+      { cols: 4, rows: 3 },
+    ]);
+  });
+
+  it('plans 0 video producers: audio only, no video stream, each track delayed to its offset and mixed unnormalized', () => {
+    const m = recording([track(1, { kind: 'audio', startOffsetMs: 0 }), track(2, { kind: 'audio', startOffsetMs: 1500, endOffsetMs: 3500 })]);
+    const plan = mixPlan(m, '/rec', { out: '/rec/mix.webm' });
+    const f = filterOf(plan.args);
+    assert.equal(plan.tiles.length, 0);
+    assert.equal(plan.grid, undefined);
+    assert.equal(plan.audioTracks, 2);
+    assert.equal(plan.durationMs, 3500);
+    assert.ok(!f.includes('color=') && !f.includes('overlay') && !plan.args.includes('libvpx'), f);
+    assert.match(f, /\[0:a:0\][^;]*adelay=0:all=1\[a0\]/);
+    assert.match(f, /\[1:a:0\][^;]*adelay=1500:all=1\[a1\]/);
+    assert.match(f, /\[a0\]\[a1\]amix=inputs=2:normalize=0:duration=longest/);
+    assert.deepEqual(plan.args.slice(plan.args.indexOf('-map')), [
+      '-map',
+      '[aout]',
+      '-c:a',
+      'libopus',
+      '-b:a',
+      '96k',
+      '-t',
+      '3.500',
+      '-f',
+      'webm',
+      'file:/rec/mix.webm',
+    ]);
+    assert.deepEqual(
+      plan.args.filter((_, i) => plan.args[i - 1] === '-i'),
+      ['file:/rec/t1.ogg', 'file:/rec/t2.ogg'],
+    );
+  });
+
+  it('plans 1 video producer: one full-canvas tile over black lasting the whole recording, shifted to its offset', () => {
+    const plan = mixPlan(recording([track(1, { startOffsetMs: 500, endOffsetMs: 2500 })]), '/rec', { out: '/out/m.webm' });
+    const f = filterOf(plan.args);
+    assert.deepEqual(plan.grid, { cols: 1, rows: 1, tileWidth: 1280, tileHeight: 720 });
+    assert.match(f, /^color=c=black:s=1280x720:r=25:d=2\.500/);
+    assert.match(f, /\[0:v:0\]setpts=PTS-STARTPTS\+0\.500\/TB,scale=1280:720:/);
+    assert.deepEqual(overlays(f), [[0, 0]]);
+    assert.equal(plan.audioTracks, 0);
+    assert.ok(!f.includes('amix') && !plan.args.includes('libopus'));
+    assert.ok(plan.args.includes('libvpx') && plan.args.includes('realtime'));
+  });
+
+  it('plans 2 video producers side by side and 5 in a 3x2 grid, tiles in order of first appearance', () => {
+    const two = mixPlan(recording([track(1, { startOffsetMs: 300 }), track(2, { startOffsetMs: 100 })]), '/rec', { out: '/rec/mix.webm' });
+    assert.deepEqual(two.grid, { cols: 2, rows: 1, tileWidth: 640, tileHeight: 720 });
+    assert.deepEqual(
+      two.tiles.map((t) => [t.producerId, t.x, t.y]),
+      [
+        ['p2', 0, 0],
+        ['p1', 640, 0],
+      ],
+    );
+    const five = mixPlan(recording([1, 2, 3, 4, 5].map((n) => track(n, { startOffsetMs: n * 10 }))), '/rec', {
+      out: '/rec/mix.webm',
+      width: 1280,
+      height: 720,
+    });
+    assert.deepEqual(five.grid, { cols: 3, rows: 2, tileWidth: 426, tileHeight: 360 });
+    // 3 x 426 = 1278 px: the grid is centred, its 1 px margin rounded down to an even 0.
+    assert.deepEqual(overlays(filterOf(five.args)), [
+      [0, 0],
+      [426, 0],
+      [852, 0],
+      [0, 360],
+      [426, 360],
+    ]);
+    assert.equal(five.inputs.length, 5);
+  });
+
+  it('puts the tracks of one producer over two segments in the same tile, each at its own offset', () => {
+    const m = recording(
+      [
+        track(1, { producerId: 'pa', startOffsetMs: 0, endOffsetMs: 2000 }),
+        track(2, { producerId: 'pb', startOffsetMs: 100, endOffsetMs: 2000 }),
+        track(3, { producerId: 'pa', segment: 2, startOffsetMs: 3000, endOffsetMs: 5000 }),
+        track(4, { kind: 'audio', startOffsetMs: 3000, endOffsetMs: 5000, segment: 2 }),
+        track(5, { producerId: 'pc', startOffsetMs: undefined, endOffsetMs: undefined }), // never got a packet: skipped
+      ],
+      {
+        segments: [
+          { segment: 1, recorderId: 'rec-a', startedAt: STARTED_AT, endedAt: STARTED_AT + 2500, end: 'lost' },
+          { segment: 2, recorderId: 'rec-b', startedAt: STARTED_AT + 2900 },
+        ],
+        gaps: [{ fromMs: 2000, toMs: 2900 }],
+      },
+    );
+    const plan = mixPlan(m, '/rec', { out: '/rec/mix.webm' });
+    assert.equal(plan.tiles.length, 2);
+    assert.deepEqual(plan.tiles[0], { producerId: 'pa', x: 0, y: 0, inputs: [0, 2] });
+    assert.deepEqual(plan.tiles[1], { producerId: 'pb', x: 640, y: 0, inputs: [1] });
+    const f = filterOf(plan.args);
+    assert.match(f, /\[2:v:0\]setpts=PTS-STARTPTS\+3\.000\/TB/);
+    assert.deepEqual(overlays(f), [
+      [0, 0],
+      [0, 0],
+      [640, 0],
+    ]);
+    assert.match(f, /\[3:a:0\][^;]*adelay=3000:all=1\[a3\];\[a3\]amix=inputs=1:/);
+    assert.equal(plan.durationMs, 5000);
+    assert.ok(!plan.inputs.some((i) => i.endsWith('t5.webm')));
+  });
+
+  it('never puts an identity in the filter graph, and refuses file names that leave the folder or pick an ffmpeg protocol', () => {
+    const plan = mixPlan(recording([track(1, { identity: "x'[a];movie=/etc/passwd" })]), '/rec', { out: '/rec/mix.webm' });
+    assert.ok(!plan.args.some((a) => a.includes('passwd')));
+    for (const [file, why] of [
+      ['../other/t1.webm', /"\.\."|a path/],
+      ['sub/t1.webm', /a path/],
+      ['/etc/passwd', /absolute/],
+      ['..', /"\.\."/],
+      ['concat:a.webm|b.webm', /only A-Z/],
+      ['-', /only A-Z/],
+      ['.hidden', /only A-Z/],
+      ['a\\b.webm', /a path/],
+    ] as const) {
+      assert.throws(
+        () => mixPlan(recording([track(1, { file })]), '/rec', { out: '/rec/mix.webm' }),
+        (e: Error) => e instanceof MixError && why.test(e.message),
+        file,
+      );
+    }
+    assert.throws(() => mixPlan(recording([track(1, { startOffsetMs: undefined })]), '/rec', { out: '/rec/mix.webm' }), /no track with media/);
+    assert.throws(() => mixPlan(recording([track(1)]), '/rec', { out: '/rec/t1.webm' }), /over one of the recording's files/);
+  });
+});
+
+const skip = !(await haveCommands('ffmpeg', 'ffprobe')) && 'ffmpeg/ffprobe not installed';
+
+describe('recorder mix with ffmpeg', { skip }, () => {
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'strata-rec-mix-'));
+    const ff = (...args: string[]) => run('ffmpeg', ['-nostdin', '-v', 'error', '-y', ...args], { timeout: 30_000 });
+    await Promise.all([
+      ff('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:d=3', '-c:a', 'libopus', '-b:a', '48k', join(dir, 'a440.ogg')),
+      ff('-f', 'lavfi', '-i', 'sine=frequency=880:sample_rate=48000:d=2', '-c:a', 'libopus', '-b:a', '48k', join(dir, 'a880.ogg')),
+      ff(
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=320x240:rate=25:d=3',
+        '-c:v',
+        'libvpx',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-b:v',
+        '300k',
+        join(dir, 'v1.webm'),
+      ),
+    ]);
+    const record = recording(
+      [
+        track(1, {
+          trackId: 'a440',
+          producerId: 'pa1',
+          peerId: 'alice',
+          kind: 'audio',
+          codec: 'audio/opus',
+          file: 'a440.ogg',
+          startOffsetMs: 0,
+          endOffsetMs: 3000,
+        }),
+        track(2, {
+          trackId: 'a880',
+          producerId: 'pa2',
+          peerId: 'bob',
+          kind: 'audio',
+          codec: 'audio/opus',
+          file: 'a880.ogg',
+          startOffsetMs: 1500,
+          endOffsetMs: 3500,
+        }),
+        track(3, {
+          trackId: 'v1',
+          producerId: 'pv1',
+          peerId: 'alice',
+          kind: 'video',
+          codec: 'video/VP8',
+          file: 'v1.webm',
+          startOffsetMs: 500,
+          endOffsetMs: 3500,
+        }),
+      ],
+      { stoppedAt: STARTED_AT + 3600, segments: [{ segment: 1, recorderId: 'rec-a', startedAt: STARTED_AT, endedAt: STARTED_AT + 3600, end: 'stopped' }] },
+    );
+    assert.ok(Value.Check(Recording, record), JSON.stringify([...Value.Errors(Recording, record)].slice(0, 3)));
+    // As the recorder writes it: the record with its version and writer.
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ version: 1, writtenBy: 'rec-a', writtenAt: STARTED_AT + 3600, ...record }, null, 2));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('mixes two Opus tracks and a VP8 track into one WebM file that decodes cleanly, with black before the video and audio to the end', async () => {
+    assert.equal((await readManifest(dir)).tracks.length, 3);
+    const out = await mixRecording(dir, { width: 320, height: 240 });
+    assert.equal(out, join(dir, 'mix.webm'));
+
+    const p = await probe(out);
+    assert.equal(p.format.format_name.split(',')[0], 'matroska');
+    assert.deepEqual(p.streams.map((s) => [s.codec_type, s.codec_name]).sort(), [
+      ['audio', 'opus'],
+      ['video', 'vp8'],
+    ]);
+    const duration = Number(p.format.duration);
+    assert.ok(Math.abs(duration - 3.5) <= 0.35, `duration ${duration}`);
+    const video = p.streams.find((s) => s.codec_type === 'video')!;
+    assert.equal(video.width, 320);
+    assert.ok(Number(video.nb_read_frames) >= 80, `${video.nb_read_frames} frames`);
+
+    const dec = await decodeErrors(out);
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.equal(dec.stderr.trim(), '');
+
+    // Black until the video track starts at 0.5 s, then the test pattern to the end.
+    const { stderr: bd } = await run('ffmpeg', ['-nostdin', '-hide_banner', '-i', out, '-vf', 'blackdetect=d=0.1:pix_th=0.1', '-an', '-f', 'null', '-'], {
+      timeout: 30_000,
+    });
+    const black = [...bd.matchAll(/black_start:([\d.]+) black_end:([\d.]+)/g)].map((m) => ({ from: Number(m[1]), to: Number(m[2]) }));
+    assert.equal(black.length, 1, bd.slice(-1500));
+    const [{ from, to }] = black as [{ from: number; to: number }];
+    // WebM starts a few ms in (the Opus pre-skip shifts the timeline), so "0" is about 0.
+    assert.ok(from <= 0.05, `black from ${from}`);
+    assert.ok(to >= 0.4 && to <= 0.7, `black until ${to}`);
+
+    // Audio: the 440 Hz alone (0-1.5 s), both (1.5-3 s), the 880 Hz alone (3-3.5 s), told apart
+    // by filters that keep one tone and take the other about 20 dB down. lavfi's sine is 1/8 of
+    // full scale, about -21 dB RMS (-27 through the filter); silence is -inf.
+    const low = 'lowpass=f=600,lowpass=f=600,lowpass=f=600';
+    const high = 'highpass=f=700,highpass=f=700,highpass=f=700';
+    const heard = async (ss: number, t: number, band: string) => (await windowRms(out, ss, t, band)) > -38;
+    const windows = [
+      [0.1, 1.2, true, false],
+      [1.7, 1.1, true, true],
+      [3.1, 0.3, false, true],
+    ] as const;
+    for (const [ss, t, tone440, tone880] of windows) {
+      assert.ok((await windowRms(out, ss, t)) > -30, `audio at ${ss} s`);
+      assert.equal(await heard(ss, t, low), tone440, `440 Hz ${tone440 ? '' : 'not '}heard from ${ss} s for ${t} s`);
+      assert.equal(await heard(ss, t, high), tone880, `880 Hz ${tone880 ? '' : 'not '}heard from ${ss} s for ${t} s`);
+    }
+  });
+
+  it('fails with a clear error without a manifest, and with the last lines of ffmpeg when it fails', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'strata-rec-mix-empty-'));
+    try {
+      await assert.rejects(mixRecording(empty), (e: Error) => e instanceof MixError && /no manifest/.test(e.message));
+      const record = recording([track(1, { file: 'broken.webm' })]);
+      writeFileSync(join(empty, 'manifest.json'), JSON.stringify(record));
+      await assert.rejects(mixRecording(empty), /a track's file is missing: .*broken\.webm/);
+      writeFileSync(join(empty, 'broken.webm'), 'not a webm file');
+      await assert.rejects(mixRecording(empty), (e: Error) => e instanceof MixError && /^ffmpeg failed \(exit code \d+\):\n.+/.test(e.message));
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+/** RMS (dB) of the decoded audio from `ss` for `t` seconds, through `filter` if given. */
+async function windowRms(file: string, ss: number, t: number, filter?: string): Promise<number> {
+  const af = `${filter ? `${filter},` : ''}astats=measure_perchannel=none`;
+  const { stderr } = await run('ffmpeg', ['-nostdin', '-hide_banner', '-ss', String(ss), '-t', String(t), '-i', file, '-vn', '-af', af, '-f', 'null', '-'], {
+    timeout: 30_000,
+  });
+  const m = /Overall[\s\S]*?RMS level dB:\s*(-?inf|-?[\d.]+)/i.exec(stderr);
+  if (!m) throw new Error(`no RMS level in:\n${stderr.slice(-1500)}`);
+  return /inf/i.test(m[1]!) ? -Infinity : Number(m[1]);
+}
