@@ -108,7 +108,10 @@ export function mixPlan(manifest: Recording, dir: string, opts: MixPlanOptions):
   const durationMs = Math.max(1, ...tracks.map((t) => trackEndMs(manifest, t)));
 
   const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y'];
-  for (const file of inputs) args.push('-i', `file:${file}`);
+  // -reinit_filter 0: a WebRTC sender changes its VP8 resolution as bandwidth and CPU allow, and
+  // ffmpeg would otherwise rebuild the whole graph on such a change, losing every filter's state
+  // (offsets, delays, the mix so far). Each video chain starts with scale, which follows a size change.
+  for (const file of inputs) args.push('-reinit_filter', '0', '-i', `file:${file}`);
 
   const filters: string[] = [];
   const maps: string[] = [];
@@ -146,8 +149,8 @@ export function mixPlan(manifest: Recording, dir: string, opts: MixPlanOptions):
       for (const i of tile.inputs) {
         const t = tracks[i]!;
         filters.push(
-          `[${i}:v:0]setpts=PTS-STARTPTS+${seconds(t.startOffsetMs)}/TB,` +
-            `scale=${tileWidth}:${tileHeight}:force_original_aspect_ratio=decrease,pad=${tileWidth}:${tileHeight}:-1:-1:color=black,setsar=1,format=yuv420p[v${i}]`,
+          `[${i}:v:0]scale=${tileWidth}:${tileHeight}:force_original_aspect_ratio=decrease,pad=${tileWidth}:${tileHeight}:-1:-1:color=black,setsar=1,format=yuv420p,` +
+            `setpts=PTS-STARTPTS+${seconds(t.startOffsetMs)}/TB[v${i}]`,
         );
         const next = `o${n++}`;
         filters.push(`[${base}][v${i}]overlay=x=${tile.x}:y=${tile.y}:eof_action=pass[${next}]`);

@@ -7,7 +7,7 @@ import { Recording, type RecordedTrack } from '@strata/protocol';
 import { Value } from '@sinclair/typebox/value';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -109,7 +109,13 @@ describe('recorder mix plan', () => {
     const f = filterOf(plan.args);
     assert.deepEqual(plan.grid, { cols: 1, rows: 1, tileWidth: 1280, tileHeight: 720 });
     assert.match(f, /^color=c=black:s=1280x720:r=25:d=2\.500/);
-    assert.match(f, /\[0:v:0\]setpts=PTS-STARTPTS\+0\.500\/TB,scale=1280:720:/);
+    assert.match(f, /\[0:v:0\]scale=1280:720:[^;]*,setpts=PTS-STARTPTS\+0\.500\/TB\[v0\];/);
+    assert.deepEqual(plan.args.slice(plan.args.indexOf('-reinit_filter'), plan.args.indexOf('-reinit_filter') + 4), [
+      '-reinit_filter',
+      '0',
+      '-i',
+      'file:/rec/t1.webm',
+    ]);
     assert.deepEqual(overlays(f), [[0, 0]]);
     assert.equal(plan.audioTracks, 0);
     assert.ok(!f.includes('amix') && !plan.args.includes('libopus'));
@@ -165,7 +171,7 @@ describe('recorder mix plan', () => {
     assert.deepEqual(plan.tiles[0], { producerId: 'pa', x: 0, y: 0, inputs: [0, 2] });
     assert.deepEqual(plan.tiles[1], { producerId: 'pb', x: 640, y: 0, inputs: [1] });
     const f = filterOf(plan.args);
-    assert.match(f, /\[2:v:0\]setpts=PTS-STARTPTS\+3\.000\/TB/);
+    assert.match(f, /\[2:v:0\][^;]*setpts=PTS-STARTPTS\+3\.000\/TB\[v2\]/);
     assert.deepEqual(overlays(f), [
       [0, 0],
       [0, 0],
@@ -315,6 +321,36 @@ describe('recorder mix with ffmpeg', { skip }, () => {
       assert.equal(await heard(ss, t, low), tone440, `440 Hz ${tone440 ? '' : 'not '}heard from ${ss} s for ${t} s`);
       assert.equal(await heard(ss, t, high), tone880, `880 Hz ${tone880 ? '' : 'not '}heard from ${ss} s for ${t} s`);
     }
+  });
+
+  it('keeps offsets and the audio mix when a VP8 track changes resolution mid-stream (a WebRTC sender adapting)', async () => {
+    const sub = join(dir, 'resize');
+    mkdirSync(sub);
+    const ff = (...args: string[]) => run('ffmpeg', ['-nostdin', '-v', 'error', '-y', ...args], { cwd: sub, timeout: 30_000 });
+    await Promise.all([
+      ff('-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:d=1.5', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', 'big.webm'),
+      ff('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25:d=1.5', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', 'small.webm'),
+    ]);
+    writeFileSync(join(sub, 'list.txt'), 'file big.webm\nfile small.webm\n');
+    await ff('-f', 'concat', '-i', 'list.txt', '-c', 'copy', 'v.webm'); // one VP8 stream, 320x240 then 160x120
+    copyFileSync(join(dir, 'a880.ogg'), join(sub, 'a880.ogg'));
+    const record = recording([
+      track(1, { trackId: 'a880', kind: 'audio', file: 'a880.ogg', startOffsetMs: 1500, endOffsetMs: 3500 }),
+      track(2, { trackId: 'v', kind: 'video', file: 'v.webm', startOffsetMs: 500, endOffsetMs: 3500 }),
+    ]);
+    writeFileSync(join(sub, 'manifest.json'), JSON.stringify(record));
+    const out = await mixRecording(sub, { width: 320, height: 240 });
+
+    // Without -reinit_filter 0, ffmpeg rebuilt the graph at the size change: the video went black and the audio silent from there.
+    const { stderr: bd } = await run('ffmpeg', ['-nostdin', '-hide_banner', '-i', out, '-vf', 'blackdetect=d=0.1:pix_th=0.1', '-an', '-f', 'null', '-'], {
+      timeout: 30_000,
+    });
+    const black = [...bd.matchAll(/black_start:([\d.]+) black_end:([\d.]+)/g)].map((m) => Number(m[2]));
+    assert.equal(black.length, 1, bd.slice(-1500));
+    assert.ok(black[0]! >= 0.4 && black[0]! <= 0.7, `black until ${black[0]}`);
+    assert.ok((await windowRms(out, 0.5, 0.8)) < -60, 'silence before the 880 Hz track');
+    assert.ok((await windowRms(out, 3.1, 0.3)) > -30, 'the 880 Hz track to its end');
+    assert.equal((await decodeErrors(out)).code, 0);
   });
 
   it('fails with a clear error without a manifest, and with the last lines of ffmpeg when it fails', async () => {
