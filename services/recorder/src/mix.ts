@@ -196,6 +196,8 @@ export interface MixRecordingOptions {
 export interface MixResult {
   out: string;
   plan: MixPlan;
+  /** Files of tracks with media that are not in the folder, or empty, left out of the mix. */
+  skipped: string[];
 }
 
 /** Reads `<dir>/manifest.json`: the `Recording` record, with the few fields the recorder adds to it (version, writtenBy, writtenAt). */
@@ -237,10 +239,21 @@ class Tail {
 export async function runMix(dir: string, opts: MixRecordingOptions = {}): Promise<MixResult> {
   const manifest = await readManifest(dir);
   const out = resolve(opts.out ?? join(dir, 'mix.webm'));
-  const plan = mixPlan(manifest, dir, { out, ...(opts.width ? { width: opts.width } : {}), ...(opts.height ? { height: opts.height } : {}) });
+  const planOpts = { out, ...(opts.width ? { width: opts.width } : {}), ...(opts.height ? { height: opts.height } : {}) };
+  let plan = mixPlan(manifest, dir, planOpts); // checks every file name before anything is read
+  // A video track whose packets never brought a key frame has no file (the writer opens it at the
+  // first one); a file deleted after its upload is gone too: those are left out, and said so.
+  const skipped: string[] = [];
   for (const file of plan.inputs) {
     const s = await stat(file).catch(() => undefined);
-    if (!s?.isFile()) throw new MixError(`a track's file is missing: ${file}`);
+    if (!s?.isFile() || s.size === 0) skipped.push(file);
+  }
+  if (skipped.length === plan.inputs.length) {
+    throw new MixError(`no track's file is in ${resolve(dir)} (${skipped.length} missing or empty, e.g. ${skipped[0]}): uploaded and deleted locally?`);
+  }
+  if (skipped.length > 0) {
+    const folder = resolve(dir);
+    plan = mixPlan({ ...manifest, tracks: manifest.tracks.filter((t) => !skipped.includes(join(folder, t.file))) }, dir, planOpts);
   }
   const bin = opts.ffmpegBin ?? (process.env['FFMPEG_BIN'] || 'ffmpeg');
   const stderr = new Tail();
@@ -251,7 +264,7 @@ export async function runMix(dir: string, opts: MixRecordingOptions = {}): Promi
     child.on('close', (c, signal) => done(c ?? signal ?? 'unknown'));
   });
   if (code !== 0) throw new MixError(`ffmpeg failed (${typeof code === 'number' ? `exit code ${code}` : code}):\n${stderr.lines(10) || '(no output)'}`);
-  return { out, plan };
+  return { out, plan, skipped };
 }
 
 /** Mixes the recording in `dir` into one WebM file; resolves with its path (default `<dir>/mix.webm`). */

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { gridFor, MixError, mixPlan, mixRecording, readManifest } from '../src/mix.js';
+import { gridFor, MixError, mixPlan, mixRecording, readManifest, runMix } from '../src/mix.js';
 
 const run = promisify(execFile);
 const STARTED_AT = 1_700_000_000_000;
@@ -353,15 +353,24 @@ describe('recorder mix with ffmpeg', { skip }, () => {
     assert.equal((await decodeErrors(out)).code, 0);
   });
 
-  it('fails with a clear error without a manifest, and with the last lines of ffmpeg when it fails', async () => {
+  it('fails clearly without a manifest, without any track file, with the last lines of ffmpeg when it fails; leaves out a track without a file', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'strata-rec-mix-empty-'));
     try {
       await assert.rejects(mixRecording(empty), (e: Error) => e instanceof MixError && /no manifest/.test(e.message));
       const record = recording([track(1, { file: 'broken.webm' })]);
       writeFileSync(join(empty, 'manifest.json'), JSON.stringify(record));
-      await assert.rejects(mixRecording(empty), /a track's file is missing: .*broken\.webm/);
+      await assert.rejects(mixRecording(empty), /no track's file is in .*\(1 missing or empty, e\.g\. .*broken\.webm\)/);
       writeFileSync(join(empty, 'broken.webm'), 'not a webm file');
       await assert.rejects(mixRecording(empty), (e: Error) => e instanceof MixError && /^ffmpeg failed \(exit code \d+\):\n.+/.test(e.message));
+      // A video track that never got a key frame has no file: left out, the rest mixed.
+      copyFileSync(join(dir, 'a880.ogg'), join(empty, 'a880.ogg'));
+      writeFileSync(join(empty, 'manifest.json'), JSON.stringify(recording([track(1, { file: 'nokey.webm' }), track(2, { kind: 'audio', file: 'a880.ogg' })])));
+      const r = await runMix(empty);
+      assert.deepEqual(r.skipped, [join(empty, 'nokey.webm')]);
+      assert.deepEqual(
+        (await probe(r.out)).streams.map((s) => s.codec_name),
+        ['opus'],
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

@@ -46,11 +46,12 @@ const cwd = process.env['INIT_CWD'] || process.cwd();
 const dir = resolve(cwd, positionals[0]!);
 const started = Date.now();
 try {
-  const { out, plan } = await runMix(dir, {
+  const { out, plan, skipped } = await runMix(dir, {
     ...(values.out ? { out: resolve(cwd, values.out) } : {}),
     ...(width ? { width } : {}),
     ...(height ? { height } : {}),
   });
+  for (const file of skipped) process.stderr.write(`recording:mix: warning: left out ${file} (missing or empty)\n`);
   const { size: bytes } = await stat(out);
   const streams = [
     plan.grid ? `video VP8 ${plan.tiles.length} tile${plan.tiles.length === 1 ? '' : 's'} (${plan.grid.cols}x${plan.grid.rows})` : undefined,
