@@ -111,6 +111,10 @@ export function mixPlan(manifest: Recording, dir: string, opts: MixPlanOptions):
   // -reinit_filter 0: a WebRTC sender changes its VP8 resolution as bandwidth and CPU allow, and
   // ffmpeg would otherwise rebuild the whole graph on such a change, losing every filter's state
   // (offsets, delays, the mix so far). Each video chain starts with scale, which follows a size change.
+  // -copyts: a recorder's WebM counts time from the track's first packet (its startOffsetMs), and
+  // its first frame, the first key frame, can come later (a PLI away): ffmpeg would otherwise
+  // shift every input to start at 0 and show that frame too early.
+  args.push('-copyts');
   for (const file of inputs) args.push('-reinit_filter', '0', '-i', `file:${file}`);
 
   const filters: string[] = [];
@@ -150,7 +154,7 @@ export function mixPlan(manifest: Recording, dir: string, opts: MixPlanOptions):
         const t = tracks[i]!;
         filters.push(
           `[${i}:v:0]scale=${tileWidth}:${tileHeight}:force_original_aspect_ratio=decrease,pad=${tileWidth}:${tileHeight}:-1:-1:color=black,setsar=1,format=yuv420p,` +
-            `setpts=PTS-STARTPTS+${seconds(t.startOffsetMs)}/TB[v${i}]`,
+            `setpts=PTS+${seconds(t.startOffsetMs)}/TB[v${i}]`,
         );
         const next = `o${n++}`;
         filters.push(`[${base}][v${i}]overlay=x=${tile.x}:y=${tile.y}:eof_action=pass[${next}]`);
@@ -165,7 +169,8 @@ export function mixPlan(manifest: Recording, dir: string, opts: MixPlanOptions):
   const audio = tracks.flatMap((t, i) => (t.kind === 'audio' ? [{ t, i }] : []));
   if (audio.length > 0) {
     for (const { t, i } of audio) {
-      filters.push(`[${i}:a:0]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,adelay=${t.startOffsetMs}:all=1[a${i}]`);
+      // An Ogg Opus track has every packet from its first (holes filled with silence): its time 0 is its first packet.
+      filters.push(`[${i}:a:0]asetpts=PTS-STARTPTS,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,adelay=${t.startOffsetMs}:all=1[a${i}]`);
     }
     filters.push(`${audio.map(({ i }) => `[a${i}]`).join('')}amix=inputs=${audio.length}:normalize=0:duration=longest,apad[aout]`);
     maps.push('-map', '[aout]');

@@ -109,7 +109,8 @@ describe('recorder mix plan', () => {
     const f = filterOf(plan.args);
     assert.deepEqual(plan.grid, { cols: 1, rows: 1, tileWidth: 1280, tileHeight: 720 });
     assert.match(f, /^color=c=black:s=1280x720:r=25:d=2\.500/);
-    assert.match(f, /\[0:v:0\]scale=1280:720:[^;]*,setpts=PTS-STARTPTS\+0\.500\/TB\[v0\];/);
+    assert.match(f, /\[0:v:0\]scale=1280:720:[^;]*,setpts=PTS\+0\.500\/TB\[v0\];/);
+    assert.ok(plan.args.indexOf('-copyts') < plan.args.indexOf('-i'));
     assert.deepEqual(plan.args.slice(plan.args.indexOf('-reinit_filter'), plan.args.indexOf('-reinit_filter') + 4), [
       '-reinit_filter',
       '0',
@@ -171,7 +172,7 @@ describe('recorder mix plan', () => {
     assert.deepEqual(plan.tiles[0], { producerId: 'pa', x: 0, y: 0, inputs: [0, 2] });
     assert.deepEqual(plan.tiles[1], { producerId: 'pb', x: 640, y: 0, inputs: [1] });
     const f = filterOf(plan.args);
-    assert.match(f, /\[2:v:0\][^;]*setpts=PTS-STARTPTS\+3\.000\/TB\[v2\]/);
+    assert.match(f, /\[2:v:0\][^;]*setpts=PTS\+3\.000\/TB\[v2\]/);
     assert.deepEqual(overlays(f), [
       [0, 0],
       [0, 0],
@@ -353,6 +354,37 @@ describe('recorder mix with ffmpeg', { skip }, () => {
     assert.equal((await decodeErrors(out)).code, 0);
   });
 
+  it("places a video track by its file's own times: a first key frame 1 s after the first packet shows 1 s after the offset", async () => {
+    const sub = join(dir, 'late');
+    mkdirSync(sub);
+    // What the recorder writes when the key frame came late: frame times count from the track's first packet.
+    await run(
+      'ffmpeg',
+      [
+        '-nostdin',
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=320x240:rate=25:d=1',
+        '-c:v',
+        'libvpx',
+        '-deadline',
+        'realtime',
+        '-output_ts_offset',
+        '1',
+        join(sub, 'late.webm'),
+      ],
+      { timeout: 30_000 },
+    );
+    writeFileSync(join(sub, 'manifest.json'), JSON.stringify(recording([track(1, { file: 'late.webm', startOffsetMs: 500, endOffsetMs: 2500 })])));
+    const out = await mixRecording(sub, { width: 320, height: 240 });
+    const black = await blackSpans(out);
+    assert.equal(black.length, 1);
+    assert.ok(black[0]!.to >= 1.4 && black[0]!.to <= 1.7, `black until ${black[0]!.to}`);
+  });
+
   it('fails clearly without a manifest, without any track file, with the last lines of ffmpeg when it fails; leaves out a track without a file', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'strata-rec-mix-empty-'));
     try {
@@ -376,6 +408,14 @@ describe('recorder mix with ffmpeg', { skip }, () => {
     }
   });
 });
+
+/** Black spans of the video (blackdetect), seconds. */
+async function blackSpans(file: string): Promise<{ from: number; to: number }[]> {
+  const { stderr } = await run('ffmpeg', ['-nostdin', '-hide_banner', '-i', file, '-vf', 'blackdetect=d=0.1:pix_th=0.1', '-an', '-f', 'null', '-'], {
+    timeout: 30_000,
+  });
+  return [...stderr.matchAll(/black_start:([\d.]+) black_end:([\d.]+)/g)].map((m) => ({ from: Number(m[1]), to: Number(m[2]) }));
+}
 
 /** RMS (dB) of the decoded audio from `ss` for `t` seconds, through `filter` if given. */
 async function windowRms(file: string, ss: number, t: number, filter?: string): Promise<number> {
