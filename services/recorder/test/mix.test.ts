@@ -2,16 +2,18 @@
 // segments in one tile, audio only, refused file names), then a real mix of files ffmpeg made
 // itself, checked with ffprobe and ffmpeg: streams, duration, clean decode, black before the
 // video track starts, audio where only the later tone plays.
-import { decodeErrors, haveCommands, probe } from '@strata/harness';
+import { decodeErrors, haveCommands, probe, startFfmpegRtp } from '@strata/harness';
 import { Recording, type RecordedTrack } from '@strata/protocol';
 import { Value } from '@sinclair/typebox/value';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { TrackRecorder } from '../src/track-recorder.js';
 import { gridFor, MixError, mixPlan, mixRecording, readManifest, runMix } from '../src/mix.js';
 
 const run = promisify(execFile);
@@ -383,6 +385,41 @@ describe('recorder mix with ffmpeg', { skip }, () => {
     const black = await blackSpans(out);
     assert.equal(black.length, 1);
     assert.ok(black[0]!.to >= 1.4 && black[0]!.to <= 1.7, `black until ${black[0]!.to}`);
+  });
+
+  it("mixes the recorder's own files: TrackRecorder fed by ffmpeg's Opus and VP8 RTP on loopback", async () => {
+    const sub = join(dir, 'recorded');
+    mkdirSync(sub);
+    const startedAt = Date.now();
+    const recordOne = async (kind: 'audio' | 'video', n: number) => {
+      const pt = kind === 'audio' ? 111 : 96;
+      const rec = await TrackRecorder.start({ kind, payloadType: pt, basePath: join(sub, `t${n}`), host: '127.0.0.1' });
+      const ff = startFfmpegRtp({ kind, host: '127.0.0.1', port: rec.port, payloadType: pt, ssrc: 1000 + n, durationS: 2 });
+      try {
+        assert.equal(await ff.exited, 0, ff.proc.tail());
+        await sleep(300);
+      } finally {
+        await ff.stop();
+      }
+      const stats = await rec.close();
+      return track(n, {
+        kind,
+        file: basename(rec.file),
+        startOffsetMs: stats.firstPacketAt! - startedAt,
+        endOffsetMs: stats.lastPacketAt! - startedAt,
+      });
+    };
+    const tracks = await Promise.all([recordOne('audio', 1), recordOne('video', 2)]);
+    writeFileSync(join(sub, 'manifest.json'), JSON.stringify(recording(tracks, { startedAt })));
+    const out = await mixRecording(sub, { width: 320, height: 240 });
+    const p = await probe(out);
+    assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ['opus', 'vp8']);
+    const end = Math.max(...tracks.map((t) => t.endOffsetMs!)) / 1000;
+    assert.ok(Math.abs(Number(p.format.duration) - end) <= 0.25, `duration ${p.format.duration}, tracks end at ${end}`);
+    const dec = await decodeErrors(out);
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.equal(dec.stderr.trim(), '');
+    assert.ok((await windowRms(out, tracks[0]!.startOffsetMs! / 1000 + 0.2, 1)) > -30);
   });
 
   it('fails clearly without a manifest, without any track file, with the last lines of ffmpeg when it fails; leaves out a track without a file', async () => {
