@@ -14,6 +14,7 @@ import { freePort, startNatsServer, type NatsServer } from '@strata/nats-server'
 import { GeoRoute, Health, Heartbeat, buckets, subjects, type EventOf } from '@strata/protocol';
 import { connect, type NatsConnection } from 'nats';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/nats/', import.meta.url));
+const START = join(DEPLOY, 'start.sh');
 const HOST = '127.0.0.1';
 const USERS = ['signaling', 'media', 'turn', 'geo-router', 'recorder', 'admin', 'sys'] as const;
 type User = (typeof USERS)[number];
@@ -152,7 +154,7 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
         };
         // Ports come from the config file: the library's -p / -m flags would say them again, identically.
         starting.push(
-          startNatsServer({ port: p.client, host: HOST, jetstream: false, args: ['-c', conf], env, startTimeoutMs: 15_000 }).then((server) => ({
+          startNatsServer({ binary: START, port: p.client, host: HOST, jetstream: false, args: ['-c', conf], env, startTimeoutMs: 15_000 }).then((server) => ({
             name,
             region: r.region,
             server: { ...server, monitorUrl: `http://${HOST}:${p.monitor}` },
@@ -193,6 +195,25 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await Promise.all(nodes.map((n) => n.server.stop()));
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it('start.sh refuses an empty password (nats-server would take it as none)', () => {
+    const r = spawnSync(START, ['-c', join(root, 'a-1', 'gateway.conf')], {
+      env: {
+        ...process.env,
+        ...SECRETS,
+        NATS_SERVER_NAME: 'x',
+        STRATA_REGION: 'a',
+        NATS_CLUSTER_ROUTES: '[]',
+        NATS_GATEWAYS: '[]',
+        NATS_STORE_DIR: root,
+        NATS_TURN_PASSWORD: '',
+      },
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    assert.equal(r.status, 78, r.stderr);
+    assert.match(r.stderr, /not set or empty: NATS_TURN_PASSWORD$/m);
   });
 
   it('refuses a wrong password and an unknown user', async () => {
