@@ -4,14 +4,17 @@
  * region `b` a 1-node one, joined by gateways. Then: a message published in one region reaches a
  * subscriber in the other; every service's user publishes and subscribes to its own subjects and
  * is refused another's; the KV buckets each service opens work with its user and refuse the
- * others; and real service processes (geo-router, signaling) connect with their users and
- * answer health, the geo-router seeing a media node of the other region through the gateway.
+ * others; and the five services, as processes with their users spread over region a's nodes,
+ * become healthy, join two peers through two gateways (TURN credentials included), start a
+ * recording, and the geo-router counts a media node of region b, all without one permissions
+ * violation in their logs. start.sh refuses an empty password.
  */
 import { Type } from '@sinclair/typebox';
 import { Bus } from '@strata/bus';
 import { memoryLogger, spawnService, untilHealthy, waitFor, type ServiceProcess } from '@strata/harness';
 import { freePort, startNatsServer, type NatsServer } from '@strata/nats-server';
-import { GeoRoute, Health, Heartbeat, buckets, subjects, type EventOf } from '@strata/protocol';
+import { mintJoinToken } from '@strata/auth';
+import { GeoRoute, Health, Heartbeat, SERVICE_KINDS, buckets, subjects, type EventOf, type ServiceKind } from '@strata/protocol';
 import { connect, type NatsConnection } from 'nats';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,10 +23,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { RawSocket } from '../helpers/raw-socket.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/nats/', import.meta.url));
 const START = join(DEPLOY, 'start.sh');
 const HOST = '127.0.0.1';
+const JWT_SECRET = 'nats-deploy-test-jwt-secret';
+const ADMIN_SECRET = 'nats-deploy-test-admin-secret';
 const USERS = ['signaling', 'media', 'turn', 'geo-router', 'recorder', 'admin', 'sys'] as const;
 type User = (typeof USERS)[number];
 const PASSWORDS = Object.fromEntries(USERS.map((u) => [u, `${u}-pw-${Math.random().toString(36).slice(2)}`])) as Record<User, string>;
@@ -104,6 +110,7 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
   const conns: NatsConnection[] = [];
   const buses: Bus[] = [];
   const procs: ServiceProcess[] = [];
+  const sockets: RawSocket[] = [];
   const { log } = memoryLogger();
 
   const node = (name: string): Node => nodes.find((n) => n.name === name) as Node;
@@ -190,6 +197,7 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
   });
 
   after(async () => {
+    for (const s of sockets) s.close();
     await Promise.all(procs.map((p) => p.stop(5000)));
     await Promise.all(buses.map((b) => b.drain().catch(() => undefined)));
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
@@ -365,26 +373,65 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
     await assert.rejects(signaling.kv(buckets.recordings, Value), /Permissions Violation for Publish to "\$JS\.API\.STREAM\.INFO\.KV_strata-recordings"/);
   });
 
-  it('runs real services with their users: geo-router sees region b through the gateway, signaling opens its buckets', async () => {
+  it('runs the five services with their users: all healthy, a join across two gateways, TURN credentials, a recording, and the geo-router sees region b', async () => {
     const admin = await bus('admin', 'a-1');
-    const base = { STRATA_REGION: 'a', HTTP_PORT: '0', HEARTBEAT_INTERVAL: '500ms', LOG_LEVEL: 'warn' };
-    const geo = spawnService('geo-router', {
-      ...base,
-      NATS_URL: node('a-2').server.url,
-      NATS_USER: 'geo-router',
-      NATS_PASSWORD: PASSWORDS['geo-router'],
-      STRATA_NODE_ID: 'geo-1',
-    });
-    const signaling = spawnService('signaling', {
-      ...base,
-      NATS_URL: `${node('a-3').server.url},${node('a-1').server.url}`,
-      NATS_USER: 'signaling',
-      NATS_PASSWORD: PASSWORDS.signaling,
-      STRATA_NODE_ID: 'sig-1',
-      SIGNALING_JWT_SECRET: 'nats-deploy-test-secret',
-    });
-    procs.push(geo, signaling);
-    await Promise.all([untilHealthy(admin, geo, 'a', 'geo-1'), untilHealthy(admin, signaling, 'a', 'sig-1')]);
+    const beats = new Map<string, EventOf<typeof Heartbeat>>();
+    admin.subscribe(Heartbeat, subjects.heartbeats('a'), (b) => void beats.set(b.id, b));
+    const recordings = join(root, 'recordings');
+    const base = { STRATA_REGION: 'a', HTTP_PORT: '0', HEARTBEAT_INTERVAL: '500ms', LOG_LEVEL: 'info' };
+    const extra: Record<ServiceKind, Record<string, string>> = {
+      signaling: { SIGNALING_JWT_SECRET: JWT_SECRET, SIGNALING_ADMIN_SECRET: ADMIN_SECRET },
+      media: { MEDIA_NUM_WORKERS: '1' },
+      turn: { TURN_PORT: '0', TURN_TLS_PORT: '0', TURN_SECRET: 'nats-deploy-turn-secret' },
+      'geo-router': {},
+      recorder: { RECORDER_DIR: recordings },
+    };
+    // Each on another node of region a (the cluster carries what they say to one another), as its own user.
+    const on = ['a-1', 'a-2', 'a-3'];
+    const started: { kind: ServiceKind; id: string }[] = [
+      ...SERVICE_KINDS.map((kind) => ({ kind, id: `${kind}-1` })),
+      { kind: 'signaling' as const, id: 'signaling-2' },
+    ];
+    for (const [i, { kind, id }] of started.entries()) {
+      const user = kind as User;
+      procs.push(
+        spawnService(kind, {
+          ...base,
+          ...extra[kind],
+          NATS_URL: node(on[i % on.length] as string).server.url,
+          NATS_USER: user,
+          NATS_PASSWORD: PASSWORDS[user],
+          STRATA_NODE_ID: id,
+        }),
+      );
+    }
+    await Promise.all(started.map(({ id }, i) => untilHealthy(admin, procs[i] as ServiceProcess, 'a', id, 30_000)));
+
+    // Two peers through two gateways: the room lives in strata-rooms and strata-peers, media on media-1.
+    const ws = (id: string) => waitFor(`${id}'s WebSocket`, () => beats.get(id)?.endpoints['ws']);
+    const alice = await RawSocket.open(await ws('signaling-1'));
+    const bob = await RawSocket.open(await ws('signaling-2'));
+    sockets.push(alice, bob);
+    const a = await alice.request('join', { token: await mintJoinToken(JWT_SECRET, { room: 'deploy', identity: 'alice' }) });
+    assert.ok(a.ok, JSON.stringify(a));
+    const iceServers = a.data?.['iceServers'] as { urls: string[] }[] | undefined;
+    assert.ok(
+      iceServers?.some((s) => s.urls.some((u) => u.startsWith('turn:'))),
+      `TURN credentials from the turn service: ${JSON.stringify(iceServers)}`,
+    );
+    const b = await bob.request('join', { token: await mintJoinToken(JWT_SECRET, { room: 'deploy', identity: 'bob' }) });
+    assert.ok(b.ok, JSON.stringify(b));
+    await alice.notification('peerJoined', (x) => x['peerId'] === b.data?.['peerId']);
+    const t = await bob.request('createWebRtcTransport', { direction: 'recv' });
+    assert.ok(t.ok, JSON.stringify(t));
+
+    // A recording: signaling asks the recorder pool, the recorder writes its buckets and asks the media node.
+    const httpUrl = beats.get('signaling-1')?.endpoints['http'];
+    const res = await fetch(`${httpUrl}/api/rooms/deploy/recordings`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_SECRET}` } });
+    const rec = (await res.json()) as { recordingId?: string };
+    assert.equal(res.status, 200, JSON.stringify(rec));
+    const got = await fetch(`${httpUrl}/api/recordings/${rec.recordingId}`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` } });
+    assert.equal(got.status, 200);
 
     // A media node of region b announces itself in b; the geo-router in a counts the region.
     const media = await bus('media', 'b-1');
@@ -404,8 +451,8 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
       'the geo-router in a to know region b',
       async () => {
         media.publish(Heartbeat, subjects.heartbeat('b', 'media', 'media-b'), beat());
-        const h = await admin.request(Health, subjects.health('a', 'geo-router', 'geo-1'), {}, { timeoutMs: 500 }).catch(() => undefined);
-        return h && h.checks['regionsKnown'] === 1 ? h : undefined;
+        const h = await admin.request(Health, subjects.health('a', 'geo-router', 'geo-router-1'), {}, { timeoutMs: 500 }).catch(() => undefined);
+        return h && h.checks['regionsKnown'] === 2 ? h : undefined;
       },
       10_000,
       250,
@@ -413,8 +460,6 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
     const route = await admin.request(GeoRoute, subjects.geoRoute('a'), { probes: [{ region: 'b', rttMs: 10 }] });
     assert.equal(route.region, 'b');
 
-    const sigHealth = await admin.request(Health, subjects.health('a', 'signaling', 'sig-1'), {});
-    assert.equal(sigHealth.status, 'ok', JSON.stringify(sigHealth));
-    for (const p of [geo, signaling]) assert.ok(!/Permissions Violation/i.test(p.output()), `${p.kind} hit a permissions violation:\n${p.output()}`);
+    for (const p of procs) assert.ok(!/PERMISSIONS_VIOLATION|Permissions Violation/i.test(p.output()), `${p.kind} hit a permissions violation:\n${p.output()}`);
   });
 });
