@@ -224,7 +224,7 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
     assert.match(r.stderr, /not set or empty: NATS_TURN_PASSWORD$/m);
   });
 
-  it('refuses a wrong password and an unknown user', async () => {
+  it('refuses a wrong password and a client without credentials', async () => {
     await assert.rejects(connect({ servers: node('a-1').server.url, user: 'signaling', pass: 'wrong' }), /Authorization/i);
     await assert.rejects(connect({ servers: node('a-1').server.url }), /Authorization/i);
   });
