@@ -16,6 +16,14 @@ export interface BusOptions {
   requestTimeoutMs?: number;
   /** Keep retrying the first connection (services starting before nats-server in `npm run dev`). */
   waitOnFirstConnect?: boolean;
+  /** User and password; neither: no authentication. */
+  user?: string;
+  pass?: string;
+  /**
+   * Prefix of the subjects replies come back on (`_INBOX` unless set): a service's NATS user
+   * may subscribe to its own (`_INBOX.<kind>.>`) and to no other service's replies.
+   */
+  inboxPrefix?: string;
 }
 
 export interface HandlerContext {
@@ -49,8 +57,9 @@ export class Bus {
     readonly nc: NatsConnection,
     private readonly log: Logger,
     private readonly requestTimeoutMs: number,
+    inboxPrefix?: string,
   ) {
-    this.replies = new ReplyMux(nc, log);
+    this.replies = new ReplyMux(nc, log, inboxPrefix);
   }
 
   static async connect(opts: BusOptions): Promise<Bus> {
@@ -63,8 +72,10 @@ export class Bus {
       // nats.js otherwise captures two stack traces per request (its own "async traces") on the
       // chance it fails: a third of a gateway's CPU per join. Our errors name the subject instead.
       noAsyncTraces: true,
+      ...(opts.user ? { user: opts.user, pass: opts.pass ?? '' } : {}),
+      ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     });
-    const bus = new Bus(nc, opts.logger, opts.requestTimeoutMs ?? 5000);
+    const bus = new Bus(nc, opts.logger, opts.requestTimeoutMs ?? 5000, opts.inboxPrefix);
     void bus.watchStatus();
     opts.logger.info({ server: nc.getServer() }, 'connected to NATS');
     return bus;

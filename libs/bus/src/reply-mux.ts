@@ -18,7 +18,7 @@ interface Waiting {
  * TIMEOUT.
  */
 export class ReplyMux {
-  private readonly prefix = `${createInbox()}.`;
+  private readonly prefix: string;
   private readonly waiting = new Map<string, Waiting>();
   private sub: Subscription | undefined;
   private next = 0;
@@ -26,7 +26,9 @@ export class ReplyMux {
   constructor(
     private readonly nc: NatsConnection,
     private readonly log: Logger,
+    inboxPrefix?: string,
   ) {
+    this.prefix = `${createInbox(inboxPrefix)}.`;
     void nc.closed().then(() => this.failAll('the NATS connection closed'));
   }
 

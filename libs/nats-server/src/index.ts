@@ -22,6 +22,8 @@ export interface NatsServerOptions {
   detached?: boolean;
   /** HTTP monitoring (`/varz`, `/subsz`, `/connz`, `/jsz`): 0 for a free port; off when unset. */
   monitorPort?: number;
+  /** On top of this process's environment (the `$VAR`s a config file refers to). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface NatsServer {
@@ -74,6 +76,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       ready: portOpen(port, host),
       readyTimeoutMs: opts.startTimeoutMs ?? 10_000,
       group: opts.detached ?? false,
+      ...(opts.env ? { env: opts.env } : {}),
       ...(onLog ? { onLine: (line: string) => (line ? onLog(line) : undefined) } : {}),
     });
   } catch (err) {

@@ -24,6 +24,11 @@ export function baseConfigSpec(kind: ServiceKind) {
       description: 'NATS server URLs to connect to, comma-separated (any one of a cluster will do)',
       default: ['nats://127.0.0.1:4222'],
     }),
+    NATS_USER: str({
+      description: 'NATS user this process connects as (deploy/nats/accounts.conf has one per service); empty: no authentication',
+      default: '',
+    }),
+    NATS_PASSWORD: str({ description: 'password of NATS_USER', default: '' }),
     STRATA_REGION: str({ description: 'region this process serves', default: 'local', pattern: new RegExp(ID_PATTERN) }),
     STRATA_NODE_ID: str({ description: 'unique id of this process', default: defaultNodeId(kind), pattern: new RegExp(ID_PATTERN) }),
     HTTP_HOST: str({ description: 'address the HTTP endpoint (health, metrics, and for signaling the WebSocket) binds to', default: '127.0.0.1' }),

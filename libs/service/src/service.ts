@@ -67,7 +67,15 @@ export async function startService<S extends ConfigSpec>(
   const nodeId = config.STRATA_NODE_ID;
   const log = createLogger({ service: def.kind, region, nodeId, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const telemetry = startTelemetry({ serviceName: def.kind, version: def.version, region, nodeId, otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
-  const bus = await Bus.connect({ servers: config.NATS_URL, name: `${def.kind}-${nodeId}`, logger: log, waitOnFirstConnect: true });
+  const bus = await Bus.connect({
+    servers: config.NATS_URL,
+    name: `${def.kind}-${nodeId}`,
+    logger: log,
+    waitOnFirstConnect: true,
+    user: config.NATS_USER,
+    pass: config.NATS_PASSWORD,
+    inboxPrefix: `_INBOX.${def.kind}`,
+  });
 
   const startedAt = Date.now();
   const load = new ProcessLoad();
