@@ -3,7 +3,7 @@
  * and memory per track, against one bare ffmpeg per track receiving the same RTP, in one run.
  *
  *   node --conditions=strata-src --import tsx bench/recorder.ts
- *        [--tracks 40] [--steps 20,40,80,160,320] [--ffmpeg-max 160] [--window 10] [--warmup 3] [--rounds 2]
+ *        [--tracks 40] [--steps 20,40,80,160,320,640] [--ffmpeg-max 320] [--window 10] [--warmup 3] [--rounds 2]
  *        [--capture 4] [--compiled] [--keep] [--json bench/results/recorder.json]
  *
  * - Media: ffmpeg encodes `--capture` s of Opus (20 ms, 64 kbit/s) and of VP8 (640x360, 25 fps,
@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { cleanupAll, onCleanup, runWithCleanup } from './lib/cleanup.js';
-import { procCpuMs, udpDrops } from './lib/cpu.js';
+import { procCpuMs, procPssBytes, udpDrops } from './lib/cpu.js';
 import { countPackets, ffmpegArgs, startFfmpegRecorders, stopFfmpegRecorders, type FfmpegRecorder } from './lib/ffmpeg-recorders.js';
 import { intFlag, numberFlag } from './lib/flags.js';
 import { IpcChild } from './lib/ipc.js';
@@ -69,8 +69,8 @@ function options(): Options {
   const { values } = parseArgs({
     options: {
       tracks: { type: 'string', default: '40' },
-      steps: { type: 'string', default: '20,40,80,160,320' },
-      'ffmpeg-max': { type: 'string', default: '160' },
+      steps: { type: 'string', default: '20,40,80,160,320,640' },
+      'ffmpeg-max': { type: 'string', default: '320' },
       window: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '2' },
@@ -120,6 +120,10 @@ export interface Run {
   usPerTrackSecond: number;
   rssBytes: number;
   rssPerTrackBytes: number;
+  /** Proportional set size (shared pages split between the processes mapping them), summed, per track. */
+  pssPerTrackBytes: number;
+  /** Ours: the recorder process's RSS before its first track (Node, tsx, the modules). */
+  idleRssBytes?: number;
   processes: number;
   /** Frames (Opus packets, VP8 frames) the sender sent over the whole run, and what ffprobe counted in the files. */
   framesSent: number;
@@ -157,18 +161,24 @@ const kindsOf = (n: number): Kind[] => Array.from({ length: n }, (_, i) => (i % 
 async function oneRun(side: Side, n: number, part: Run['part'], round: number, o: Options, capturesFile: string): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), `strata-rec-bench-${side}-`));
   const kinds = kindsOf(n);
+  const began = performance.now();
+  const phase: Record<string, number> = {};
+  const mark = (what: string): void => void (phase[what] = Math.round(performance.now() - began));
   const sender = await IpcChild.start('rtp-replay', join(LIB, 'rtp-replay-process.ts'), [capturesFile]);
   let sink: IpcChild | undefined;
   let ffmpegs: FfmpegRecorder[] = [];
   try {
     let ports: number[];
+    let idleRssBytes: number | undefined;
     if (side === 'ours') {
       sink = await IpcChild.start('recorder-sink', join(LIB, 'recorder-sink.ts'), o.compiled ? ['--compiled'] : []);
+      idleRssBytes = readProc(sink.pid)?.rssBytes;
       ports = await sink.request<number[]>({ cmd: 'start', tracks: kinds, dir });
     } else {
       ffmpegs = await startFfmpegRecorders(kinds, dir);
       ports = ffmpegs.map((f) => f.port);
     }
+    mark('ready');
     const pids = sink ? [sink.pid] : ffmpegs.map((f) => f.proc.pid);
     const cpuNow = (): number => sum(pids, (p) => procCpuMs(p) ?? Number.NaN);
     const dropsNow = (): number => {
@@ -186,10 +196,12 @@ async function oneRun(side: Side, n: number, part: Run['part'], round: number, o
     const t1 = performance.now();
     const s1 = procCpuMs(sender.pid) ?? Number.NaN;
     const rssBytes = sum(pids, (p) => readProc(p)?.rssBytes ?? Number.NaN);
+    const pssBytes = sum(pids, (p) => procPssBytes(p) ?? Number.NaN);
     const sent = await sender.request<ReplayCounts>({ cmd: 'stop' });
     // The last packets through the kernel, and the jitter buffer's 100 ms.
     await sleep(500);
     const kernelDrops = dropsNow() - drops0;
+    mark('sent');
     let ours: Run['ours'];
     let files: string[];
     if (sink) {
@@ -207,7 +219,9 @@ async function oneRun(side: Side, n: number, part: Run['part'], round: number, o
       await stopFfmpegRecorders(ffmpegs);
       files = ffmpegs.map((f) => f.file);
     }
+    mark('closed');
     const counted = await pool(files, 4, countPackets);
+    mark('probed');
     const framesSent = sum(sent.frames, (x) => x);
     const framesInFiles = sum(counted, (x) => x);
     const ms = t1 - t0;
@@ -230,6 +244,8 @@ async function oneRun(side: Side, n: number, part: Run['part'], round: number, o
       usPerTrackSecond: (cores * 1e6) / n,
       rssBytes,
       rssPerTrackBytes: rssBytes / n,
+      pssPerTrackBytes: pssBytes / n,
+      ...(idleRssBytes !== undefined ? { idleRssBytes } : {}),
       processes: pids.length,
       framesSent,
       framesInFiles,
@@ -246,8 +262,10 @@ async function oneRun(side: Side, n: number, part: Run['part'], round: number, o
     log(
       `${side.padEnd(6)} ${n} tracks (${part} ${round + 1}): ${(cores * 100).toFixed(1)} % core, ${run.pctCorePerTrack.toFixed(3)} % core/track, ` +
         `RSS ${(rssBytes / 2 ** 20).toFixed(0)} MB; frames ${framesInFiles}/${framesSent} (loss ${(loss * 100).toFixed(3)} %), kernel drops ${kernelDrops}` +
-        (ours ? `; recorder: written ${ours.packetsWritten}/${ours.packetsReceived} packets received of ${run.packetsSent} sent, lost ${ours.lost}, late ${ours.late}` : '') +
-        `; sender ${((run.senderCpuMs / ms) * 100).toFixed(0)} % core, max lag ${sent.maxLagMs.toFixed(0)} ms${run.pass ? '' : ' — FAILS'}`,
+        (ours
+          ? `; recorder: written ${ours.packetsWritten}/${ours.packetsReceived} packets received of ${run.packetsSent} sent, lost ${ours.lost}, late ${ours.late}`
+          : '') +
+        `; sender ${((run.senderCpuMs / ms) * 100).toFixed(0)} % core, max lag ${sent.maxLagMs.toFixed(0)} ms${run.pass ? '' : ' — FAILS'} (ms: ${JSON.stringify(phase)})`,
     );
     return run;
   } finally {
@@ -264,6 +282,7 @@ interface Pooled {
   pctCorePerTrack: number;
   usPerTrackSecond: number;
   rssPerTrackBytes: number;
+  pssPerTrackBytes: number;
   loss: number;
   framesSent: number;
   framesInFiles: number;
@@ -280,6 +299,7 @@ function pooled(runs: Run[]): Pooled {
     pctCorePerTrack: (cores * 100) / n,
     usPerTrackSecond: (cores * 1e6) / n,
     rssPerTrackBytes: sum(runs, (r) => r.rssPerTrackBytes) / runs.length,
+    pssPerTrackBytes: sum(runs, (r) => r.pssPerTrackBytes) / runs.length,
     loss: Math.max(0, 1 - framesInFiles / framesSent),
     framesSent,
     framesInFiles,
@@ -288,7 +308,11 @@ function pooled(runs: Run[]): Pooled {
 
 function ffmpegVersion(): string {
   try {
-    return execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0]?.replace(/ Copyright.*/, '') ?? 'ffmpeg';
+    return (
+      execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' })
+        .split('\n')[0]
+        ?.replace(/ Copyright.*/, '') ?? 'ffmpeg'
+    );
   } catch {
     return 'ffmpeg';
   }
@@ -362,10 +386,16 @@ async function main(): Promise<number> {
     '',
     row('figure', 'ours', 'ffmpeg', 'ours / ffmpeg'),
     '|---|---:|---:|---:|',
-    row('CPU per track', `${po.pctCorePerTrack.toFixed(3)} % core`, `${pf.pctCorePerTrack.toFixed(3)} % core`, `**${ratio(po.cores, pf.cores)}** (rounds ${perRound})`),
+    row(
+      'CPU per track',
+      `${po.pctCorePerTrack.toFixed(3)} % core`,
+      `${pf.pctCorePerTrack.toFixed(3)} % core`,
+      `**${ratio(po.cores, pf.cores)}** (rounds ${perRound})`,
+    ),
     row('CPU per second of media per track', `${po.usPerTrackSecond.toFixed(0)} µs`, `${pf.usPerTrackSecond.toFixed(0)} µs`, ratio(po.cores, pf.cores)),
     row('CPU, all tracks', `${(po.cores * 100).toFixed(1)} % core`, `${(pf.cores * 100).toFixed(1)} % core`, ''),
     row('RSS per track', mb(po.rssPerTrackBytes), mb(pf.rssPerTrackBytes), ratio(po.rssPerTrackBytes, pf.rssPerTrackBytes)),
+    row('PSS per track (shared pages split)', mb(po.pssPerTrackBytes), mb(pf.pssPerTrackBytes), ratio(po.pssPerTrackBytes, pf.pssPerTrackBytes)),
     row('frames in files / sent', `${po.framesInFiles} / ${po.framesSent}`, `${pf.framesInFiles} / ${pf.framesSent}`, ''),
     row('loss', pct(po.loss), pct(pf.loss), ''),
     '',
@@ -404,11 +434,13 @@ async function main(): Promise<number> {
   ];
   const results = [
     `RESULT recorder CPU per track, ours/ffmpeg: ${ratio(po.cores, pf.cores)} (${po.pctCorePerTrack.toFixed(3)} / ${pf.pctCorePerTrack.toFixed(3)} % core at ${o.tracks} tracks; per round ${perRound})`,
-    `RESULT recorder RSS per track, ours/ffmpeg: ${ratio(po.rssPerTrackBytes, pf.rssPerTrackBytes)} (${mb(po.rssPerTrackBytes)} / ${mb(pf.rssPerTrackBytes)})`,
+    `RESULT recorder RSS per track, ours/ffmpeg: ${ratio(po.rssPerTrackBytes, pf.rssPerTrackBytes)} (${mb(po.rssPerTrackBytes)} / ${mb(pf.rssPerTrackBytes)}; PSS ${mb(po.pssPerTrackBytes)} / ${mb(pf.pssPerTrackBytes)})`,
     `RESULT recorder loss at ${o.tracks} tracks: ours ${pct(po.loss)}, ffmpeg ${pct(pf.loss)}`,
     `RESULT recorder tracks per core without loss, ours/ffmpeg: ${bo && bf ? ratio(bo.perCore, bf.perCore) : '—'} (${bestText(bo)} / ${bestText(bf)})`,
   ];
-  process.stdout.write(`${[...header, '', ...table, '', ...largest, '', ...results, `total run time ${((Date.now() - started) / 1000).toFixed(0)} s`].join('\n')}\n`);
+  process.stdout.write(
+    `${[...header, '', ...table, '', ...largest, '', ...results, `total run time ${((Date.now() - started) / 1000).toFixed(0)} s`].join('\n')}\n`,
+  );
 
   if (o.json) {
     const date = new Date().toISOString();
@@ -419,6 +451,13 @@ async function main(): Promise<number> {
     const results: BenchResult[] = [
       { ...base, figure: `CPU per recorded track, ${load}`, value: po.pctCorePerTrack, baseline: pf.pctCorePerTrack, unit: '% core', notes: [note] },
       { ...base, figure: `RSS per recorded track, ${load}`, value: po.rssPerTrackBytes / 2 ** 20, baseline: pf.rssPerTrackBytes / 2 ** 20, unit: 'MB' },
+      {
+        ...base,
+        figure: `PSS per recorded track (shared pages split between processes), ${load}`,
+        value: po.pssPerTrackBytes / 2 ** 20,
+        baseline: pf.pssPerTrackBytes / 2 ** 20,
+        unit: 'MB',
+      },
       {
         ...base,
         figure: `frames written / frames sent, ${load}`,
@@ -436,7 +475,10 @@ async function main(): Promise<number> {
         notes: [`ours: ${bestText(bo)}; ffmpeg: ${bestText(bf)}; pass: loss < ${pct(MAX_LOSS)} and the receivers below one core`],
       },
     ];
-    writeFileSync(o.json, `${JSON.stringify({ format: RESULT_FORMAT, results, date, cores: cpus().length, options: o, captures: captures.map(({ packets: _p, ...c }) => ({ ...c, packets: _p.length })), runs }, null, 2)}\n`);
+    writeFileSync(
+      o.json,
+      `${JSON.stringify({ format: RESULT_FORMAT, results, date, cores: cpus().length, options: o, captures: captures.map(({ packets: _p, ...c }) => ({ ...c, packets: _p.length })), runs }, null, 2)}\n`,
+    );
   }
   await cleanupAll();
   return 0;

@@ -96,3 +96,17 @@ export function udpDrops(anyAddress = false): Map<number, number> {
   }
   return out;
 }
+
+/**
+ * Proportional set size of a process, bytes (/proc/<pid>/smaps_rollup): its resident pages,
+ * each shared page divided by the number of processes mapping it. Summed over processes (one
+ * ffmpeg per track) it counts their shared libraries once, which a sum of RSS counts per process.
+ */
+export function procPssBytes(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -50,7 +50,10 @@ export async function rtpPortPair(): Promise<number> {
 
 export function sdp(kind: Kind, port: number): string {
   const pt = PAYLOAD_TYPE[kind];
-  const media = kind === 'audio' ? `m=audio ${port} RTP/AVP ${pt}\r\na=rtpmap:${pt} opus/${CLOCK.audio}/2` : `m=video ${port} RTP/AVP ${pt}\r\na=rtpmap:${pt} VP8/${CLOCK.video}`;
+  const media =
+    kind === 'audio'
+      ? `m=audio ${port} RTP/AVP ${pt}\r\na=rtpmap:${pt} opus/${CLOCK.audio}/2`
+      : `m=video ${port} RTP/AVP ${pt}\r\na=rtpmap:${pt} VP8/${CLOCK.video}`;
   return `v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=strata-bench\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n${media}\r\n`;
 }
 
@@ -62,7 +65,22 @@ export interface FfmpegRecorder {
 }
 
 export function ffmpegArgs(sdpFile: string, kind: Kind, out: string): string[] {
-  return ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-c', 'copy', '-f', kind === 'audio' ? 'ogg' : 'webm', '-y', out];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'warning',
+    '-protocol_whitelist',
+    'file,udp,rtp',
+    '-i',
+    sdpFile,
+    '-c',
+    'copy',
+    '-f',
+    kind === 'audio' ? 'ogg' : 'webm',
+    '-y',
+    out,
+  ];
 }
 
 /** Starts one ffmpeg per track; resolves once every one has bound its RTP port. */
@@ -75,27 +93,36 @@ export async function startFfmpegRecorders(kinds: Kind[], dir: string): Promise<
     const file = join(dir, `track-${i}.${kind === 'audio' ? 'ogg' : 'webm'}`);
     out.push({ kind, port, file, proc: new ManagedProcess({ command: 'ffmpeg', args: ffmpegArgs(sdpFile, kind, file), name: `ffmpeg-rec-${i}` }) });
   }
-  const deadline = Date.now() + 30_000;
+  // A few hundred ffmpeg processes loading their libraries on two cores take a while.
+  const waitMs = 30_000 + 500 * kinds.length;
+  const deadline = Date.now() + waitMs;
   for (;;) {
     const bound = udpDrops(true);
     const missing = out.filter((f) => !bound.has(f.port));
     if (!missing.length) return out;
     const dead = out.find((f) => !f.proc.running());
     if (dead) throw new Error(`ffmpeg for port ${dead.port} exited before it bound it:\n${dead.proc.tail()}`);
-    if (Date.now() > deadline) throw new Error(`${missing.length} ffmpeg recorders did not bind their port in 30 s (first: ${missing[0]?.port})`);
+    if (Date.now() > deadline) throw new Error(`${missing.length} ffmpeg recorders did not bind their port in ${waitMs / 1000} s (first: ${missing[0]?.port})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** SIGTERM (ffmpeg finishes its file on it) to all at once, and waits for every one to exit. */
+/**
+ * SIGTERM to all at once (ffmpeg finishes its file on it), and waits for every one to exit. With
+ * no input arriving any more ffmpeg exits only when its UDP read times out, about 10 s later; a
+ * second signal would interrupt the read, but then ffmpeg wrote no file at all in a trial, so the
+ * benchmark waits (after its window: the wait costs time, not figures).
+ */
 export async function stopFfmpegRecorders(rs: FfmpegRecorder[]): Promise<void> {
-  await Promise.all(rs.map((r) => r.proc.stop(20_000)));
+  await Promise.all(rs.map((r) => r.proc.stop(30_000)));
 }
 
 /** Packets (Opus packets, VP8 frames) in a file, as ffprobe counts them; 0 when it cannot read it. */
 export async function countPackets(file: string): Promise<number> {
   try {
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file], { timeout: 60_000 });
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file], {
+      timeout: 60_000,
+    });
     return Number(stdout.trim().split('\n')[0]) || 0;
   } catch {
     return 0;

@@ -36,7 +36,12 @@ export class IpcChild {
 
   /** Starts `entry` (a .ts file) through tsx with an IPC channel; resolves once it has said hello. */
   static async start(name: string, entry: string, args: readonly string[] = []): Promise<IpcChild> {
-    const proc = new ManagedProcess({ command: process.execPath, args: ['--conditions=strata-src', '--import', import.meta.resolve('tsx'), entry, ...args], name, ipc: true });
+    const proc = new ManagedProcess({
+      command: process.execPath,
+      args: ['--conditions=strata-src', '--import', import.meta.resolve('tsx'), entry, ...args],
+      name,
+      ipc: true,
+    });
     let hello = false;
     proc.child.on('message', (m: { hello?: true }) => {
       if (m.hello) hello = true;

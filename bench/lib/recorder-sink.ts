@@ -17,7 +17,18 @@ const mod = (await import(compiled ? '../../services/recorder/dist/track-recorde
 /** What the benchmark reads of a track's stats. */
 export type SinkTrackStats = Pick<
   TrackStats,
-  'kind' | 'file' | 'port' | 'packetsReceived' | 'packetsWritten' | 'framesWritten' | 'framesDropped' | 'lost' | 'late' | 'duplicates' | 'malformed' | 'bytesWritten'
+  | 'kind'
+  | 'file'
+  | 'port'
+  | 'packetsReceived'
+  | 'packetsWritten'
+  | 'framesWritten'
+  | 'framesDropped'
+  | 'lost'
+  | 'late'
+  | 'duplicates'
+  | 'malformed'
+  | 'bytesWritten'
 > & { error?: string };
 
 let recorders: TrackRecorderT[] = [];

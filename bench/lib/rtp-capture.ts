@@ -46,7 +46,16 @@ export async function captureRtp(kind: Kind, seconds: number): Promise<Capture> 
   socket.on('message', (data) => {
     if (data.length >= 12 && !isRtcp(data) && ((data[1] ?? 0) & 0x7f) === PAYLOAD_TYPE[kind]) raw.push({ at: performance.now(), data });
   });
-  const ff = startFfmpegRtp({ kind, host: '127.0.0.1', port: socket.address().port, payloadType: PAYLOAD_TYPE[kind], ssrc: 0x1234, durationS: seconds, size: '640x360', videoKbps: 500 });
+  const ff = startFfmpegRtp({
+    kind,
+    host: '127.0.0.1',
+    port: socket.address().port,
+    payloadType: PAYLOAD_TYPE[kind],
+    ssrc: 0x1234,
+    durationS: seconds,
+    size: '640x360',
+    videoKbps: 500,
+  });
   const code = await ff.exited;
   await new Promise((r) => setTimeout(r, 100));
   socket.close();

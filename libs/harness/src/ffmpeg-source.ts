@@ -56,7 +56,22 @@ export function startFfmpegRtp(o: FfmpegRtpOptions): FfmpegRtp {
           '-application',
           'audio',
         ]
-      : ['-f', 'lavfi', '-i', `testsrc=size=${o.size ?? '320x240'}:rate=25`, '-c:v', 'libvpx', '-deadline', 'realtime', '-g', '25', '-b:v', `${o.videoKbps ?? 300}k`, '-pix_fmt', 'yuv420p'];
+      : [
+          '-f',
+          'lavfi',
+          '-i',
+          `testsrc=size=${o.size ?? '320x240'}:rate=25`,
+          '-c:v',
+          'libvpx',
+          '-deadline',
+          'realtime',
+          '-g',
+          '25',
+          '-b:v',
+          `${o.videoKbps ?? 300}k`,
+          '-pix_fmt',
+          'yuv420p',
+        ];
   const query = new URLSearchParams({ rtcpport: String(o.rtcpPort ?? o.port), pkt_size: '1200' });
   const args = [
     '-hide_banner',
