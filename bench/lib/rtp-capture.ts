@@ -1,8 +1,8 @@
 /**
  * A few seconds of real encoded RTP, captured once into memory: startFfmpegRtp (libs/harness)
  * encoding Opus (20 ms, 64 kbit/s) or VP8 (640x360, 25 fps, 500 kbit/s asked, about 440 kbit/s
- * sent for the test pattern, a key frame every second) at real-time pace to a dgram socket here, which keeps each RTP packet and the time it
- * arrived, relative to the first. RTCP (ffmpeg's sender reports, on the same port) is left out.
+ * sent for the test pattern, a key frame every second) at real-time pace to a dgram socket here, which keeps each RTP packet and its time on the
+ * media clock (its RTP timestamp), relative to the first. RTCP (ffmpeg's sender reports, on the same port) is left out.
  * The replay (rtp-replay-process.ts) sends these in a loop, so every track of a benchmark carries
  * what a real encoder sends, at the rate it sends it, without an encoder per track.
  */
@@ -17,7 +17,7 @@ export const CLOCK: Record<Kind, number> = { audio: 48_000, video: 90_000 };
 export const FRAME_TICKS: Record<Kind, number> = { audio: 960, video: 3600 };
 
 export interface CapturedPacket {
-  /** ms after the capture's first packet. */
+  /** ms after the capture's first packet, from the RTP timestamps. */
   t: number;
   data: Buffer;
 }
@@ -42,9 +42,9 @@ export async function captureRtp(kind: Kind, seconds: number): Promise<Capture> 
     socket.once('error', reject);
     socket.bind(0, '127.0.0.1', () => resolve());
   });
-  const raw: { at: number; data: Buffer }[] = [];
+  const raw: { data: Buffer }[] = [];
   socket.on('message', (data) => {
-    if (data.length >= 12 && !isRtcp(data) && ((data[1] ?? 0) & 0x7f) === PAYLOAD_TYPE[kind]) raw.push({ at: performance.now(), data });
+    if (data.length >= 12 && !isRtcp(data) && ((data[1] ?? 0) & 0x7f) === PAYLOAD_TYPE[kind]) raw.push({ data });
   });
   const ff = startFfmpegRtp({
     kind,
@@ -65,8 +65,12 @@ export async function captureRtp(kind: Kind, seconds: number): Promise<Capture> 
   if (kind === 'video') while (end > 0 && !marker(raw[end - 1]!.data)) end--;
   const kept = raw.slice(0, end);
   if (kept.length < 10) throw new Error(`ffmpeg sent only ${kept.length} ${kind} RTP packets`);
-  const t0 = kept[0]!.at;
-  const packets = kept.map((p) => ({ t: p.at - t0, data: p.data }));
+  // Send times from the RTP timestamps, not from when the packets arrived: ffmpeg's encoder lags
+  // and catches up (most at its start, and more with two encoders on two cores), which arrival
+  // times would replay as a slower or burstier stream than the media's own clock. The packets of a
+  // frame share its time (sent in one burst, as an unpaced browser sends a frame).
+  const ts0 = kept[0]!.data.readUInt32BE(4);
+  const packets = kept.map((p) => ({ t: (((p.data.readUInt32BE(4) - ts0) >>> 0) * 1000) / CLOCK[kind], data: p.data }));
   const frameMs = (FRAME_TICKS[kind] * 1000) / CLOCK[kind];
   return {
     kind,
