@@ -3,7 +3,7 @@
  * and memory per track, against one bare ffmpeg per track receiving the same RTP, in one run.
  *
  *   node --conditions=strata-src --import tsx bench/recorder.ts
- *        [--tracks 40] [--steps 20,40,80,160,320,640] [--ffmpeg-max 320] [--window 10] [--warmup 3] [--rounds 2]
+ *        [--tracks 40] [--steps 20,40,80,160,320,640] [--ffmpeg-max 160] [--window 10] [--warmup 3] [--rounds 2]
  *        [--capture 4] [--compiled] [--keep] [--json bench/results/recorder.json]
  *
  * - Media: ffmpeg encodes `--capture` s of Opus (20 ms, 64 kbit/s) and of VP8 (640x360, 25 fps,
@@ -70,7 +70,7 @@ function options(): Options {
     options: {
       tracks: { type: 'string', default: '40' },
       steps: { type: 'string', default: '20,40,80,160,320,640' },
-      'ffmpeg-max': { type: 'string', default: '320' },
+      'ffmpeg-max': { type: 'string', default: '160' },
       window: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '2' },
@@ -426,7 +426,7 @@ async function main(): Promise<number> {
   const header = [
     '',
     `Recorder — ${new Date().toISOString()}, ${machine}`,
-    `ours: one process of TrackRecorders (${o.compiled ? 'services/recorder/dist' : 'src through tsx'}); ffmpeg: one \`${['ffmpeg', ...ffmpegArgs('track.sdp', 'video', 'out')].join(' ')}\` per track`,
+    `ours: one process of TrackRecorders (${o.compiled ? 'services/recorder/dist' : 'src through tsx'}); ffmpeg: one \`${['ffmpeg', ...ffmpegArgs('track.sdp', 'video', 'out', o.tracks)].join(' ')}\` per track`,
     `media: ${captures.map((c) => `${c.kind} ${((c.bytes * 8) / c.loopMs).toFixed(0)} kbit/s, ${((c.packets.length * 1000) / c.loopMs).toFixed(0)} packets/s`).join('; ')}, looped from a ${o.captureS} s capture`,
   ];
   const largest = [

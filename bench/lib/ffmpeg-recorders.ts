@@ -64,7 +64,15 @@ export interface FfmpegRecorder {
   proc: ManagedProcess;
 }
 
-export function ffmpegArgs(sdpFile: string, kind: Kind, out: string): string[] {
+/**
+ * ffmpeg's SDP input gives up when no packet comes for `-listen_timeout` s (default 10): with a
+ * few hundred processes starting on two cores, the first ones would time out before the last is
+ * up and the sender starts. 10 s + 0.25 s per track; ffmpeg waits as long after the last packet
+ * before it exits on SIGTERM (see stopFfmpegRecorders).
+ */
+export const listenTimeoutS = (tracks: number): number => 10 + Math.ceil(tracks / 4);
+
+export function ffmpegArgs(sdpFile: string, kind: Kind, out: string, tracks: number): string[] {
   return [
     '-hide_banner',
     '-nostdin',
@@ -72,6 +80,8 @@ export function ffmpegArgs(sdpFile: string, kind: Kind, out: string): string[] {
     'warning',
     '-protocol_whitelist',
     'file,udp,rtp',
+    '-listen_timeout',
+    String(listenTimeoutS(tracks)),
     '-i',
     sdpFile,
     '-c',
@@ -91,7 +101,12 @@ export async function startFfmpegRecorders(kinds: Kind[], dir: string): Promise<
     const sdpFile = join(dir, `track-${i}.sdp`);
     writeFileSync(sdpFile, sdp(kind, port));
     const file = join(dir, `track-${i}.${kind === 'audio' ? 'ogg' : 'webm'}`);
-    out.push({ kind, port, file, proc: new ManagedProcess({ command: 'ffmpeg', args: ffmpegArgs(sdpFile, kind, file), name: `ffmpeg-rec-${i}` }) });
+    out.push({
+      kind,
+      port,
+      file,
+      proc: new ManagedProcess({ command: 'ffmpeg', args: ffmpegArgs(sdpFile, kind, file, kinds.length), name: `ffmpeg-rec-${i}` }),
+    });
   }
   // A few hundred ffmpeg processes loading their libraries on two cores take a while.
   const waitMs = 30_000 + 500 * kinds.length;
@@ -109,12 +124,13 @@ export async function startFfmpegRecorders(kinds: Kind[], dir: string): Promise<
 
 /**
  * SIGTERM to all at once (ffmpeg finishes its file on it), and waits for every one to exit. With
- * no input arriving any more ffmpeg exits only when its UDP read times out, about 10 s later; a
- * second signal would interrupt the read, but then ffmpeg wrote no file at all in a trial, so the
- * benchmark waits (after its window: the wait costs time, not figures).
+ * no input arriving any more ffmpeg exits only when its read times out (`-listen_timeout` after
+ * the last packet); a second signal interrupts the read, but then ffmpeg fails to write the
+ * trailer ("Immediate exit requested") and the WebM file does not parse, so the benchmark waits
+ * (after its window: the wait costs time, not figures).
  */
 export async function stopFfmpegRecorders(rs: FfmpegRecorder[]): Promise<void> {
-  await Promise.all(rs.map((r) => r.proc.stop(30_000)));
+  await Promise.all(rs.map((r) => r.proc.stop(30_000 + 1000 * listenTimeoutS(rs.length))));
 }
 
 /** Packets (Opus packets, VP8 frames) in a file, as ffprobe counts them; 0 when it cannot read it. */
