@@ -39,7 +39,8 @@ describe('recorder benchmark (short run)', { timeout: 180_000, skip: HAVE_FFMPEG
       json,
     ]);
     assert.equal(run.code, 0, `bench exited ${run.code}:\n${run.stderr.slice(-4000)}`);
-    assert.match(run.stdout, /RESULT recorder CPU per track, ours\/ffmpeg: \d+\.\d+ /);
+    // Two ffmpegs over 2 s may use less than one clock tick (10 ms) of CPU: the ratio is then "—".
+    assert.match(run.stdout, /RESULT recorder CPU per track, ours\/ffmpeg: (\d+\.\d+|—) /);
     assert.match(run.stdout, /RESULT recorder RSS per track, ours\/ffmpeg: \d+\.\d+ /);
     assert.match(run.stdout, /RESULT recorder tracks per core without loss, ours\/ffmpeg: /);
 
@@ -48,9 +49,11 @@ describe('recorder benchmark (short run)', { timeout: 180_000, skip: HAVE_FFMPEG
     const cpu = results.find((r) => r.figure.startsWith('CPU per recorded track'));
     assert.ok(cpu, 'CPU per track is a result of record');
     assert.equal(cpu.unit, '% core');
+    // CPU may be 0 ticks in so short a run; memory and frames cannot be.
     for (const r of results.filter((x) => !x.figure.startsWith('tracks per core'))) {
-      assert.ok(Number.isFinite(r.value) && r.value > 0, `${r.figure}: ours ${r.value}`);
-      assert.ok(Number.isFinite(r.baseline) && r.baseline > 0, `${r.figure}: ffmpeg ${r.baseline}`);
+      const zeroOk = r.unit === '% core';
+      assert.ok(Number.isFinite(r.value) && (zeroOk ? r.value >= 0 : r.value > 0), `${r.figure}: ours ${r.value}`);
+      assert.ok(Number.isFinite(r.baseline) && (zeroOk ? r.baseline >= 0 : r.baseline > 0), `${r.figure}: ffmpeg ${r.baseline}`);
     }
 
     const { runs } = JSON.parse(text) as { runs: Run[] };
@@ -58,7 +61,7 @@ describe('recorder benchmark (short run)', { timeout: 180_000, skip: HAVE_FFMPEG
     for (const r of runs) {
       assert.equal(r.emptyFiles, 0, `${r.side}: ffprobe read packets from every file`);
       assert.ok(r.framesSent > 0 && r.framesInFiles > 0, `${r.side}: frames sent ${r.framesSent}, in the files ${r.framesInFiles}`);
-      assert.ok(r.cpuMs > 0 && Number.isFinite(r.pctCorePerTrack), `${r.side}: its CPU was counted`);
+      assert.ok(r.cpuMs >= 0 && Number.isFinite(r.pctCorePerTrack), `${r.side}: its CPU was read`);
       assert.ok(r.rssPerTrackBytes > 0 && r.pssPerTrackBytes > 0, `${r.side}: its memory was read`);
     }
     const ours = runs.find((r) => r.side === 'ours');
