@@ -77,9 +77,10 @@ export async function waitGone(pid: number, timeoutMs = 5000): Promise<boolean> 
  * Datagrams the kernel dropped per UDP socket on 127.0.0.1 (the `drops` column of
  * /proc/net/udp: a full receive buffer, i.e. a reader that fell behind), by local port. Tells
  * where a lost packet went: a sink socket (the benchmark's receiving side), a producer's
- * transport (the worker's intake), the relay.
+ * transport (the worker's intake), the relay. `anyAddress`: sockets bound to any local address
+ * too (ffmpeg's RTP input binds 0.0.0.0), which also tells which ports are bound.
  */
-export function udpDrops(): Map<number, number> {
+export function udpDrops(anyAddress = false): Map<number, number> {
   const out = new Map<number, number>();
   let text: string;
   try {
@@ -90,8 +91,22 @@ export function udpDrops(): Map<number, number> {
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     const [ip, port] = (f[1] ?? '').split(':');
-    if (ip !== '0100007F' || port === undefined) continue;
+    if ((!anyAddress && ip !== '0100007F') || port === undefined) continue;
     out.set(parseInt(port, 16), Number(f[f.length - 1]));
   }
   return out;
+}
+
+/**
+ * Proportional set size of a process, bytes (/proc/<pid>/smaps_rollup): its resident pages,
+ * each shared page divided by the number of processes mapping it. Summed over processes (one
+ * ffmpeg per track) it counts their shared libraries once, which a sum of RSS counts per process.
+ */
+export function procPssBytes(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }

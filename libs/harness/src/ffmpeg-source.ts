@@ -25,6 +25,9 @@ export interface FfmpegRtpOptions {
    * rtcp-mux expects (ffmpeg's own default would be port + 1).
    */
   rtcpPort?: number;
+  /** Video: picture size, default 320x240; target bit rate, default 300 kbit/s. */
+  size?: string;
+  videoKbps?: number;
 }
 
 export interface FfmpegRtp {
@@ -34,7 +37,7 @@ export interface FfmpegRtp {
   exited: Promise<number | null>;
 }
 
-/** ffmpeg -re encoding a lavfi source to RTP at real-time pace: Opus 48 kHz 20 ms frames, or VP8 320x240 at 25 fps with a key frame every second. */
+/** ffmpeg -re encoding a lavfi source to RTP at real-time pace: Opus 48 kHz 20 ms frames, or VP8 (default 320x240) at 25 fps with a key frame every second. */
 export function startFfmpegRtp(o: FfmpegRtpOptions): FfmpegRtp {
   const duration = String(o.durationS ?? 3);
   const input =
@@ -53,7 +56,22 @@ export function startFfmpegRtp(o: FfmpegRtpOptions): FfmpegRtp {
           '-application',
           'audio',
         ]
-      : ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-c:v', 'libvpx', '-deadline', 'realtime', '-g', '25', '-b:v', '300k', '-pix_fmt', 'yuv420p'];
+      : [
+          '-f',
+          'lavfi',
+          '-i',
+          `testsrc=size=${o.size ?? '320x240'}:rate=25`,
+          '-c:v',
+          'libvpx',
+          '-deadline',
+          'realtime',
+          '-g',
+          '25',
+          '-b:v',
+          `${o.videoKbps ?? 300}k`,
+          '-pix_fmt',
+          'yuv420p',
+        ];
   const query = new URLSearchParams({ rtcpport: String(o.rtcpPort ?? o.port), pkt_size: '1200' });
   const args = [
     '-hide_banner',
