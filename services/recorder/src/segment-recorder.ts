@@ -147,11 +147,13 @@ export class SegmentRecorder {
   private async reconcile(): Promise<void> {
     if (this.closed) return;
     const { media, nodeId, roomId } = this.opts;
-    // The placement says where the room is: a closed room ends the recording; a leg that went
-    // (its members left, or its node died and they moved) moves the recording to another leg.
+    // The placement says where the room is. No placement: nobody is in the room (the gateways
+    // erase it with the last member), which counts toward the empty-room timeout like an empty
+    // roster; someone may join again meanwhile. A leg that went (its members left, or its node
+    // died and they moved) moves the recording to another leg.
     const legs = await media.legs(roomId).catch(() => undefined);
     if (this.closed) return;
-    if (legs === null) return this.opts.roomGone('room closed');
+    if (legs === null) return this.empty();
     const other = legs?.find((l) => l !== nodeId);
     if (legs && !legs.includes(nodeId) && other) return this.opts.legGone(other);
     let peers: PeerSummary[];
@@ -165,10 +167,8 @@ export class SegmentRecorder {
     }
     if (this.closed) return;
     const members = peers.filter((p) => p.peerId !== this.opts.peerId);
-    if (members.length === 0) {
-      this.emptySince ??= this.now();
-      if (this.now() - this.emptySince >= this.opts.emptyRoomMs) this.opts.roomGone('room empty');
-    } else this.emptySince = undefined;
+    if (members.length === 0) this.empty();
+    else this.emptySince = undefined;
     const live = new Set<string>();
     const setups: Promise<void>[] = [];
     for (const p of members)
@@ -179,6 +179,12 @@ export class SegmentRecorder {
     // Producers gone without us hearing of it.
     for (const [producerId, t] of this.tracks) if (!live.has(producerId) && !t.info.final) void this.endTrack(producerId, 'gone from the roster');
     await Promise.all(setups);
+  }
+
+  /** Nobody in the room at this read: past `emptyRoomMs` of that, the recording ends. */
+  private empty(): void {
+    this.emptySince ??= this.now();
+    if (this.now() - this.emptySince >= this.opts.emptyRoomMs) this.opts.roomGone('room empty');
   }
 
   private onRoomEvent(e: RoomEvent): void {

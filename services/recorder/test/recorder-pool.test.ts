@@ -128,20 +128,20 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
   const sinks = fakeSinks();
   let dir: string;
 
-  async function startPool(recorderId: string): Promise<{ pool: RecorderPool; bus: Bus }> {
+  async function startPool(recorderId: string, region = REGION, emptyRoomMs = 60_000): Promise<{ pool: RecorderPool; bus: Bus }> {
     const bus = await Bus.connect({ servers: nats.url, name: recorderId, logger: memoryLogger().log, requestTimeoutMs: 3000 });
     buses.push(bus);
     const [records, leases] = await Promise.all([bus.kv(buckets.recordings, Recording), bus.kv(buckets.recordingLeases, RecordingLease)]);
     const pool = new RecorderPool({
-      region: REGION,
+      region,
       recorderId,
       dir,
       rtpHost: '127.0.0.1',
       leaseMs: LEASE_MS,
       rosterPollMs: 200,
-      emptyRoomMs: 60_000,
+      emptyRoomMs,
       bus,
-      store: new RecordingStore(records, leases, REGION),
+      store: new RecordingStore(records, leases, region),
       media,
       sinks: sinks.factory,
       log: memoryLogger().log,
@@ -277,6 +277,26 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
     );
     assert.ok(media.closedPeers.includes(`rec-${started.recordingId}-1`));
     await call.stop(started.recordingId);
+  });
+
+  it('stops on its own once the room has been empty for the timeout, whether its roster is empty or its placement gone', async () => {
+    await startPool('rec-lonely', 'rtest2', 400);
+    const start = (roomId: string) => client.request(RecordingStart, subjects.recording('rtest2', 'start'), { roomId, requestedBy: 'test' });
+    const get = (recordingId: string) => client.request(RecordingGet, subjects.recording('rtest2', 'get'), { recordingId });
+    media.publish('room5', peer('gina', [prod('pg1', 'audio')]));
+    media.publish('room6', peer('hank', [prod('ph1', 'audio')]));
+    const five = await start('room5');
+    const six = await start('room6');
+    media.rooms.set('room5', []); // everyone left, the room still placed
+    media.rooms.delete('room6'); // the last member left and the gateways erased the placement
+    for (const id of [five.recordingId, six.recordingId]) {
+      const done = await waitFor(`${id} done`, async () => {
+        const r = await get(id);
+        return r.status === 'done' ? r : undefined;
+      });
+      assert.equal(done.reason, 'room empty');
+      assert.ok(done.stoppedAt! - done.startedAt! >= 400, 'not before the timeout');
+    }
   });
 
   it('on SIGTERM a holder finalizes its files and hands the recording over at once', async () => {
