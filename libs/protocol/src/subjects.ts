@@ -85,9 +85,10 @@ export function geoRoute(region: string): string {
   return `${r(region)}.geo.route`;
 }
 
-/** The recorder pool's operations (`op` as in the RPC's name, e.g. `recording.start` → `start`). */
-export function recording(region: string, op: string): string {
-  if (!OP_RE.test(op)) throw new TypeError(`invalid recording op "${op}"`);
+/** The recorder pool's operations, by the RPC's name: `recording.start` → `strata.<region>.recording.start`. */
+export function recording(region: string, name: string): string {
+  const op = name.startsWith('recording.') ? name.slice('recording.'.length) : '';
+  if (!OP_RE.test(op)) throw new TypeError(`invalid recording operation "${name}"`);
   return `${r(region)}.recording.${op}`;
 }
 

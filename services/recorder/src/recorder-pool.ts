@@ -79,7 +79,7 @@ export class RecorderPool {
 
   start(): void {
     const { bus, region, recorderId } = this.opts;
-    const pool = <D extends RpcDef>(def: D) => subjects.recording(region, def.name.replace(/^recording\./, ''));
+    const pool = (def: RpcDef) => subjects.recording(region, def.name);
     const queue = { queue: subjects.queues.recorder };
     this.subs.push(
       bus.serve(RecordingStart, pool(RecordingStart), ({ roomId, requestedBy }) => this.startRecording(roomId, requestedBy), queue),

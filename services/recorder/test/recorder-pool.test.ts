@@ -154,10 +154,10 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
   }
 
   const call = {
-    start: (roomId: string) => client.request(RecordingStart, subjects.recording(REGION, 'start'), { roomId, requestedBy: 'test' }),
-    stop: (recordingId: string) => client.request(RecordingStop, subjects.recording(REGION, 'stop'), { recordingId }),
-    get: (recordingId: string) => client.request(RecordingGet, subjects.recording(REGION, 'get'), { recordingId }),
-    list: (roomId?: string) => client.request(RecordingList, subjects.recording(REGION, 'list'), roomId ? { roomId } : {}),
+    start: (roomId: string) => client.request(RecordingStart, subjects.recording(REGION, RecordingStart.name), { roomId, requestedBy: 'test' }),
+    stop: (recordingId: string) => client.request(RecordingStop, subjects.recording(REGION, RecordingStop.name), { recordingId }),
+    get: (recordingId: string) => client.request(RecordingGet, subjects.recording(REGION, RecordingGet.name), { recordingId }),
+    list: (roomId?: string) => client.request(RecordingList, subjects.recording(REGION, RecordingList.name), roomId ? { roomId } : {}),
   };
 
   before(async () => {
@@ -281,8 +281,8 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
 
   it('stops on its own once the room has been empty for the timeout, whether its roster is empty or its placement gone', async () => {
     await startPool('rec-lonely', 'rtest2', 400);
-    const start = (roomId: string) => client.request(RecordingStart, subjects.recording('rtest2', 'start'), { roomId, requestedBy: 'test' });
-    const get = (recordingId: string) => client.request(RecordingGet, subjects.recording('rtest2', 'get'), { recordingId });
+    const start = (roomId: string) => client.request(RecordingStart, subjects.recording('rtest2', RecordingStart.name), { roomId, requestedBy: 'test' });
+    const get = (recordingId: string) => client.request(RecordingGet, subjects.recording('rtest2', RecordingGet.name), { recordingId });
     media.publish('room5', peer('gina', [prod('pg1', 'audio')]));
     media.publish('room6', peer('hank', [prod('ph1', 'audio')]));
     const five = await start('room5');

@@ -26,7 +26,7 @@ export class Recordings {
 
   private async call<D extends RpcDef>(def: D, req: RequestOf<D>): Promise<ResponseOf<D>> {
     try {
-      return await this.bus.request(def, subjects.recording(this.region, def.name.replace(/^recording\./, '')), req, { timeoutMs: this.timeoutMs });
+      return await this.bus.request(def, subjects.recording(this.region, def.name), req, { timeoutMs: this.timeoutMs });
     } catch (err) {
       const se = StrataError.from(err);
       if (se.code === 'UNAVAILABLE') throw new StrataError('UNAVAILABLE', `no recorder is running in region ${this.region}`);
