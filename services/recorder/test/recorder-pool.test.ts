@@ -236,7 +236,11 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
     const taken = await waitFor(
       'taken over',
       async () => {
-        const r = await call.get(started.recordingId);
+        // A request the queue group handed to the dying connection gets no answer: ask again.
+        const r = await client
+          .request(RecordingGet, subjects.recording(REGION, RecordingGet.name), { recordingId: started.recordingId }, { timeoutMs: 1000 })
+          .catch((e: StrataError) => (e.code === 'TIMEOUT' ? undefined : Promise.reject(e)));
+        if (!r) return undefined;
         return r.segments.length === 2 && r.tracks.some((t) => t.segment === 2) ? r : undefined;
       },
       10_000,
