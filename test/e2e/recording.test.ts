@@ -5,7 +5,9 @@
  * ffmpeg, as a user would: codecs, durations against the wall clock, the tone's level, decoded
  * frames; a paused producer and one that leaves. Finished files go to an S3-protocol server
  * (s3rver). Then the pool: SIGTERM on the holder hands the recording over with playable files,
- * kill -9 on the next one loses nothing recorded before it, and the recording goes on.
+ * kill -9 on the next one loses nothing recorded before it, and the recording goes on. Last, the
+ * media node it records from is killed: the peers move to the other node and the recording goes
+ * on from there as its next segment.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -273,5 +275,54 @@ describe('recording (real region, three recorders, peers on two legs publishing 
     assert.equal(done.body.status, 'done');
     assert.equal((await admin('POST', `/api/recordings/${id}/stop`)).status, 409);
     for (const { path } of files(done.body as Recording, (t) => t.segment === 3)) assert.equal((await decodeErrors(path)).code, 0, path);
+  });
+
+  it('kill -9 of the media node it records from: the peers move to the other node, and the recording goes on from there as the next segment (last: it kills a node)', async () => {
+    const res = await admin('POST', `/api/rooms/${ROOM}/recordings`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const id = res.body.recordingId as string;
+    const from = res.body.segments?.[0]?.nodeId as string;
+    const node = region.processes.find((p) => p.kind === 'media' && p.name === from);
+    assert.ok(node, `the process of ${from}`);
+    await waitFor('the recording has media', async () => {
+      const r = (await admin('GET', `/api/recordings/${id}`)).body as Recording;
+      return r.tracks.some((t) => t.identity === 'alice' && t.startOffsetMs !== undefined) ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    await node.kill9();
+
+    const moved = await waitFor(
+      'the recording moved to the live node, with alice again',
+      async () => {
+        const r = (await admin('GET', `/api/recordings/${id}`)).body as Recording;
+        const last = r.segments.at(-1);
+        return last && last.nodeId !== from && r.tracks.some((t) => t.segment === last.segment && t.identity === 'alice' && t.startOffsetMs !== undefined)
+          ? r
+          : undefined;
+      },
+      45_000,
+    );
+    const [before, after] = moved.segments.slice(-2) as [Recording['segments'][number], Recording['segments'][number]];
+    assert.equal(before.nodeId, from);
+    assert.equal(before.end, 'moved', JSON.stringify(moved.segments));
+    assert.equal(after.recorderId, before.recorderId, 'the same recorder goes on');
+    // What was recorded from the dead node stays readable.
+    for (const { t, path } of files(moved, (t) => t.segment === before.segment)) {
+      const p = await probe(path);
+      const d = Number(p.format.duration ?? p.streams[0]?.duration);
+      assert.ok(d >= 1.5, `${t.file}: ${d} s recorded before the node died`);
+      assert.equal((await decodeErrors(path)).code, 0, `${t.file} playable`);
+    }
+    await new Promise((r) => setTimeout(r, 2500));
+    const done = await admin('POST', `/api/recordings/${id}/stop`);
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    const next = files(done.body as Recording, (t) => t.segment === after.segment);
+    assert.deepEqual(next.map(({ t }) => t.kind).sort(), ['audio', 'video']);
+    for (const { t, path } of next) {
+      assert.ok(t.final, `${t.file} finalized on stop`);
+      assert.equal((await decodeErrors(path)).code, 0, `${t.file} playable`);
+      const d = Number((await probe(path)).format.duration);
+      assert.ok(d >= 1.5, `${t.file}: ${d} s recorded after the move`);
+    }
   });
 });

@@ -4,7 +4,8 @@ export const recorderConfig = {
   RECORDER_DIR: str({ description: 'where recordings are written, one folder per recording (created if missing)', default: './recordings' }),
   FFMPEG_BIN: str({ description: 'ffmpeg binary, checked at start and used by the mix post-step', default: 'ffmpeg' }),
   RECORDER_RTP_HOST: str({
-    description: 'IP the recorder receives RTP on, one UDP port per track; media nodes send to it, so it must be reachable from them',
+    description:
+      'IPv4 address (or a name resolved once at start) the recorder receives RTP on, one UDP port per track; media nodes send to it, so it must be reachable from them',
     default: '127.0.0.1',
   }),
   RECORDER_LEASE: duration({
@@ -18,6 +19,13 @@ export const recorderConfig = {
     min: 100,
   }),
   RECORDER_EMPTY_ROOM_TIMEOUT: duration({ description: 'a recording of a room with no member for this long stops ("room empty")', default: 10_000 }),
+  RECORDER_MAX_TRACKS: int({
+    description:
+      'tracks this recorder writes at most: at it, it leaves the start queue (new recordings go to recorders with room; none with room: UNAVAILABLE) and takes over an expired recording only if no other did within a lease; 0: no limit. One recorder wrote 640 tracks in 0.6 of a core (docs/benchmarks.md, Recorder)',
+    default: 500,
+    min: 0,
+    max: 100_000,
+  }),
   RECORDER_MEDIA_TIMEOUT: duration({ description: 'how long a request to a media node may take', default: 5000 }),
   RECORDER_S3_ENDPOINT: str({
     description: 'S3-compatible endpoint URL finished files are uploaded to (https://s3.eu-west-1.amazonaws.com, http://minio:9000); empty: no upload',

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
 import { accessSync, constants, mkdirSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -25,5 +27,22 @@ export function isWritableDir(dir: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * RECORDER_RTP_HOST as the IPv4 address the recorder binds and media nodes send to. A hostname is
+ * resolved once at start: in a compose network or a pod the recorder knows its own name (or
+ * `status.podIP`), not an address fixed in advance.
+ */
+export async function rtpAddress(
+  host: string,
+  resolve: (name: string) => Promise<{ address: string }> = (name) => lookup(name, { family: 4 }),
+): Promise<string> {
+  if (isIP(host)) return host;
+  try {
+    return (await resolve(host)).address;
+  } catch (err) {
+    throw new Error(`RECORDER_RTP_HOST: cannot resolve "${host}" to an IPv4 address (${err instanceof Error ? err.message : String(err)})`);
   }
 }

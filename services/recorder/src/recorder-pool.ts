@@ -34,6 +34,11 @@ export interface PoolOptions {
   store: RecordingStore;
   media: RoomMedia;
   sinks: TrackSinkFactory;
+  /**
+   * Tracks this recorder writes at most before it leaves the pool's start queue (0: no limit). A
+   * soft limit: a recording's tracks grow as its room publishes.
+   */
+  maxTracks?: number;
   /** Upload of finished files (to a bucket): called with the local path and the key it goes to. */
   upload?: (localPath: string, key: string) => void;
   log: Logger;
@@ -67,7 +72,11 @@ export class RecorderPool {
   /** Files of recordings held here whose upload was confirmed: recordingId → file → where. */
   private readonly uploads = new Map<string, Map<string, { key: string; at: number }>>();
   private readonly subs: Subscription[] = [];
+  /** The start queue's subscription while this recorder has room for more tracks (see admit). */
+  private starts: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** A sweep is running: the next waits for it (two at once would renew a lease on one revision, and the loser would let go of it). */
+  private ticking = false;
   private closing = false;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -81,8 +90,8 @@ export class RecorderPool {
     const { bus, region, recorderId } = this.opts;
     const pool = (def: RpcDef) => subjects.recording(region, def.name);
     const queue = { queue: subjects.queues.recorder };
+    this.admit();
     this.subs.push(
-      bus.serve(RecordingStart, pool(RecordingStart), ({ roomId, requestedBy }) => this.startRecording(roomId, requestedBy), queue),
       bus.serve(RecordingStop, pool(RecordingStop), ({ recordingId, reason }) => this.stopAnywhere(recordingId, reason ?? 'stopped'), queue),
       bus.serve(RecordingGet, pool(RecordingGet), async ({ recordingId }) => (await this.mustRead(recordingId)).value, queue),
       bus.serve(
@@ -98,8 +107,41 @@ export class RecorderPool {
       bus.serve(RecorderStop, subjects.recorder(region, recorderId, 'stop'), ({ recordingId, reason }) => this.stopHeld(recordingId, reason)),
     );
     const every = Math.max(100, Math.floor(this.opts.leaseMs / 3));
-    this.timer = setInterval(() => void this.tick(), every);
+    this.timer = setInterval(() => {
+      if (this.ticking) return;
+      this.ticking = true;
+      void this.tick().finally(() => (this.ticking = false));
+    }, every);
     this.timer.unref();
+  }
+
+  /** Whether this recorder writes as many tracks as it may. */
+  get full(): boolean {
+    const max = this.opts.maxTracks ?? 0;
+    return max > 0 && this.tracks >= max;
+  }
+
+  /**
+   * In the start queue only while not full: NATS then hands new recordings to the recorders with
+   * room, and answers "no responders" (UNAVAILABLE at the gateway) when none has any. Leaving
+   * drains the subscription, so a start already delivered here is still answered.
+   */
+  private admit(): void {
+    if (this.closing) return;
+    if (this.full && this.starts) {
+      this.log.info({ tracks: this.tracks, maxTracks: this.opts.maxTracks }, 'at capacity: no new recordings here until below it');
+      void this.starts.drain().catch(() => undefined);
+      this.starts = undefined;
+    } else if (!this.full && !this.starts) {
+      const { bus, region } = this.opts;
+      this.starts = bus.serve(
+        RecordingStart,
+        subjects.recording(region, RecordingStart.name),
+        ({ roomId, requestedBy }) => this.startRecording(roomId, requestedBy),
+        { queue: subjects.queues.recorder },
+      );
+      if (this.tracks > 0) this.log.info({ tracks: this.tracks, maxTracks: this.opts.maxTracks }, 'below capacity: taking new recordings again');
+    }
   }
 
   /** Tracks being written by this recorder now. */
@@ -127,6 +169,8 @@ export class RecorderPool {
 
   private async startRecording(roomId: string, requestedBy: string): Promise<Recording> {
     if (this.closing) throw new StrataError('UNAVAILABLE', 'this recorder is shutting down');
+    // Delivered before this recorder left the queue: the caller asks again and reaches another.
+    if (this.full) throw new StrataError('CAPACITY', `recorder ${this.opts.recorderId} is full (${this.tracks} of ${this.opts.maxTracks} tracks)`);
     const legs = await this.opts.media.legs(roomId);
     if (!legs || legs.length === 0) throw new StrataError('NOT_FOUND', `room ${roomId} is not open in region ${this.opts.region}`);
     const running = (await this.opts.store.activeLeases()).find((l) => l.value.roomId === roomId);
@@ -161,6 +205,7 @@ export class RecorderPool {
     held.record = { ...held.record, value: { ...held.record.value, status: 'recording' } };
     await this.flush(held);
     this.log.info({ recordingId, roomId, nodeId, requestedBy }, 'recording started');
+    this.admit();
     return this.current(held);
   }
 
@@ -411,6 +456,7 @@ export class RecorderPool {
 
   private async tick(): Promise<void> {
     if (this.closing) return;
+    this.admit();
     const now = this.now();
     for (const held of [...this.held.values()]) {
       if (held.ending) continue;
@@ -432,6 +478,8 @@ export class RecorderPool {
       for (const l of await this.opts.store.activeLeases()) {
         if (l.value.recorderId === this.opts.recorderId && this.held.has(l.value.recordingId)) continue;
         if (l.value.until > this.now() || this.closing) continue;
+        // A full recorder takes over only what no recorder with room took within one more lease.
+        if (this.full && this.now() - l.value.until < this.opts.leaseMs) continue;
         await this.takeOver(l.value.recordingId, true);
       }
     } catch (err) {
@@ -491,6 +539,8 @@ export class RecorderPool {
     this.closing = true;
     clearInterval(this.timer);
     for (const s of this.subs) s.unsubscribe();
+    this.starts?.unsubscribe();
+    this.starts = undefined;
     await Promise.all([...this.held.values()].map((h) => this.end(h, 'recording', 'recorder stopped', 'handover').catch(() => undefined)));
   }
 }

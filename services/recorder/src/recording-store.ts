@@ -7,7 +7,11 @@ export interface Versioned<T> {
   revision: number;
 }
 
-const versioned = <T>(e: KvEntry<T> | null): Versioned<T> | null => (e ? { value: e.value, revision: e.revision } : null);
+function versioned<T>(e: KvEntry<T>): Versioned<T>;
+function versioned<T>(e: KvEntry<T> | null): Versioned<T> | null;
+function versioned<T>(e: KvEntry<T> | null): Versioned<T> | null {
+  return e ? { value: e.value, revision: e.revision } : null;
+}
 
 /**
  * Recordings and their leases in KV. Every write is compare-and-set on the revision read: the
@@ -64,15 +68,11 @@ export class RecordingStore {
 
   /** Active recordings of this region, with their leases (what the pool sweeps). */
   async activeLeases(): Promise<Versioned<RecordingLease>[]> {
-    const keys = await this.leases.keys(regionRecordingsFilter(this.region));
-    const out = await Promise.all(keys.map(async (k) => versioned(await this.leases.get(k))));
-    return out.filter((x): x is Versioned<RecordingLease> => x !== null);
+    return (await this.leases.list(regionRecordingsFilter(this.region))).map((e) => versioned(e));
   }
 
   /** Every recording of this region (an operator's listing, never on a media path). */
   async all(): Promise<Recording[]> {
-    const keys = await this.records.keys(regionRecordingsFilter(this.region));
-    const out = await Promise.all(keys.map(async (k) => (await this.records.get(k))?.value ?? null));
-    return out.filter((x): x is Recording => x !== null);
+    return (await this.records.list(regionRecordingsFilter(this.region))).map((e) => e.value);
   }
 }

@@ -2,7 +2,8 @@ import { Recording, RecordingLease, RoomPlacement, buckets } from '@strata/proto
 import { gauge, type ServiceDefinition } from '@strata/service';
 import { resolve } from 'node:path';
 import { recorderConfig } from './config.js';
-import { ensureWritableDir, ffmpegVersion, isWritableDir } from './preflight.js';
+import { recorderLoad } from './load.js';
+import { ensureWritableDir, ffmpegVersion, isWritableDir, rtpAddress } from './preflight.js';
 import { RecorderPool } from './recorder-pool.js';
 import { RecordingStore } from './recording-store.js';
 import { NatsRoomMedia } from './room-media.js';
@@ -20,7 +21,8 @@ export const recorderService: ServiceDefinition<typeof recorderConfig> = {
     const dir = resolve(config.RECORDER_DIR);
     ensureWritableDir(dir);
     const ffmpeg = await ffmpegVersion(config.FFMPEG_BIN);
-    log.info({ dir, ffmpeg, s3Bucket: s3?.bucket }, 'ffmpeg found and recording folder writable');
+    const rtpHost = await rtpAddress(config.RECORDER_RTP_HOST);
+    log.info({ dir, ffmpeg, rtpHost, s3Bucket: s3?.bucket }, 'ffmpeg found, recording folder writable, RTP address resolved');
     const uploads = s3 && new UploadQueue({ target: s3, concurrency: config.RECORDER_S3_CONCURRENCY, deleteLocalAfterUpload: config.RECORDER_S3_DELETE_LOCAL });
 
     // Wiring: recordings and their leases in KV (this pool's), room placements read from the gateways' bucket.
@@ -33,14 +35,15 @@ export const recorderService: ServiceDefinition<typeof recorderConfig> = {
       region,
       recorderId: nodeId,
       dir,
-      rtpHost: config.RECORDER_RTP_HOST,
+      rtpHost,
       leaseMs: config.RECORDER_LEASE,
       rosterPollMs: config.RECORDER_ROSTER_POLL,
       emptyRoomMs: config.RECORDER_EMPTY_ROOM_TIMEOUT,
+      maxTracks: config.RECORDER_MAX_TRACKS,
       bus,
       store: new RecordingStore(records, leases, region),
       media: new NatsRoomMedia(bus, placements, region, config.RECORDER_MEDIA_TIMEOUT),
-      sinks: trackRecorders(config.RECORDER_RTP_HOST),
+      sinks: trackRecorders(rtpHost),
       ...(uploads
         ? {
             upload: (localPath: string, key: string) =>
@@ -63,8 +66,7 @@ export const recorderService: ServiceDefinition<typeof recorderConfig> = {
 
     return {
       health: () => ({ ffmpeg, outputWritable: isWritableDir(dir), ...(uploads ? { uploadsQueued: uploads.stats().queued } : {}) }),
-      // Nothing caps a recorder's tracks yet: the score says how busy it is, not how full.
-      load: () => ({ score: 0, details: { recordings: pool.recordings, tracks: pool.tracks } }),
+      load: (sample) => recorderLoad({ recordings: pool.recordings, tracks: pool.tracks }, config.RECORDER_MAX_TRACKS, sample),
       metrics: () => [
         gauge('strata_recorder_recordings', 'recordings this recorder holds now', pool.recordings),
         gauge('strata_recorder_tracks', 'tracks this recorder writes now', pool.tracks),

@@ -4,8 +4,11 @@
  * (what live WebM from browsers uses); a cluster's real size is patched in once the next one starts,
  * and the Segment's on close. Info's Duration, a float64 at a known offset, is patched at every new
  * cluster and on close: a file left by a killed recorder still reports nearly its real length.
- * No Cues: players find clusters by scanning, and a file without Cues is as seekable to ffmpeg as
- * one whose Cues were never written because the process died.
+ * On close, Cues (one point per cluster that starts with a video key frame, or per cluster in an
+ * audio-only file) go after the last cluster, and a SeekHead naming Info, Tracks and Cues takes the
+ * place of a Void reserved for it at the start: players that seek only through Cues (Firefox's
+ * WebM reader) can seek a finished file. A file whose recorder died has neither, and players
+ * find its clusters by scanning, as in any live WebM.
  *
  * Tracks are declared up front as a list, so an Opus track could sit beside the VP8 one: frames
  * carry their track number and blocks of all tracks go into the same clusters in time order.
@@ -67,7 +70,25 @@ const ID = {
   Cluster: 0x1f43b675,
   Timecode: 0xe7,
   SimpleBlock: 0xa3,
+  Void: 0xec,
+  SeekHead: 0x114d9b74,
+  Seek: 0x4dbb,
+  SeekID: 0x53ab,
+  SeekPosition: 0x53ac,
+  Cues: 0x1c53bb6b,
+  CuePoint: 0xbb,
+  CueTime: 0xb3,
+  CueTrackPositions: 0xb7,
+  CueTrack: 0xf7,
+  CueClusterPosition: 0xf1,
 } as const;
+
+/**
+ * Bytes reserved after the Segment's header for the SeekHead written on close: three Seeks of at
+ * most 21 bytes each (a 4-byte id, an 8-byte position) in a 5-byte header, and a Void of at least
+ * 2 bytes for the rest.
+ */
+const SEEK_HEAD_SPACE = 96;
 
 /** The 8-byte size that means "unknown" (all value bits set). */
 const UNKNOWN_SIZE = Buffer.from([0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
@@ -114,6 +135,12 @@ function uint(id: number, n: number): Buffer {
 function str(id: number, s: string): Buffer {
   return el(id, Buffer.from(s, 'utf8'));
 }
+/** A Void element of exactly `total` bytes (≥ 2): what readers skip. */
+function voidOf(total: number): Buffer {
+  // One byte of ID; the size takes one byte up to 127 bytes of body, two up to 16,383.
+  const sizeLen = total - 2 <= 126 ? 1 : 2;
+  return Buffer.concat([idBytes(ID.Void), vint(total - 1 - sizeLen, sizeLen), Buffer.alloc(total - 1 - sizeLen)]);
+}
 function float64(id: number, f: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeDoubleBE(f);
@@ -152,6 +179,12 @@ export class WebmWriter {
   readonly #segmentDataAt: number;
   /** File offset of Duration's 8-byte float. */
   readonly #durationAt: number;
+  /** Offsets of Info and Tracks within the Segment, for the SeekHead. */
+  readonly #infoPos: number;
+  readonly #tracksPos: number;
+  /** The track cue points name: the video track if there is one, else the first. */
+  readonly #cueTrack: number;
+  readonly #cues: { timeMs: number; clusterPos: number }[] = [];
   #clusterTimecode: number | undefined;
   #clusterSizeAt = 0;
   #lastMs = 0;
@@ -162,6 +195,9 @@ export class WebmWriter {
     // SimpleBlock headers here carry the track number as a 1-byte vint.
     for (const t of opts.tracks) if (!Number.isInteger(t.number) || t.number < 1 || t.number > 126) throw new Error(`track number ${t.number} not in 1–126`);
     this.#tracks = new Map(opts.tracks.map((t) => [t.number, t.kind]));
+    const cueTrack = opts.tracks.find((t) => t.kind === 'video') ?? opts.tracks[0];
+    if (!cueTrack) throw new Error('a WebM file needs a track');
+    this.#cueTrack = cueTrack.number;
     this.#maxClusterMs = Math.min(opts.maxClusterMs ?? 5000, 30_000);
     const app = opts.app ?? 'strata';
     const ebml = el(
@@ -181,11 +217,13 @@ export class WebmWriter {
     const tracks = el(ID.Tracks, Buffer.concat(opts.tracks.map(trackEntry)));
     this.#segmentSizeAt = ebml.length + segment.length;
     this.#segmentDataAt = this.#segmentSizeAt + UNKNOWN_SIZE.length;
+    this.#infoPos = SEEK_HEAD_SPACE;
+    this.#tracksPos = SEEK_HEAD_SPACE + info.length;
     // Duration is the last element of Info: its float is Info's last 8 bytes.
-    this.#durationAt = this.#segmentDataAt + info.length - 8;
+    this.#durationAt = this.#segmentDataAt + this.#tracksPos - 8;
     this.#sink = new FileSink(path);
     try {
-      this.#sink.append(Buffer.concat([ebml, segment, UNKNOWN_SIZE, info, tracks]));
+      this.#sink.append(Buffer.concat([ebml, segment, UNKNOWN_SIZE, voidOf(SEEK_HEAD_SPACE), info, tracks]));
     } catch (err) {
       this.#sink.abandon();
       throw err;
@@ -207,7 +245,10 @@ export class WebmWriter {
     const t = Math.max(0, Math.round(timeMs));
     const rel = this.#clusterTimecode === undefined ? 0 : t - this.#clusterTimecode;
     const videoKey = keyFrame && this.#tracks.get(track) === 'video';
-    if (this.#clusterTimecode === undefined || videoKey || rel >= this.#maxClusterMs || rel < -0x8000 || rel > 0x7fff) this.#startCluster(t);
+    if (this.#clusterTimecode === undefined || videoKey || rel >= this.#maxClusterMs || rel < -0x8000 || rel > 0x7fff) {
+      // A cue only where a player can start decoding: a video key frame, or any cluster of an audio-only file.
+      this.#startCluster(t, this.#tracks.get(this.#cueTrack) === 'video' ? videoKey && track === this.#cueTrack : true);
+    }
     if (t > this.#lastMs) {
       this.#frameMs = t - this.#lastMs;
       this.#lastMs = t;
@@ -228,6 +269,7 @@ export class WebmWriter {
       try {
         this.#closeCluster();
         this.#patchDuration();
+        this.#writeCues();
         this.#sink.patch(this.#segmentSizeAt, vint(this.#sink.size - this.#segmentDataAt, 8));
       } finally {
         await this.#sink.close();
@@ -237,15 +279,35 @@ export class WebmWriter {
     return this.#closing;
   }
 
-  #startCluster(timecode: number): void {
+  #startCluster(timecode: number, cue: boolean): void {
     this.#closeCluster();
     this.#patchDuration();
+    if (cue) this.#cues.push({ timeMs: timecode, clusterPos: this.#sink.size - this.#segmentDataAt });
     this.#sink.append(idBytes(ID.Cluster));
     this.#clusterSizeAt = this.#sink.size;
     this.#sink.append(UNKNOWN_SIZE);
     this.#sink.append(uint(ID.Timecode, timecode));
     this.#clusterTimecode = timecode;
     this.stats.clusters++;
+  }
+
+  /** Cues after the last cluster, then the SeekHead over the Void reserved for it. */
+  #writeCues(): void {
+    if (this.#cues.length === 0) return;
+    const cuesPos = this.#sink.size - this.#segmentDataAt;
+    const points = this.#cues.map((c) =>
+      el(
+        ID.CuePoint,
+        Buffer.concat([
+          uint(ID.CueTime, c.timeMs),
+          el(ID.CueTrackPositions, Buffer.concat([uint(ID.CueTrack, this.#cueTrack), uint(ID.CueClusterPosition, c.clusterPos)])),
+        ]),
+      ),
+    );
+    this.#sink.append(el(ID.Cues, Buffer.concat(points)));
+    const seek = (id: number, pos: number) => el(ID.Seek, Buffer.concat([el(ID.SeekID, idBytes(id)), uint(ID.SeekPosition, pos)]));
+    const head = el(ID.SeekHead, Buffer.concat([seek(ID.Info, this.#infoPos), seek(ID.Tracks, this.#tracksPos), seek(ID.Cues, cuesPos)]));
+    this.#sink.patch(this.#segmentDataAt, Buffer.concat([head, voidOf(SEEK_HEAD_SPACE - head.length)]));
   }
 
   #closeCluster(): void {

@@ -115,6 +115,22 @@ function fakeSinks() {
   return { factory, open };
 }
 
+/** A store whose lease renewals take `delayMs` (longer than the pool's renewal interval). */
+class SlowLeases extends RecordingStore {
+  constructor(
+    records: ConstructorParameters<typeof RecordingStore>[0],
+    leases: ConstructorParameters<typeof RecordingStore>[1],
+    region: string,
+    private readonly delayMs: number,
+  ) {
+    super(records, leases, region);
+  }
+  override async writeLease(...args: Parameters<RecordingStore['writeLease']>): Promise<number | null> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    return super.writeLease(...args);
+  }
+}
+
 const peer = (peerId: string, producers: PeerSummary['producers']): PeerSummary => ({ peerId, identity: `id-${peerId}`, producers });
 const prod = (producerId: string, kind: 'audio' | 'video') => ({ producerId, kind, paused: false });
 
@@ -128,7 +144,15 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
   const sinks = fakeSinks();
   let dir: string;
 
-  async function startPool(recorderId: string, region = REGION, emptyRoomMs = 60_000): Promise<{ pool: RecorderPool; bus: Bus }> {
+  interface PoolSetup {
+    region?: string;
+    emptyRoomMs?: number;
+    maxTracks?: number;
+    /** Every lease renewal takes this long (a slow JetStream). */
+    leaseWriteMs?: number;
+  }
+  async function startPool(recorderId: string, setup: PoolSetup = {}): Promise<{ pool: RecorderPool; bus: Bus }> {
+    const { region = REGION, emptyRoomMs = 60_000, maxTracks = 0, leaseWriteMs = 0 } = setup;
     const bus = await Bus.connect({ servers: nats.url, name: recorderId, logger: memoryLogger().log, requestTimeoutMs: 3000 });
     buses.push(bus);
     const [records, leases] = await Promise.all([bus.kv(buckets.recordings, Recording), bus.kv(buckets.recordingLeases, RecordingLease)]);
@@ -140,8 +164,9 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
       leaseMs: LEASE_MS,
       rosterPollMs: 200,
       emptyRoomMs,
+      maxTracks,
       bus,
-      store: new RecordingStore(records, leases, region),
+      store: leaseWriteMs ? new SlowLeases(records, leases, region, leaseWriteMs) : new RecordingStore(records, leases, region),
       media,
       sinks: sinks.factory,
       log: memoryLogger().log,
@@ -153,12 +178,14 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
     return { pool, bus };
   }
 
-  const call = {
-    start: (roomId: string) => client.request(RecordingStart, subjects.recording(REGION, RecordingStart.name), { roomId, requestedBy: 'test' }),
-    stop: (recordingId: string) => client.request(RecordingStop, subjects.recording(REGION, RecordingStop.name), { recordingId }),
-    get: (recordingId: string) => client.request(RecordingGet, subjects.recording(REGION, RecordingGet.name), { recordingId }),
-    list: (roomId?: string) => client.request(RecordingList, subjects.recording(REGION, RecordingList.name), roomId ? { roomId } : {}),
-  };
+  /** The pool's requests, as a gateway of `region` sends them. */
+  const callIn = (region: string) => ({
+    start: (roomId: string) => client.request(RecordingStart, subjects.recording(region, RecordingStart.name), { roomId, requestedBy: 'test' }),
+    stop: (recordingId: string) => client.request(RecordingStop, subjects.recording(region, RecordingStop.name), { recordingId }),
+    get: (recordingId: string) => client.request(RecordingGet, subjects.recording(region, RecordingGet.name), { recordingId }),
+    list: (roomId?: string) => client.request(RecordingList, subjects.recording(region, RecordingList.name), roomId ? { roomId } : {}),
+  });
+  const call = callIn(REGION);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'strata-rec-pool-'));
@@ -284,9 +311,8 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
   });
 
   it('stops on its own once the room has been empty for the timeout, whether its roster is empty or its placement gone', async () => {
-    await startPool('rec-lonely', 'rtest2', 400);
-    const start = (roomId: string) => client.request(RecordingStart, subjects.recording('rtest2', RecordingStart.name), { roomId, requestedBy: 'test' });
-    const get = (recordingId: string) => client.request(RecordingGet, subjects.recording('rtest2', RecordingGet.name), { recordingId });
+    await startPool('rec-lonely', { region: 'rtest2', emptyRoomMs: 400 });
+    const { start, get } = callIn('rtest2');
     media.publish('room5', peer('gina', [prod('pg1', 'audio')]));
     media.publish('room6', peer('hank', [prod('ph1', 'audio')]));
     const five = await start('room5');
@@ -327,5 +353,44 @@ describe('recorder pool (real NATS and KV, fake media)', () => {
     // Released, not left to expire: taken within a sweep or two, well before a lease would run out after the close.
     assert.ok(taken.segments[1]!.startedAt - r1.segments[0]!.endedAt! < LEASE_MS, JSON.stringify(taken.segments));
     await call.stop(started.recordingId);
+  });
+
+  it('a recorder at its track limit leaves the start queue: new recordings go to one with room, none with room is UNAVAILABLE, and it takes them again once below', async () => {
+    const region = 'rcap';
+    const [a, b] = [await startPool('cap-a', { region, maxTracks: 2 }), await startPool('cap-b', { region, maxTracks: 2 })];
+    const { start, stop } = callIn(region);
+    for (const room of ['cap1', 'cap2', 'cap3']) media.publish(room, peer(`${room}-p`, [prod(`${room}-a`, 'audio'), prod(`${room}-v`, 'video')]));
+
+    const first = await start('cap1');
+    const full = first.recorderId === 'cap-a' ? a.pool : b.pool;
+    assert.equal(full.tracks, 2);
+    assert.ok(full.full);
+    // Only the other recorder is in the queue now: every start goes there, whoever NATS would have picked.
+    const second = await start('cap2');
+    assert.notEqual(second.recorderId, first.recorderId);
+    assert.ok(a.pool.full && b.pool.full);
+    await assert.rejects(start('cap3'), (e: StrataError) => e.code === 'UNAVAILABLE');
+
+    await stop(first.recordingId);
+    // Below its limit again, it rejoins the queue at its next sweep.
+    const third = await waitFor('a start taken again', () => start('cap3').catch(() => undefined), 5000, 100);
+    assert.equal(third.recorderId, first.recorderId);
+    for (const r of [second, third]) await stop(r.recordingId);
+  });
+
+  it('keeps its recording when renewing a lease takes longer than the renewal interval (one sweep at a time)', async () => {
+    const region = 'rslow';
+    const slow = callIn(region);
+    // Renewed every LEASE_MS / 3 = 200 ms; each renewal takes 350 ms, still within the lease.
+    const { pool } = await startPool('slow-a', { region, leaseWriteMs: 350 });
+    media.publish('slow1', peer('slow-p', [prod('slow-a1', 'audio')]));
+    const started = await slow.start('slow1');
+    await new Promise((r) => setTimeout(r, 2000));
+    const now = await slow.get(started.recordingId);
+    assert.equal(now.status, 'recording');
+    assert.equal(now.recorderId, 'slow-a');
+    assert.equal(now.segments.length, 1, JSON.stringify(now.segments));
+    assert.equal(pool.recordings, 1, 'still held');
+    await slow.stop(started.recordingId);
   });
 });

@@ -1,6 +1,6 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, loadConfig } from '@strata/config';
-import { freeTcpPort, startS3rver, waitFor, type RunningS3rver } from '@strata/harness';
+import { freePort, startS3rver, waitFor, type RunningS3rver } from '@strata/harness';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -119,7 +119,7 @@ describe('S3 upload of recording files', () => {
   });
 
   it('retries while the server is down, keeps the local file until the upload is confirmed, deletes it after when asked', async () => {
-    const port = await freeTcpPort();
+    const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     const files = await recording('r2', { 'video-0001.webm': 2 * 1024 * 1024 });
     const f = files.get('video-0001.webm');
@@ -147,7 +147,7 @@ describe('S3 upload of recording files', () => {
   });
 
   it('a new queue on the same folder resumes the uploads a previous one left pending', async () => {
-    const port = await freeTcpPort();
+    const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     const creds = { endpoint, bucket: 'strata-test', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
     // A recordings folder of its own, so markers another test left cannot count here.
@@ -212,7 +212,7 @@ describe('S3 upload of recording files', () => {
     assert.deepEqual(await getObject(s3, 'rec/r5/video-0001.webm'), f.bytes);
 
     // Nothing listens on this port: drain must return false at its timeout, not hang or lie.
-    const down = queueFor(targetFor({ ...s3, endpoint: `http://127.0.0.1:${await freeTcpPort()}` }));
+    const down = queueFor(targetFor({ ...s3, endpoint: `http://127.0.0.1:${await freePort()}` }));
     const g = (await recording('r6', { 'a.webm': 100 })).get('a.webm');
     assert.ok(g);
     await down.enqueue(g.path, 'r6/a.webm');

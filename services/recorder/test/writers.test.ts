@@ -4,6 +4,7 @@
 import { decodeErrors, probe } from '@strata/harness';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,58 @@ import { parseVp8KeyFrame } from '../src/vp8-depacketizer.js';
 import { WebmWriter } from '../src/webm-writer.js';
 
 const run = promisify(execFile);
+
+interface EbmlTag {
+  name: string;
+  start: number;
+  value?: number | string;
+  data?: Buffer;
+}
+// An EBML reader we did not write (npm `ebml`, CommonJS without types): every element with its offset.
+const { Decoder } = createRequire(import.meta.url)('ebml') as { Decoder: new () => NodeJS.ReadWriteStream };
+async function ebmlElements(file: string): Promise<EbmlTag[]> {
+  const out: EbmlTag[] = [];
+  const d = new Decoder();
+  d.on('data', ([type, tag]: [string, EbmlTag]) => {
+    if (type !== 'end') out.push(tag);
+  });
+  const done = new Promise((resolve, reject) => d.on('finish', resolve).on('error', reject));
+  d.end(readFileSync(file));
+  await done;
+  return out;
+}
+
+/**
+ * What a player that seeks by the index finds: the SeekHead's Info, Tracks and Cues, each at the
+ * position it names, and one cue per cluster it expects, each at a Cluster of its CueTime.
+ */
+async function assertSeekable(file: string, clusters: number, cueTrack: number): Promise<void> {
+  const els = await ebmlElements(file);
+  const segment = els.findIndex((e) => e.name === 'Segment');
+  const dataStart = els[segment + 1]!.start;
+  const at = (pos: number) => els.find((e) => e.start === dataStart + pos && e.name !== 'Segment');
+  const seekIds = els.filter((e) => e.name === 'SeekID').map((e) => e.data!.toString('hex'));
+  const seekPositions = els.filter((e) => e.name === 'SeekPosition').map((e) => Number(e.value));
+  assert.deepEqual(seekIds, ['1549a966', '1654ae6b', '1c53bb6b'], 'Info, Tracks, Cues');
+  assert.deepEqual(
+    seekPositions.map((p) => at(p)?.name),
+    ['Info', 'Tracks', 'Cues'],
+  );
+  const times = els.filter((e) => e.name === 'CueTime').map((e) => Number(e.value));
+  const positions = els.filter((e) => e.name === 'CueClusterPosition').map((e) => Number(e.value));
+  assert.equal(times.length, clusters, `${times.length} cue points`);
+  assert.deepEqual(
+    els.filter((e) => e.name === 'CueTrack').map((e) => Number(e.value)),
+    times.map(() => cueTrack),
+  );
+  for (const [i, pos] of positions.entries()) {
+    const cluster = at(pos);
+    assert.equal(cluster?.name, 'Cluster', `cue ${i} at ${pos}`);
+    const timecode = els[els.indexOf(cluster!) + 1];
+    assert.equal(timecode?.name, 'Timecode');
+    assert.equal(Number(timecode.value), times[i], `cue ${i}'s time is its cluster's`);
+  }
+}
 let dir: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'strata-rec-writers-'));
@@ -136,6 +189,10 @@ describe('recorder webm writer', () => {
     assert.equal(Number(s.nb_read_frames), 100);
     assert.ok(Math.abs(Number(p.format.duration) - 4.5) < 0.1, `duration ${p.format.duration}`);
     assert.deepEqual(await decodeErrors(f), { code: 0, stderr: '' });
+    await assertSeekable(f, 4, 1);
+    // ffmpeg seeks into the last cluster and decodes from its key frame.
+    const seek = await run('ffmpeg', ['-nostdin', '-v', 'error', '-ss', '3.6', '-i', f, '-frames:v', '1', '-f', 'framemd5', '-']);
+    assert.match(seek.stdout, /^0,\s+\d+,/m);
 
     // The copy has Duration as patched when its last cluster began (frame 50: 2.5 s) and frames up to 61.
     const t = await probe(copy);
@@ -143,6 +200,10 @@ describe('recorder webm writer', () => {
     assert.ok(Math.abs(Number(t.format.duration) - 2.5) < 0.1, `truncated duration ${t.format.duration}`);
     assert.equal(Number(t.streams[0]?.nb_read_frames), 61);
     assert.equal((await decodeErrors(copy)).code, 0);
+    // What a killed recorder leaves: the reserved space still a Void, no Cues.
+    const partial = await ebmlElements(copy);
+    assert.ok(!partial.some((e) => e.name === 'Cues' || e.name === 'SeekHead'));
+    assert.ok(partial.some((e) => e.name === 'Void'));
   });
 
   it('takes an Opus track beside the VP8 one (the design for a muxed recording)', async () => {
@@ -166,5 +227,6 @@ describe('recorder webm writer', () => {
     assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ['opus', 'vp8']);
     assert.equal(Number(p.streams.find((s) => s.codec_name === 'opus')?.nb_read_frames), 100);
     assert.deepEqual(await decodeErrors(f), { code: 0, stderr: '' });
+    await assertSeekable(f, 2, 1);
   });
 });

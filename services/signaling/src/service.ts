@@ -39,7 +39,8 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
     const media = new BusMediaNodes(bus, region, config.SIGNALING_REQUEST_TIMEOUT);
     const placer = new RoomPlacer(media, new PlacementStore(roomsKv, region), directory, { legSize: config.SIGNALING_ROOM_LEG_SIZE }, log);
     // A start sets every track of the room up before it answers: more than one media request's time.
-    const recordings = new Recordings(bus, region, Math.max(15_000, 3 * config.SIGNALING_REQUEST_TIMEOUT));
+    // Reads (get, list) get 1.5 request timeouts in all: 7.5 s by default, inside a client's 10 s.
+    const recordings = new Recordings(bus, region, Math.max(15_000, 3 * config.SIGNALING_REQUEST_TIMEOUT), Math.ceil(1.5 * config.SIGNALING_REQUEST_TIMEOUT));
     const sessions = new SessionManager(
       bus,
       media,
