@@ -29,7 +29,7 @@
  * Prints the table and RESULT lines on stdout, progress on stderr; `--json` writes the results of
  * record (bench/lib/results.ts) and every round's raw figures. See docs/benchmarks.md, "TURN relay cost".
  */
-import { freeUdpPort, haveCommands, startTurnutilsPeer, startUclient, type UclientProgress } from '@strata/harness';
+import { freePort, haveCommands, startTurnutilsPeer, startUclient, type UclientProgress } from '@strata/harness';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -273,7 +273,7 @@ async function main(): Promise<number> {
   // A secret of this run only; coturn's realm is ours, so both challenge with the same one.
   const secret = randomBytes(16).toString('hex');
   const realm = 'strata';
-  const [oursPort, coturnPort, peerPort] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+  const [oursPort, coturnPort, peerPort] = [await freePort(), await freePort(), await freePort()];
   const ours = await startOursTurn({ port: oursPort, relay: OURS_RELAYS, secret, compiled: o.compiled });
   onCleanup('turn service + nats-server', () => ours.stop());
   log(`ours ready: ${ours.describe()}`);

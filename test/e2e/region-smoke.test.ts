@@ -228,4 +228,18 @@ describe('a bad configuration stops a service with a message naming the variable
     assert.equal(r.code, 78);
     assert.match(p.output(), /HTTP_PORT: "eighty" is not an integer/);
   });
+
+  it('exits 1 naming NATS_KV_REPLICAS when a lone nats-server cannot hold that many replicas', async () => {
+    const nats = await startNatsServer();
+    try {
+      const p = spawnService('signaling', { NATS_URL: nats.url, NATS_KV_REPLICAS: '3', HTTP_PORT: '0' });
+      // A gateway that ignored the setting would start and serve: it gets 20 s to exit instead.
+      const r = await Promise.race([p.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20_000).unref())]);
+      if (!r) await p.stop(5000);
+      assert.equal(r?.code, 1, 'signaling exits');
+      assert.match(p.output(), /KV bucket strata-\S+ with 3 replicas \(NATS_KV_REPLICAS\): replicas > 1 not supported in non-clustered mode/);
+    } finally {
+      await nats.stop();
+    }
+  });
 });

@@ -5,7 +5,7 @@
  * joins through a region's gateway gets that region's TURN URLs and a credential that region's server
  * accepts (coturn's turnutils_uclient relays with it) and the other region's refuses.
  */
-import { freeUdpPort, haveCommands, startTurnutilsPeer, uclient, waitFor } from '@strata/harness';
+import { freePort, haveCommands, startTurnutilsPeer, uclient, waitFor } from '@strata/harness';
 import type { ManagedProcess } from '@strata/process';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -27,13 +27,13 @@ describe('each region hands out its own TURN', { timeout: 120_000, skip: HAVE_CO
   const sockets: RawSocket[] = [];
 
   before(async () => {
-    peerPort = await freeUdpPort();
+    peerPort = await freePort();
     peer = await startTurnutilsPeer(peerPort);
     for (const [name, relays] of [
       ['eu', 41_000],
       ['us', 41_500],
     ] as const) {
-      const turnPort = await freeUdpPort();
+      const turnPort = await freePort();
       const shared = regions.get('eu')?.region.nats;
       const region = await startRegion({
         region: name,

@@ -1,7 +1,7 @@
 // A region of only the TURN service, set up for coturn's clients: the service as its own process beside
 // nats-server, turnutils_peer (coturn's UDP echo) as the peer, and one credential minted over NATS as
 // the gateway gets one. Shared by the e2e tests that run turnutils_uclient against the service.
-import { freeUdpPort, startTurnutilsPeer } from '@strata/harness';
+import { freePort, startTurnutilsPeer } from '@strata/harness';
 import type { ManagedProcess } from '@strata/process';
 import { TurnCredentials, subjects } from '@strata/protocol';
 import { startRegion, type Region } from './region.js';
@@ -21,8 +21,8 @@ export interface TurnRegion {
 }
 
 export async function startTurnRegion(opts: { secret: string; identity: string; env?: Record<string, string> }): Promise<TurnRegion> {
-  const turnPort = await freeUdpPort();
-  const peerPort = await freeUdpPort();
+  const turnPort = await freePort();
+  const peerPort = await freePort();
   // A relay range of its own, away from other tests' ephemeral ports.
   const minPort = 40_000 + Math.floor(Math.random() * 200) * 100;
   const region = await startRegion({

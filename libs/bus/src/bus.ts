@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { StrataError, check, type EventDef, type EventOf, type Reply, type RequestOf, type ResponseOf, type RpcDef } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import { connect, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { connect, type ConnectionOptions, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { decode, encode } from './codec.js';
 import { TypedKv } from './kv.js';
 import { ReplyMux } from './reply-mux.js';
@@ -14,7 +14,7 @@ export interface BusOptions {
   name: string;
   logger: Logger;
   requestTimeoutMs?: number;
-  /** Keep retrying the first connection (services starting before nats-server in `npm run dev`). */
+  /** Keep trying the first connection, logging why it fails (services starting before nats-server); refused credentials still fail at once. */
   waitOnFirstConnect?: boolean;
   /** User and password; neither: no authentication. */
   user?: string;
@@ -24,6 +24,11 @@ export interface BusOptions {
    * may subscribe to its own (`_INBOX.<kind>.>`) and to no other service's replies.
    */
   inboxPrefix?: string;
+  /**
+   * Replicas of the KV buckets this bus creates (1 unless set). A bucket that exists is used as
+   * it is: its replicas change only through the stream's config (`nats stream edit`).
+   */
+  kvReplicas?: number;
 }
 
 export interface HandlerContext {
@@ -52,30 +57,33 @@ export class Bus {
   private readonly subs = new Set<Subscription>();
   /** Not among `subs`: drain() must still receive the replies its running handlers wait for. */
   private readonly replies: ReplyMux;
+  /** Buckets whose replicas kv() compared with kvReplicas already. */
+  private readonly replicasChecked = new Set<string>();
 
   private constructor(
     readonly nc: NatsConnection,
     private readonly log: Logger,
     private readonly requestTimeoutMs: number,
     inboxPrefix?: string,
+    private readonly kvReplicas = 1,
   ) {
     this.replies = new ReplyMux(nc, log, inboxPrefix);
   }
 
   static async connect(opts: BusOptions): Promise<Bus> {
-    const nc = await connect({
+    const options: ConnectionOptions = {
       servers: opts.servers,
       name: opts.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
       // nats.js otherwise captures two stack traces per request (its own "async traces") on the
       // chance it fails: a third of a gateway's CPU per join. Our errors name the subject instead.
       noAsyncTraces: true,
       ...(opts.user ? { user: opts.user, pass: opts.pass ?? '' } : {}),
       ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
-    });
-    const bus = new Bus(nc, opts.logger, opts.requestTimeoutMs ?? 5000, opts.inboxPrefix);
+    };
+    const nc = opts.waitOnFirstConnect ? await connectWhenReachable(options, opts.logger) : await connect(options);
+    const bus = new Bus(nc, opts.logger, opts.requestTimeoutMs ?? 5000, opts.inboxPrefix, opts.kvReplicas);
     void bus.watchStatus();
     opts.logger.info({ server: nc.getServer() }, 'connected to NATS');
     return bus;
@@ -214,12 +222,38 @@ export class Bus {
     void p.finally(() => this.inflight.delete(p));
   }
 
-  /** A JetStream KV bucket whose values are validated against `schema`. Created if missing. */
+  /** A JetStream KV bucket whose values are validated against `schema`. Created if missing, with the bus's `kvReplicas`. */
   async kv<S extends TSchema>(bucket: string, schema: S, opts: { ttlMs?: number; history?: number } = {}): Promise<TypedKv<Static<S>>> {
-    const kv = await this.nc.jetstream().views.kv(bucket, {
-      history: opts.history ?? 1,
-      ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
-    });
+    const kv = await this.nc
+      .jetstream()
+      .views.kv(bucket, {
+        history: opts.history ?? 1,
+        replicas: this.kvReplicas,
+        ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
+      })
+      .catch((err: unknown) => {
+        // A lone server refuses more than one replica, a cluster more than it has servers: say which setting asked.
+        if (this.kvReplicas <= 1) throw err;
+        const why = err instanceof Error ? err.message : String(err);
+        throw new StrataError('UNAVAILABLE', `KV bucket ${bucket} with ${this.kvReplicas} replicas (NATS_KV_REPLICAS): ${why}`);
+      });
+    if (this.kvReplicas > 1 && !this.replicasChecked.has(bucket)) {
+      // A bucket made before (with fewer) keeps them: say so once, with the command that changes it.
+      // Advisory: a bucket this call just made may have no stream leader to answer yet.
+      this.replicasChecked.add(bucket);
+      const replicas = await kv.status().then(
+        (st) => st.replicas,
+        (err: unknown) => {
+          this.log.debug({ err, bucket }, 'could not read the KV bucket replicas');
+          return this.kvReplicas;
+        },
+      );
+      if (replicas < this.kvReplicas)
+        this.log.warn(
+          { bucket, replicas, kvReplicas: this.kvReplicas },
+          `KV bucket ${bucket} has ${replicas} replica(s), fewer than NATS_KV_REPLICAS: it existed before; \`nats stream edit KV_${bucket} --replicas ${this.kvReplicas}\` changes it`,
+        );
+    }
     return new TypedKv<Static<S>>(kv, bucket, schema, this.log, await this.nc.jetstreamManager(), opts.history ?? 1);
   }
 
@@ -233,5 +267,37 @@ export class Bus {
 
   closed(): Promise<void | Error> {
     return this.nc.closed();
+  }
+}
+
+/** Errors that another attempt cannot mend: the service's credentials or its server list are wrong. */
+const FATAL_CONNECT_ERRORS = new Set(['AUTHORIZATION_VIOLATION', 'AUTHENTICATION_EXPIRED', 'BAD_AUTHENTICATION', 'PERMISSIONS_VIOLATION']);
+
+/**
+ * The first connection of a service that may start before its nats-server (`npm run dev`, a
+ * compose stack): tries again until a server answers, saying so in the log (nats.js's own
+ * `waitOnFirstConnect` retries silently, so a service that cannot reach NATS looked dead), and
+ * gives up at once on a refusal of its credentials, which no retry mends.
+ */
+async function connectWhenReachable(options: ConnectionOptions, log: Logger): Promise<NatsConnection> {
+  let delay = 250;
+  let lastLogged = 0;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect(options);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && FATAL_CONNECT_ERRORS.has(code)) {
+        log.fatal({ err, servers: options.servers, user: options.user }, "NATS refused this service's credentials");
+        throw err;
+      }
+      // The first failure, then one line every 10 s: enough to see why, not a line per try.
+      if (attempt === 1 || Date.now() - lastLogged >= 10_000) {
+        log.warn({ err, servers: options.servers, attempt }, 'NATS not reachable yet; trying again');
+        lastLogged = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 2000);
+    }
   }
 }

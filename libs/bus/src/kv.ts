@@ -23,7 +23,10 @@ export interface KvBucket<T> {
   update(key: string, value: T, revision: number): Promise<number | null>;
   /** Erases the key's history (up to `upToRevision`, when given) without a delete marker; true when the key is gone afterwards. */
   erase(key: string, upToRevision?: number): Promise<boolean>;
+  /** Keys matching `filter` (NATS wildcards) that hold a value. */
   keys(filter?: string): Promise<string[]>;
+  /** The entries of the keys matching `filter` with valid values, read one by one: a listing, not a snapshot. */
+  list(filter?: string): Promise<KvEntry<T>[]>;
 }
 
 /** A JetStream KV bucket with schema-checked values and compare-and-set helpers. */
@@ -36,6 +39,8 @@ export class TypedKv<T> implements KvBucket<T> {
     private readonly jsm: JetStreamManager,
     /** revisions kept per key (the bucket's history): with one, a key's only message is its latest revision */
     private readonly history = 1,
+    /** how long a JetStream API call keeps asking while the cluster elects a leader (see `whileElecting`) */
+    private readonly electionWaitMs = 10_000,
   ) {}
 
   /** The JetStream stream behind the bucket (`KV_<bucket>`). */
@@ -108,21 +113,66 @@ export class TypedKv<T> implements KvBucket<T> {
       // are cold, one after another on the connection, so 5,000 leaves at once held the gateway's
       // connection for seconds and its requests timed out.
       try {
-        await this.jsm.streams.deleteMessage(this.stream, upToRevision, false);
+        await this.whileElecting(() => this.jsm.streams.deleteMessage(this.stream, upToRevision, false));
       } catch (err) {
         if (!isNoMessage(err)) throw err;
       }
       return (await this.raw.get(key)) === null;
     }
-    await this.jsm.streams.purge(this.stream, upToRevision === undefined ? { filter } : { filter, seq: upToRevision + 1 });
+    await this.whileElecting(() => this.jsm.streams.purge(this.stream, upToRevision === undefined ? { filter } : { filter, seq: upToRevision + 1 }));
     return upToRevision === undefined || (await this.raw.get(key)) === null;
   }
 
-  async keys(filter = '>'): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.raw.keys(filter)) out.push(k);
-    return out;
+  /**
+   * The keys a listing looks at: the stream's subjects under `filter`, from one stream info
+   * request (paged by the client past the server's page size). Not nats.js's `keys()`: that
+   * one reads an ordered consumer until a message says none is pending, and when the last
+   * messages it was created to deliver are erased before they reach it (a lease or a peer
+   * record erased at that moment) no such message ever comes and the listing waits for ever.
+   * A subject whose last message is a delete marker is listed too; reading it says so.
+   */
+  private async subjects(filter: string): Promise<string[]> {
+    const prefix = `$KV.${this.bucket}.`;
+    const info = await this.whileElecting(() => this.jsm.streams.info(this.stream, { subjects_filter: `${prefix}${filter}` }));
+    return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
   }
+
+  /**
+   * Runs a JetStream API call, asking again while the answer is 503 "JetStream system temporarily
+   * unavailable": a clustered server says so while the JetStream meta group has no leader, for the
+   * seconds an election takes after its leader stopped (a rolling restart), even though the
+   * stream itself has a leader again and takes writes. Anything else, or the wait running out,
+   * goes to the caller.
+   */
+  private async whileElecting<R>(call: () => Promise<R>): Promise<R> {
+    const giveUpAt = Date.now() + this.electionWaitMs;
+    for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isClusterUnavailable(err) || Date.now() + pause > giveUpAt) throw err;
+        this.log.debug({ bucket: this.bucket, pauseMs: pause }, 'JetStream has no meta leader; asking again');
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  async keys(filter = '>'): Promise<string[]> {
+    const keys = await this.subjects(filter);
+    const held = await Promise.all(keys.map(async (k) => ((await this.raw.get(k))?.operation === 'PUT' ? k : null)));
+    return held.filter((k): k is string => k !== null);
+  }
+
+  async list(filter = '>'): Promise<KvEntry<T>[]> {
+    const entries = await Promise.all((await this.subjects(filter)).map((k) => this.get(k)));
+    return entries.filter((e): e is KvEntry<T> => e !== null);
+  }
+}
+
+/** 503 with JetStream's error 10008: the cluster has no meta leader for now. */
+function isClusterUnavailable(err: unknown): boolean {
+  const api = (err as { api_error?: { err_code?: number } } | null)?.api_error;
+  return api?.err_code === 10008 || (err instanceof Error && /jetstream system temporarily unavailable/i.test(err.message));
 }
 
 /** The server's answer to a delete of a sequence the stream no longer has. */

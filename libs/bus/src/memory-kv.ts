@@ -90,6 +90,10 @@ export class MemoryKv<T> implements KvBucket<T> {
     await this.pause();
     return [...this.entries.keys()].filter((k) => matches(filter, k));
   }
+
+  async list(filter = '>'): Promise<KvEntry<T>[]> {
+    return (await this.keys(filter)).map((k) => this.peek(k) as KvEntry<T>);
+  }
 }
 
 /** NATS subject matching: `*` is one token, a final `>` one or more. */

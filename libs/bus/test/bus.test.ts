@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { Bus } from '@strata/bus';
-import { startNatsServer, type NatsServer } from '@strata/nats-server';
+import { Bus, TypedKv } from '@strata/bus';
+import { freePort, startNatsServer, type NatsServer } from '@strata/nats-server';
 import { StrataError, defineEvent, defineRpc } from '@strata/protocol';
 import { startTelemetry, type Telemetry } from '@strata/telemetry';
 import { trace } from '@opentelemetry/api';
@@ -216,6 +216,80 @@ describe('bus against a real nats-server', () => {
     assert.equal((await jsm.streams.info(kv.stream)).state.messages, 0);
   });
 
+  it('lists keys and entries while other keys are written and erased: every listing ends and holds the key that stays', async () => {
+    // A listing built on an ordered consumer waits for a message saying nothing is pending; when the
+    // messages it was created for are erased before delivery, that message never comes. Writes and
+    // erases from another connection race 2,000 listings here; one such listing in a few hundred hung.
+    const writer = await server.kv('test-race', Item);
+    const reader = await client.kv('test-race', Item);
+    await writer.put('r.stays', { name: 'stays', count: 0 });
+    let writing = true;
+    const writes = (async () => {
+      for (let i = 0; writing; i++) {
+        const key = `r.k${i % 3}`;
+        const rev = await writer.put(key, { name: key, count: i });
+        if (i % 2) await writer.erase(key, rev);
+      }
+    })();
+    const hung = Symbol('hung');
+    const bounded = <T>(p: Promise<T>): Promise<T | typeof hung> =>
+      Promise.race([p, new Promise<typeof hung>((resolve) => setTimeout(resolve, 5000, hung).unref())]);
+    try {
+      for (let n = 0; n < 2000; n++) {
+        const [keys, entries] = await Promise.all([bounded(reader.keys('r.*')), bounded(reader.list('r.*'))]);
+        assert.notEqual(keys, hung, `listing ${n} of keys never ended`);
+        assert.notEqual(entries, hung, `listing ${n} of entries never ended`);
+        assert.ok((keys as string[]).includes('r.stays'), `listing ${n}: ${String(keys)}`);
+        assert.deepEqual((entries as { key: string; value: { name: string } }[]).find((e) => e.key === 'r.stays')?.value.name, 'stays');
+      }
+    } finally {
+      writing = false;
+      await writes;
+    }
+  });
+
+  it('asks again while a clustered JetStream has no meta leader (503, err_code 10008), and only then', async () => {
+    const real = await server.kv('test-election', Item);
+    await real.put('e.one', { name: 'one', count: 1 });
+    const jsm = await server.nc.jetstreamManager();
+    // The answer a clustered nats-server gives while its meta group elects a leader, as nats.js raises it.
+    const unavailable = (): Error =>
+      Object.assign(new Error('503'), { code: '503', api_error: { code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' } });
+    let failuresLeft = 0;
+    let calls = 0;
+    const electing = new Proxy(jsm.streams, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'info' || typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          calls++;
+          if (failuresLeft-- > 0) return Promise.reject(unavailable());
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const flakyJsm = new Proxy(jsm, { get: (t, p, r) => (p === 'streams' ? electing : Reflect.get(t, p, r)) });
+    const kvLog = memoryLogger();
+    const patient = new TypedKv(real.raw, 'test-election', Item, kvLog.log, flakyJsm, 1, 2000);
+    failuresLeft = 3;
+    assert.deepEqual(
+      (await patient.list('e.*')).map((e) => e.key),
+      ['e.one'],
+    );
+    assert.equal(calls, 4, 'three 503s, then the answer');
+    assert.equal(kvLog.lines().filter((l) => /no meta leader/.test(String(l['msg']))).length, 3);
+    // The wait is bounded: an election that outlasts it reaches the caller as the server's error.
+    const hasty = new TypedKv(real.raw, 'test-election', Item, kvLog.log, flakyJsm, 1, 250);
+    failuresLeft = 1000;
+    await assert.rejects(hasty.keys('e.*'), (err: { api_error?: { err_code?: number } }) => err.api_error?.err_code === 10008);
+    // Any other failure is not an election: a missing stream is said at once.
+    failuresLeft = 0;
+    calls = 0;
+    const missing = new TypedKv(real.raw, 'test-no-such-bucket', Item, kvLog.log, flakyJsm, 1, 2000);
+    await assert.rejects(missing.list(), /stream not found/);
+    assert.equal(calls, 1);
+  });
+
   it('drains: in-flight requests finish, then the connection closes', async () => {
     const slow = await Bus.connect({ servers: nats.url, name: 'slow', logger: memoryLogger().log });
     let started = false;
@@ -237,5 +311,53 @@ describe('bus against a real nats-server', () => {
     await draining;
     assert.deepEqual(await pending, { sum: 3 });
     assert.ok(slow.nc.isClosed());
+  });
+});
+
+describe('the first connection of a service (waitOnFirstConnect)', () => {
+  it('says in the log that NATS is not reachable yet, and connects once a server comes up', async () => {
+    const port = await freePort();
+    const logs = memoryLogger();
+    let settled = false;
+    const connecting = Bus.connect({ servers: `nats://127.0.0.1:${port}`, name: 'early', logger: logs.log, waitOnFirstConnect: true }).finally(
+      () => (settled = true),
+    );
+    await until('a warning that NATS is not reachable', () => logs.lines().some((l) => l['msg'] === 'NATS not reachable yet; trying again'));
+    assert.equal(settled, false, 'still trying while no server answers');
+    const late = await startNatsServer({ port, jetstream: false });
+    try {
+      const connected = await connecting;
+      assert.ok(!connected.nc.isClosed());
+      assert.ok(logs.lines().some((l) => l['msg'] === 'connected to NATS'));
+      await connected.drain();
+    } finally {
+      await late.stop();
+    }
+  });
+
+  it('fails at once, and says why, when the server refuses the credentials', async () => {
+    const secured = await startNatsServer({ jetstream: false, args: ['--user', 'media', '--pass', 'right'] });
+    const logs = memoryLogger();
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        Bus.connect({ servers: secured.url, name: 'wrong', logger: logs.log, waitOnFirstConnect: true, user: 'media', pass: 'wrong' }),
+        (err: { code?: string }) => err.code === 'AUTHORIZATION_VIOLATION',
+      );
+      assert.ok(Date.now() - started < 5000, 'no retries on refused credentials');
+      const fatal = logs.lines().find((l) => l['msg'] === "NATS refused this service's credentials");
+      assert.equal(fatal?.['user'], 'media');
+      const good = await Bus.connect({
+        servers: secured.url,
+        name: 'right',
+        logger: memoryLogger().log,
+        waitOnFirstConnect: true,
+        user: 'media',
+        pass: 'right',
+      });
+      await good.drain();
+    } finally {
+      await secured.stop();
+    }
   });
 });

@@ -23,7 +23,9 @@ async function script(kv: KvBucket<Item>): Promise<unknown[]> {
   out.push(await kv.create('r.a', { name: 'again', count: 1 }));
   out.push(await kv.put('s.c.d', { name: 'deep', count: 1 }));
   out.push((await kv.keys('r.*')).sort(), (await kv.keys('>')).sort(), (await kv.keys('s.>')).sort(), (await kv.keys('s.*')).sort());
-  out.push(await kv.erase('s.c.d'), await kv.get('s.c.d'));
+  const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
+  out.push((await kv.list('r.*')).sort(byKey), (await kv.list('s.>')).sort(byKey), await kv.list('t.*'));
+  out.push(await kv.erase('s.c.d'), await kv.get('s.c.d'), await kv.keys('s.>'), await kv.list('s.>'));
   await assert.rejects(kv.put('r.z', { name: 'z' } as unknown as Item), (err: StrataError) => err.code === 'INVALID_MESSAGE');
   return out;
 }

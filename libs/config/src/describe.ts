@@ -5,7 +5,8 @@ import type { ConfigSpec } from './load.js';
 const cellCode = (s: string): string => s.replaceAll('|', '\\|');
 const cellText = (s: string): string => cellCode(s).replaceAll('<', '&lt;');
 
-function defaultCell(hasFallback: boolean, fallback: unknown): string {
+/** A variable's default as a Markdown table cell: `(required)`, `(empty)` or the value in a code span. */
+export function defaultCell(hasFallback: boolean, fallback: unknown): string {
   if (!hasFallback) return '(required)';
   // An optional variable whose absence another setting fills in.
   if (fallback === undefined) return '(empty)';

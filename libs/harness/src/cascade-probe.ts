@@ -15,10 +15,7 @@ export async function legsOf(region: Region, roomId: string): Promise<string[] |
 export async function peersOf(region: Region, roomId: string): Promise<Map<string, string>> {
   const kv = await region.bus.kv(buckets.peers, PeerRecord);
   const out = new Map<string, string>();
-  for (const key of await kv.keys(`${region.region}.${roomId}.*`)) {
-    const e = await kv.get(key);
-    if (e) out.set(e.value.peerId, e.value.nodeId);
-  }
+  for (const e of await kv.list(`${region.region}.${roomId}.*`)) out.set(e.value.peerId, e.value.nodeId);
   return out;
 }
 

@@ -5,7 +5,6 @@
  */
 import { ManagedProcess } from '@strata/process';
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -13,15 +12,6 @@ const run = promisify(execFile);
 /** True when every named command is on PATH. */
 export async function haveCommands(...names: string[]): Promise<boolean> {
   return (await run('sh', ['-c', `command -v ${names.join(' ')}`]).catch(() => undefined)) !== undefined;
-}
-
-/** A UDP port free right now (a TURN server has to be told its port before uclient is). */
-export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, host, r));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export interface UclientTotals {

@@ -9,7 +9,6 @@ export * from './rtp.js';
 export { SrtpSession, randomSrtpParameters, rtpPayload, srtpOverhead } from './srtp.js';
 export { mediaBeat } from './beats.js';
 export {
-  freeUdpPort,
   haveCommands,
   parseUclientProgress,
   parseUclientTotals,
@@ -20,5 +19,6 @@ export {
   type UclientProgress,
   type UclientTotals,
 } from './coturn-clients.js';
-export { freeTcpPort, startS3rver, type RunningS3rver, type S3rverOptions } from './s3rver.js';
+export { startS3rver, type RunningS3rver, type S3rverOptions } from './s3rver.js';
 export { audioRms, decodeErrors, probe, startFfmpegRtp, type FfmpegRtp, type FfmpegRtpOptions, type ProbeResult, type ProbeStream } from './ffmpeg-source.js';
+export { freePort } from '@strata/process';

@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,16 +24,6 @@ export interface RunningS3rver {
   /** HTTP requests the server received so far: a test can tell a retry loop from one request. */
   requests(): number;
   close(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1, for a server a test starts later (one that is down at first). */
-export async function freeTcpPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const addr = srv.address();
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
 }
 
 /**

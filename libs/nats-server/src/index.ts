@@ -1,6 +1,5 @@
-import { ManagedProcess, ProcessStartError, portOpen } from '@strata/process';
+import { ManagedProcess, ProcessStartError, freePort, portOpen } from '@strata/process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -36,17 +35,7 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on `host`, from the OS. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '@strata/process';
 
 /** Starts a real nats-server and resolves once it accepts connections. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {

@@ -1,4 +1,4 @@
-import { bool, duration, list, oneOf, port, str, url, type ConfigOf } from '@strata/config';
+import { bool, duration, int, list, oneOf, port, str, url, type ConfigOf } from '@strata/config';
 import { ID_PATTERN, type ServiceKind } from '@strata/protocol';
 import { hostname } from 'node:os';
 
@@ -29,6 +29,13 @@ export function baseConfigSpec(kind: ServiceKind) {
       default: '',
     }),
     NATS_PASSWORD: str({ description: 'password of NATS_USER', default: '' }),
+    NATS_KV_REPLICAS: int({
+      description:
+        "replicas of a KV bucket this process creates (an existing bucket is used as it is): 1 for a lone nats-server, 3 in a region's 3-node cluster so the buckets outlive one server",
+      default: 1,
+      min: 1,
+      max: 5,
+    }),
     STRATA_REGION: str({ description: 'region this process serves', default: 'local', pattern: new RegExp(ID_PATTERN) }),
     STRATA_NODE_ID: str({ description: 'unique id of this process', default: defaultNodeId(kind), pattern: new RegExp(ID_PATTERN) }),
     HTTP_HOST: str({ description: 'address the HTTP endpoint (health, metrics, and for signaling the WebSocket) binds to', default: '127.0.0.1' }),

@@ -75,6 +75,7 @@ export async function startService<S extends ConfigSpec>(
     user: config.NATS_USER,
     pass: config.NATS_PASSWORD,
     inboxPrefix: `_INBOX.${def.kind}`,
+    kvReplicas: config.NATS_KV_REPLICAS,
   });
 
   const startedAt = Date.now();

@@ -84,8 +84,6 @@ export class PeerStore {
 
   /** Every peer record of a region, with revisions: for the orphan sweep, which runs only when a gateway went away. */
   async listRegion(region: string): Promise<StoredPeer[]> {
-    const keys = await this.peers.keys(regionPeersFilter(region));
-    const entries = await Promise.all(keys.map((k) => this.peers.get(k)));
-    return entries.filter((e): e is NonNullable<typeof e> => e !== null).map((e) => ({ record: e.value, revision: e.revision }));
+    return (await this.peers.list(regionPeersFilter(region))).map((e) => ({ record: e.value, revision: e.revision }));
   }
 }
