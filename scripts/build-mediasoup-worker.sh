@@ -59,6 +59,13 @@ log "building (meson $(meson --version), ninja $(ninja --version), $jobs jobs)"
 ( cd "$src/worker"
   meson setup --buildtype=release -Db_lto=false --wrap-mode=nodownload \
     -Dlibsrtp3:static-lib="$srtp_static" out/build >&2
+  # The worker's sources include headers flatc generates (fbs/FBS/*.h), but not every object that
+  # includes them depends on their generation: with an empty build tree, parallel jobs may
+  # compile one before flatc ran ("sctpParameters.h: No such file"). Generate them first.
+  generated="$(ninja -C out/build -t targets all | sed -n 's|^\(fbs/FBS/[^:]*\.h\): CUSTOM_COMMAND$|\1|p')"
+  [ -n "$generated" ] || { log "no generated flatbuffers headers found among the build's targets"; exit 1; }
+  # shellcheck disable=SC2086
+  ninja -C out/build -j"$jobs" $generated >&2
   ninja -C out/build -j"$jobs" mediasoup-worker >&2 )
 mkdir -p "$(dirname "$bin")"
 install -m 0755 "$src/worker/out/build/mediasoup-worker" "$bin"

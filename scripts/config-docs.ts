@@ -2,6 +2,9 @@
  * Keeps the configuration table of every service README equal to what the code accepts. The
  * table between `<!-- config:start -->` and `<!-- config:end -->` is describeConfig() of the
  * service's own spec merged over baseConfigSpec(kind), the same merge startService() does.
+ * docs/operations.md gets one more table, between `<!-- config-by-service:start -->` and
+ * `<!-- config-by-service:end -->`: every variable of every service, with its default per service,
+ * so an operator writing a deployment sees them all in one place.
  *
  *   node --conditions=strata-src --import tsx scripts/config-docs.ts          check: exit 1 if a README is stale
  *   node --conditions=strata-src --import tsx scripts/config-docs.ts --write  rewrite the tables
@@ -11,7 +14,7 @@
  * other, so the specs are evaluated on two made-up machines: whatever differs between them is
  * machine-dependent and rendered as a formula (`<cores>`, `<host>`), never as this machine's value.
  */
-import { describeConfig, type ConfigSpec, type VarSpec } from '@strata/config';
+import { defaultCell, describeConfig, type ConfigSpec, type VarSpec } from '@strata/config';
 import { SERVICE_KINDS, type ServiceKind } from '@strata/protocol';
 import { baseConfigSpec } from '@strata/service';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -23,6 +26,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const START_MARKER = '<!-- config:start -->';
 export const END_MARKER = '<!-- config:end -->';
+export const OPERATIONS_START_MARKER = '<!-- config-by-service:start -->';
+export const OPERATIONS_END_MARKER = '<!-- config-by-service:end -->';
+export const OPERATIONS_DOC = 'docs/operations.md';
 const WRITE_COMMAND = 'node --conditions=strata-src --import tsx scripts/config-docs.ts --write';
 
 /** The spec each service exports from src/config.ts; a Record so a new ServiceKind fails to compile here. */
@@ -125,17 +131,68 @@ export interface ConfigDoc {
   current: string;
 }
 
-function withTable(text: string, table: string): string | null {
-  const start = text.indexOf(START_MARKER);
-  const end = text.indexOf(END_MARKER, start + START_MARKER.length);
+function withTable(text: string, table: string, startMarker = START_MARKER, endMarker = END_MARKER): string | null {
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker, start + startMarker.length);
   if (start < 0 || end < 0) return null;
-  return `${text.slice(0, start)}${START_MARKER}\n${table}\n${text.slice(end)}`;
+  return `${text.slice(0, start)}${startMarker}\n${table}\n${text.slice(end)}`;
+}
+
+/** Every service's full spec (its own merged over the base), with machine-independent defaults. */
+export async function serviceSpecs(): Promise<Record<ServiceKind, ConfigSpec>> {
+  const out: Partial<Record<ServiceKind, ConfigSpec>> = {};
+  for (const kind of SERVICE_KINDS) out[kind] = documentedSpec(await specOn(kind, 0), await specOn(kind, 1));
+  return out as Record<ServiceKind, ConfigSpec>;
+}
+
+/** The environment variables each service reads, in the order of its README table. */
+export async function serviceVariables(): Promise<Record<ServiceKind, string[]>> {
+  const specs = await serviceSpecs();
+  const out: Partial<Record<ServiceKind, string[]>> = {};
+  for (const kind of SERVICE_KINDS) out[kind] = Object.keys(specs[kind]);
+  return out as Record<ServiceKind, string[]>;
+}
+
+/**
+ * One row per variable (the shared ones first, in the base spec's order), one column per service:
+ * the default there, or nothing when that service does not read it. Meanings stay in the READMEs,
+ * which this links to, so a description is written once.
+ */
+export function operationsTable(specs: Record<ServiceKind, ConfigSpec>): string {
+  const names: string[] = [];
+  for (const kind of SERVICE_KINDS) for (const name of Object.keys(specs[kind])) if (!names.includes(name)) names.push(name);
+  const header = `| variable | ${SERVICE_KINDS.map((k) => `[${k}](../services/${k}/README.md#configuration)`).join(' | ')} |`;
+  const rule = `|---|${SERVICE_KINDS.map(() => '---').join('|')}|`;
+  const rows = names.map((name) => {
+    const cells = SERVICE_KINDS.map((kind) => {
+      const v = specs[kind][name];
+      return v === undefined ? '' : defaultCell(v.hasFallback, v.fallback);
+    });
+    return `| \`${name}\` | ${cells.join(' | ')} |`;
+  });
+  return [header, rule, ...rows].join('\n');
+}
+
+export interface OperationsDoc {
+  /** Relative to the repository root. */
+  path: string;
+  table: string;
+  /** The page with that table in place; null when it has no markers to put it between. */
+  expected: string | null;
+  current: string;
+}
+
+export async function operationsDoc(specs?: Record<ServiceKind, ConfigSpec>): Promise<OperationsDoc> {
+  const table = operationsTable(specs ?? (await serviceSpecs()));
+  const current = await readFile(join(ROOT, OPERATIONS_DOC), 'utf8').catch(() => '');
+  return { path: OPERATIONS_DOC, table, expected: withTable(current, table, OPERATIONS_START_MARKER, OPERATIONS_END_MARKER), current };
 }
 
 export async function configDocs(): Promise<ConfigDoc[]> {
+  const specs = await serviceSpecs();
   const docs: ConfigDoc[] = [];
   for (const kind of SERVICE_KINDS) {
-    const table = describeConfig(documentedSpec(await specOn(kind, 0), await specOn(kind, 1)));
+    const table = describeConfig(specs[kind]);
     const path = join(ROOT, 'services', kind, 'README.md');
     const current = await readFile(path, 'utf8').catch(() => '');
     docs.push({ kind, readme: relative(ROOT, path), table, expected: withTable(current, table), current });
@@ -143,18 +200,23 @@ export async function configDocs(): Promise<ConfigDoc[]> {
   return docs;
 }
 
-/** READMEs whose table differs from the code (or that have no markers), as `path: why` lines. */
+/** Pages whose table differs from the code (or that have no markers), as `path: why` lines. */
 export async function staleConfigDocs(): Promise<string[]> {
-  return (await configDocs()).flatMap((d) => {
+  const readmes = (await configDocs()).flatMap((d) => {
     if (d.expected === null) return [`${d.readme}: no ${START_MARKER} … ${END_MARKER} block`];
     return d.expected === d.current ? [] : [`${d.readme}: configuration table is out of date`];
   });
+  const ops = await operationsDoc();
+  if (ops.expected === null) return [...readmes, `${ops.path}: no ${OPERATIONS_START_MARKER} … ${OPERATIONS_END_MARKER} block`];
+  return ops.expected === ops.current ? readmes : [...readmes, `${ops.path}: table of every variable by service is out of date`];
 }
 
-/** Rewrites the stale tables; returns the READMEs it changed. A README without markers is an error. */
+/** Rewrites the stale tables; returns the pages it changed. A page without markers is an error. */
 export async function writeConfigDocs(): Promise<string[]> {
   const docs = await configDocs();
   const unmarked = docs.filter((d) => d.expected === null).map((d) => d.readme);
+  const ops = await operationsDoc();
+  if (ops.expected === null) unmarked.push(`${ops.path} (${OPERATIONS_START_MARKER} … ${OPERATIONS_END_MARKER})`);
   if (unmarked.length > 0) throw new Error(`no ${START_MARKER} … ${END_MARKER} block in ${unmarked.join(', ')}`);
   const changed: string[] = [];
   for (const d of docs) {
@@ -162,18 +224,22 @@ export async function writeConfigDocs(): Promise<string[]> {
     await writeFile(join(ROOT, d.readme), d.expected);
     changed.push(d.readme);
   }
+  if (ops.expected !== null && ops.expected !== ops.current) {
+    await writeFile(join(ROOT, ops.path), ops.expected);
+    changed.push(ops.path);
+  }
   return changed;
 }
 
 async function main(args: string[]): Promise<number> {
   if (args.includes('--write')) {
     const changed = await writeConfigDocs();
-    console.log(changed.length ? `updated ${changed.join(', ')}` : 'every service README is up to date');
+    console.log(changed.length ? `updated ${changed.join(', ')}` : `every service README and ${OPERATIONS_DOC} are up to date`);
     return 0;
   }
   const stale = await staleConfigDocs();
   if (stale.length === 0) {
-    console.log('every service README is up to date');
+    console.log(`every service README and ${OPERATIONS_DOC} are up to date`);
     return 0;
   }
   console.error(`${stale.join('\n')}\nrun: ${WRITE_COMMAND}`);

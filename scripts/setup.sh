@@ -7,12 +7,17 @@ cd "$root"
 log() { echo "[setup] $*"; }
 t0=$(date +%s)
 
+# STRATA_SETUP_PROFILE=build is what an image's build stage runs (deploy/images/build.Dockerfile):
+# the same worker build and npm install, without the tools that only running and testing here use.
+profile="${STRATA_SETUP_PROFILE:-full}"
+case "$profile" in full | build) ;; *) echo "STRATA_SETUP_PROFILE: \"$profile\" is not full or build" >&2; exit 1 ;; esac
 apt_packages=(
-  nats-server ffmpeg chromium coturn iproute2
   # mediasoup worker build (see scripts/build-mediasoup-worker.sh)
   build-essential pkg-config python3 ninja-build dpkg-dev
   libssl-dev libuv1-dev libabsl-dev libsrtp2-dev flatbuffers-compiler libflatbuffers-dev
 )
+# Running a local region and its tests: NATS, TURN baseline, media tools, the browser, netns.
+[ "$profile" = full ] && apt_packages+=(nats-server ffmpeg chromium coturn iproute2)
 
 meson_ok() { meson --version 2>/dev/null | awk -F. '{ exit !($1 > 1 || ($1 == 1 && $2 >= 1)) }'; }
 

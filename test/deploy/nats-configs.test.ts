@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { RawSocket } from '../helpers/raw-socket.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/nats/', import.meta.url));
@@ -32,7 +33,12 @@ const JWT_SECRET = 'nats-deploy-test-jwt-secret';
 const ADMIN_SECRET = 'nats-deploy-test-admin-secret';
 const USERS = ['signaling', 'media', 'turn', 'geo-router', 'recorder', 'admin', 'sys'] as const;
 type User = (typeof USERS)[number];
-const PASSWORDS = Object.fromEntries(USERS.map((u) => [u, `${u}-pw-${Math.random().toString(36).slice(2)}`])) as Record<User, string>;
+// Passwords as compose.sh and operators make them: random hex, which nats-server would parse as a
+// number when it begins with digits and an exponent (5853e29…), and one with quotes, a backslash
+// and a space. start.sh hands each over quoted.
+const PASSWORDS = Object.fromEntries(
+  USERS.map((u, i) => [u, u === 'admin' ? `pw "with" \\ quotes ${randomBytes(4).toString('hex')}` : `${5853 + i}e29${randomBytes(20).toString('hex')}`]),
+) as Record<User, string>;
 const SECRETS = {
   NATS_SIGNALING_PASSWORD: PASSWORDS.signaling,
   NATS_MEDIA_PASSWORD: PASSWORDS.media,
@@ -171,20 +177,26 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
     }
     nodes.push(...(await Promise.all(starting)));
 
+    // What is still missing, said in the failure if it never comes.
+    let missing = '';
     await waitFor(
       'routes within a and gateways between a and b',
       async () => {
         for (const n of nodes) {
           const routez = await monitor<{ num_routes: number }>(n, '/routez');
+          missing = `${n.name} has ${routez.num_routes} route(s)`;
           if (routez.num_routes !== (n.region === 'a' ? 2 : 0)) return undefined;
           const gw = await monitor<{ outbound_gateways?: Record<string, unknown>; inbound_gateways?: Record<string, unknown> }>(n, '/gatewayz');
           const other = n.region === 'a' ? 'b' : 'a';
+          missing = `${n.name} has no outbound gateway to ${other} (it has ${Object.keys(gw.outbound_gateways ?? {}).join(', ') || 'none'})`;
           if (!gw.outbound_gateways?.[other]) return undefined;
         }
         return true;
       },
       20_000,
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}: ${missing}`);
+    });
     // JetStream needs a meta leader across the supercluster before a bucket can be made.
     await waitFor(
       'a JetStream meta leader',
@@ -461,5 +473,154 @@ describe('deploy/nats configs', { timeout: 90_000 }, () => {
     assert.equal(route.region, 'b');
 
     for (const p of procs) assert.ok(!/PERMISSIONS_VIOLATION|Permissions Violation/i.test(p.output()), `${p.kind} hit a permissions violation:\n${p.output()}`);
+  });
+
+  it("keeps a bucket made with NATS_KV_REPLICAS=3 serving when the server leading its stream stops (last: it stops one of a's nodes)", async () => {
+    const open = (on: string, kvReplicas?: number) =>
+      Bus.connect({
+        servers: node(on).server.url,
+        name: `test-replicas-${on}`,
+        logger: log,
+        user: 'admin',
+        pass: PASSWORDS.admin,
+        inboxPrefix: '_INBOX.admin',
+        ...(kvReplicas ? { kvReplicas } : {}),
+      });
+    const Value = Type.Object({ n: Type.Integer() });
+    // A bucket made before with one replica keeps it, and the service says so once, with the fix.
+    const earlier = await open('a-2');
+    await earlier.kv('test-single', Value);
+    await earlier.drain();
+    const warned = memoryLogger();
+    const upgraded = await Bus.connect({
+      servers: node('a-2').server.url,
+      name: 'test-replicas-warn',
+      logger: warned.log,
+      user: 'admin',
+      pass: PASSWORDS.admin,
+      inboxPrefix: '_INBOX.admin',
+      kvReplicas: 3,
+    });
+    await upgraded.kv('test-single', Value);
+    await upgraded.kv('test-single', Value);
+    await upgraded.drain();
+    const warnings = warned.lines().filter((l) => l['bucket'] === 'test-single');
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(String(warnings[0]?.['msg']), /has 1 replica\(s\), fewer than NATS_KV_REPLICAS.*nats stream edit KV_test-single --replicas 3/);
+
+    const maker = await open('a-1', 3);
+    const kv = await maker.kv('test-replicated', Value);
+    // A new replicated stream answers once its group has elected a leader (503 "temporarily unavailable" until then).
+    await waitFor('a first write to the new stream', () => kv.put('a.before', { n: 1 }).catch(() => undefined), 15_000, 100);
+    const jsm = await maker.nc.jetstreamManager();
+    const info = await waitFor(
+      'the stream info with its leader and both replicas current',
+      () =>
+        jsm.streams
+          .info(kv.stream)
+          .then((i) => (i.cluster?.leader && i.cluster.replicas?.length === 2 && i.cluster.replicas.every((r) => r.current) ? i : undefined))
+          .catch(() => undefined),
+      15_000,
+      100,
+    );
+    assert.equal(info.config.num_replicas, 3);
+    assert.equal(info.cluster?.name, 'a');
+    const leader = info.cluster?.leader ?? '';
+    assert.ok(leader.startsWith('a-'), `leader ${leader}`);
+    assert.deepEqual(
+      info.cluster?.replicas?.map((r) => r.name).sort(),
+      ['a-1', 'a-2', 'a-3'].filter((n) => n !== leader),
+    );
+    await maker.drain();
+    // The hard case, every run: the server that stops leads JetStream's meta group too, so for a
+    // while after it stops the stream has a leader again but the cluster has none, and stream info
+    // (which listings read) is answered 503 "temporarily unavailable". The meta group steps down
+    // until its leader is the stream's (each step elects one of the other two).
+    const sys = await login('sys', 'a-1');
+    const metaLeader = async (): Promise<string | undefined> =>
+      (await monitor<{ meta_cluster?: { leader?: string } }>(node('a-1'), '/jsz')).meta_cluster?.leader;
+    for (let step = 0; (await metaLeader()) !== leader; step++) {
+      assert.ok(step < 30, `the meta group never elected ${leader}`);
+      const before = await metaLeader();
+      await sys.request('$JS.API.META.LEADER.STEPDOWN', undefined, { timeout: 5000 }).catch(() => undefined);
+      await waitFor(
+        'a new meta leader',
+        async () => {
+          const now = await metaLeader();
+          return now && now !== before ? true : undefined;
+        },
+        15_000,
+        100,
+      );
+    }
+
+    const survivor = ['a-1', 'a-2', 'a-3'].find((n) => n !== leader) as string;
+    const reader = await open(survivor);
+    try {
+      // Opening the bucket right after those elections may go unanswered for a while (TIMEOUT).
+      const after = await waitFor('the bucket opened on a survivor', () => reader.kv('test-replicated', Value).catch(() => undefined), 30_000, 250);
+      await node(leader).server.stop();
+      // A new leader is elected among the two left; writes wait for it, reads come from a replica,
+      // and the listing asks again until the meta group has a leader too.
+      await waitFor('a write after the leader stopped', () => after.put('a.after', { n: 2 }).catch(() => undefined), 30_000, 250);
+      assert.deepEqual((await after.get('a.before'))?.value, { n: 1 });
+      assert.deepEqual((await after.get('a.after'))?.value, { n: 2 });
+      assert.deepEqual((await after.list('a.*')).map((e) => e.key).sort(), ['a.after', 'a.before']);
+      const now = await waitFor(
+        'stream info from the new leaders',
+        () =>
+          reader.nc
+            .jetstreamManager()
+            .then((m) => m.streams.info(after.stream))
+            .catch(() => undefined),
+        30_000,
+        250,
+      );
+      assert.ok(now.cluster?.leader && now.cluster.leader !== leader, `new leader ${now.cluster?.leader}`);
+    } finally {
+      await reader.drain();
+    }
+  });
+});
+
+describe('deploy/nats standalone.conf (one machine, as the compose stack runs it)', { timeout: 30_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-nats-standalone-'));
+  let server: NatsServer | undefined;
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves JetStream KV alone, with no cluster to wait for, and needs no route variables', async () => {
+    const [client, monitorPort] = [await freePort(), await freePort()];
+    for (const f of ['standalone.conf', 'accounts.conf']) copyFileSync(join(DEPLOY, f), join(dir, f));
+    const conf = join(dir, 'standalone.conf');
+    const text = readFileSync(conf, 'utf8');
+    assert.match(text, /^port: 4222$/m);
+    assert.match(text, /^http_port: 8222$/m);
+    writeFileSync(conf, text.replace(/^port: 4222$/m, `host: ${HOST}\nport: ${client}`).replace(/^http_port: 8222$/m, `http: "${HOST}:${monitorPort}"`));
+    const { NATS_ROUTE_PASSWORD: _route, NATS_GATEWAY_PASSWORD: _gw, ...secrets } = SECRETS;
+    server = await startNatsServer({
+      binary: START,
+      port: client,
+      host: HOST,
+      jetstream: false,
+      args: ['-c', conf],
+      env: { ...secrets, NATS_SERVER_NAME: 'solo-1', STRATA_REGION: 'solo', NATS_STORE_DIR: join(dir, 'jetstream') },
+      startTimeoutMs: 15_000,
+    });
+    const health = await waitFor('the monitor /healthz to answer 200 (JetStream ready)', async () => {
+      const res = await fetch(`http://${HOST}:${monitorPort}/healthz`).catch(() => undefined);
+      return res?.status === 200 ? res.status : undefined;
+    });
+    assert.equal(health, 200);
+    const nc = await connect({ servers: server.url, user: 'admin', pass: PASSWORDS.admin, inboxPrefix: '_INBOX.admin' });
+    try {
+      const kv = await nc.jetstream().views.kv('standalone-check');
+      await kv.put('k', 'v');
+      assert.equal((await kv.get('k'))?.string(), 'v');
+    } finally {
+      await nc.close();
+    }
   });
 });

@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { RECORD_PEER_CONNECTIONS, demoState, demoStats, launchChromium, pageWaiter, remoteVideos, type PageGlobals } from '../helpers/demo-page.js';
+import {
+  RECORD_PEER_CONNECTIONS,
+  demoState,
+  demoStats,
+  launchChromium,
+  pageWaiter,
+  remoteVideos,
+  untilJoinedWithTwoTracks,
+  type PageGlobals,
+} from '../helpers/demo-page.js';
 import { REPO, waitFor } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
@@ -88,13 +97,7 @@ describe('demo page in headless Chromium', { timeout: 180_000 }, () => {
       await page.goto(`${region.httpUrl}/?room=${ROOM}&name=${name}`);
       pages.push(page);
     }
-    for (const page of pages) {
-      await waitIn('both pages joined, publishing and consuming 2 tracks', async () => {
-        const s = await state(page);
-        if (s?.phase === 'failed') throw new Error(`page failed: ${s.errors.join('; ')}`);
-        return s?.phase === 'joined' && s.producers.length === 2 && s.consumers.length === 2 && s.transports.recv === 'connected' ? s : undefined;
-      });
-    }
+    for (const page of pages) await untilJoinedWithTwoTracks(page, waitIn);
     const [alice, bob] = pages as [Page, Page];
     const aliceState = (await state(alice))!;
     const bobState = (await state(bob))!;

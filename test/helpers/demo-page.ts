@@ -102,6 +102,22 @@ export function pageWaiter(logs: readonly string[]) {
   };
 }
 
+/**
+ * Waits until a page has joined, publishes its 2 tracks and consumes the other page's 2 over a
+ * connected receive transport; a page that failed stops the wait with its errors.
+ */
+export function untilJoinedWithTwoTracks(page: Page, waitIn: ReturnType<typeof pageWaiter>, timeoutMs?: number): Promise<DemoState> {
+  return waitIn(
+    'both pages joined, publishing and consuming 2 tracks',
+    async () => {
+      const s = await demoState(page);
+      if (s?.phase === 'failed') throw new Error(`page failed: ${s.errors.join('; ')}`);
+      return s?.phase === 'joined' && s.producers.length === 2 && s.consumers.length === 2 && s.transports.recv === 'connected' ? s : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** Waits until a page's first remote video has frames, then until it plays on for a second more. */
 export async function untilRemoteVideoPlays(page: Page, waitIn: ReturnType<typeof pageWaiter>): Promise<RemoteVideo> {
   const first = await waitIn('the remote video to have frames', async () => {
