@@ -188,8 +188,8 @@ export async function operationsDoc(specs?: Record<ServiceKind, ConfigSpec>): Pr
   return { path: OPERATIONS_DOC, table, expected: withTable(current, table, OPERATIONS_START_MARKER, OPERATIONS_END_MARKER), current };
 }
 
-export async function configDocs(): Promise<ConfigDoc[]> {
-  const specs = await serviceSpecs();
+export async function configDocs(specs?: Record<ServiceKind, ConfigSpec>): Promise<ConfigDoc[]> {
+  specs ??= await serviceSpecs();
   const docs: ConfigDoc[] = [];
   for (const kind of SERVICE_KINDS) {
     const table = describeConfig(specs[kind]);
@@ -202,20 +202,22 @@ export async function configDocs(): Promise<ConfigDoc[]> {
 
 /** Pages whose table differs from the code (or that have no markers), as `path: why` lines. */
 export async function staleConfigDocs(): Promise<string[]> {
-  const readmes = (await configDocs()).flatMap((d) => {
+  const specs = await serviceSpecs();
+  const readmes = (await configDocs(specs)).flatMap((d) => {
     if (d.expected === null) return [`${d.readme}: no ${START_MARKER} … ${END_MARKER} block`];
     return d.expected === d.current ? [] : [`${d.readme}: configuration table is out of date`];
   });
-  const ops = await operationsDoc();
+  const ops = await operationsDoc(specs);
   if (ops.expected === null) return [...readmes, `${ops.path}: no ${OPERATIONS_START_MARKER} … ${OPERATIONS_END_MARKER} block`];
   return ops.expected === ops.current ? readmes : [...readmes, `${ops.path}: table of every variable by service is out of date`];
 }
 
 /** Rewrites the stale tables; returns the pages it changed. A page without markers is an error. */
 export async function writeConfigDocs(): Promise<string[]> {
-  const docs = await configDocs();
+  const specs = await serviceSpecs();
+  const docs = await configDocs(specs);
   const unmarked = docs.filter((d) => d.expected === null).map((d) => d.readme);
-  const ops = await operationsDoc();
+  const ops = await operationsDoc(specs);
   if (ops.expected === null) unmarked.push(`${ops.path} (${OPERATIONS_START_MARKER} … ${OPERATIONS_END_MARKER})`);
   if (unmarked.length > 0) throw new Error(`no ${START_MARKER} … ${END_MARKER} block in ${unmarked.join(', ')}`);
   const changed: string[] = [];
