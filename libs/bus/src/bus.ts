@@ -59,6 +59,7 @@ export class Bus {
   private readonly replies: ReplyMux;
   /** Buckets whose replicas kv() compared with kvReplicas already. */
   private readonly replicasChecked = new Set<string>();
+  private readonly reconnectListeners = new Set<() => void>();
 
   private constructor(
     readonly nc: NatsConnection,
@@ -93,7 +94,25 @@ export class Bus {
     for await (const s of this.nc.status()) {
       if (s.type === 'pingTimer') continue;
       this.log.info({ natsStatus: s.type, data: String(s.data) }, 'NATS connection status');
+      if (s.type === 'reconnect')
+        for (const listener of this.reconnectListeners) {
+          try {
+            listener();
+          } catch (err) {
+            this.log.error({ err }, 'NATS reconnect listener failed');
+          }
+        }
     }
+  }
+
+  /**
+   * Calls `listener` every time the connection is back after a loss (not on the first connect).
+   * The server may be another one, or the same one restarted without its JetStream state: a
+   * holder of state in KV checks its buckets' `generation()` then. Returns the unsubscriber.
+   */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** Sends a request and returns the responder's data; a remote error is thrown as StrataError. */
@@ -224,19 +243,18 @@ export class Bus {
 
   /** A JetStream KV bucket whose values are validated against `schema`. Created if missing, with the bus's `kvReplicas`. */
   async kv<S extends TSchema>(bucket: string, schema: S, opts: { ttlMs?: number; history?: number } = {}): Promise<TypedKv<Static<S>>> {
-    const kv = await this.nc
-      .jetstream()
-      .views.kv(bucket, {
+    const open = () =>
+      this.nc.jetstream().views.kv(bucket, {
         history: opts.history ?? 1,
         replicas: this.kvReplicas,
         ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
-      })
-      .catch((err: unknown) => {
-        // A lone server refuses more than one replica, a cluster more than it has servers: say which setting asked.
-        if (this.kvReplicas <= 1) throw err;
-        const why = err instanceof Error ? err.message : String(err);
-        throw new StrataError('UNAVAILABLE', `KV bucket ${bucket} with ${this.kvReplicas} replicas (NATS_KV_REPLICAS): ${why}`);
       });
+    const kv = await open().catch((err: unknown) => {
+      // A lone server refuses more than one replica, a cluster more than it has servers: say which setting asked.
+      if (this.kvReplicas <= 1) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      throw new StrataError('UNAVAILABLE', `KV bucket ${bucket} with ${this.kvReplicas} replicas (NATS_KV_REPLICAS): ${why}`);
+    });
     if (this.kvReplicas > 1 && !this.replicasChecked.has(bucket)) {
       // A bucket made before (with fewer) keeps them: say so once, with the command that changes it.
       // Advisory: a bucket this call just made may have no stream leader to answer yet.
@@ -254,7 +272,7 @@ export class Bus {
           `KV bucket ${bucket} has ${replicas} replica(s), fewer than NATS_KV_REPLICAS: it existed before; \`nats stream edit KV_${bucket} --replicas ${this.kvReplicas}\` changes it`,
         );
     }
-    return new TypedKv<Static<S>>(kv, bucket, schema, this.log, await this.nc.jetstreamManager(), opts.history ?? 1);
+    return new TypedKv<Static<S>>(kv, bucket, schema, this.log, await this.nc.jetstreamManager(), opts.history ?? 1, undefined, open);
   }
 
   /** Stops taking messages, lets running handlers reply, then closes. Safe to call twice. */

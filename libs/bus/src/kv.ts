@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { StrataError, check } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import type { JetStreamManager, KV } from 'nats';
+import type { JetStreamManager, KV, StreamInfo } from 'nats';
 import { decode, encode } from './codec.js';
 
 export interface KvEntry<T> {
@@ -27,6 +27,12 @@ export interface KvBucket<T> {
   keys(filter?: string): Promise<string[]>;
   /** The entries of the keys matching `filter` with valid values, read one by one: a listing, not a snapshot. */
   list(filter?: string): Promise<KvEntry<T>[]>;
+  /**
+   * Which incarnation of the bucket this is: it changes when the bucket was lost and made
+   * anew (a nats-server restarted on a wiped or memory store), so a holder of state that lives
+   * in it knows to write that state again. A bucket found missing is made again here.
+   */
+  generation(): Promise<string>;
 }
 
 /** A JetStream KV bucket with schema-checked values and compare-and-set helpers. */
@@ -41,7 +47,19 @@ export class TypedKv<T> implements KvBucket<T> {
     private readonly history = 1,
     /** how long a JetStream API call keeps asking while the cluster elects a leader (see `whileElecting`) */
     private readonly electionWaitMs = 10_000,
+    /** Makes the bucket again, with the options it was opened with (see `generation`). */
+    private readonly remake: () => Promise<unknown> = () => Promise.reject(new Error(`KV bucket ${bucket} cannot be made again here`)),
   ) {}
+
+  /** The highest revision this handle has seen: a stream whose last sequence is below it lost messages (see `generation`). */
+  private highestSeen = 0;
+  /** Losses noticed so far, part of the generation. */
+  private losses = 0;
+
+  private seen(revision: number): number {
+    if (revision > this.highestSeen) this.highestSeen = revision;
+    return revision;
+  }
 
   /** The JetStream stream behind the bucket (`KV_<bucket>`). */
   get stream(): string {
@@ -63,7 +81,7 @@ export class TypedKv<T> implements KvBucket<T> {
       this.log.warn({ bucket: this.bucket, key, errors: c.errors }, 'ignoring invalid KV value');
       return null;
     }
-    return { key, value: c.value as T, revision: e.revision };
+    return { key, value: c.value as T, revision: this.seen(e.revision) };
   }
 
   private encodeChecked(value: T): Uint8Array {
@@ -73,13 +91,13 @@ export class TypedKv<T> implements KvBucket<T> {
   }
 
   async put(key: string, value: T): Promise<number> {
-    return this.raw.put(key, this.encodeChecked(value));
+    return this.seen(await this.raw.put(key, this.encodeChecked(value)));
   }
 
   /** Writes only if the key does not exist; returns null when someone else won the race. */
   async create(key: string, value: T): Promise<number | null> {
     try {
-      return await this.raw.create(key, this.encodeChecked(value));
+      return this.seen(await this.raw.create(key, this.encodeChecked(value)));
     } catch (err) {
       if (isWrongSequence(err)) return null;
       throw err;
@@ -89,7 +107,7 @@ export class TypedKv<T> implements KvBucket<T> {
   /** Writes only if the key is still at `revision`; returns null when it moved on. */
   async update(key: string, value: T, revision: number): Promise<number | null> {
     try {
-      return await this.raw.update(key, this.encodeChecked(value), revision);
+      return this.seen(await this.raw.update(key, this.encodeChecked(value), revision));
     } catch (err) {
       if (isWrongSequence(err)) return null;
       throw err;
@@ -157,6 +175,30 @@ export class TypedKv<T> implements KvBucket<T> {
     }
   }
 
+  /**
+   * The stream's creation time and how many losses of its messages this handle noticed. A
+   * stream's last sequence never goes back unless it lost messages: a clustered memory stream
+   * after every server of its group restarted keeps its creation time but starts again from 1.
+   * A stream that is gone (nats-server 2.9 forgets memory streams when it restarts alone, and a
+   * wiped store forgets them all) is made again first, so writes that follow have somewhere to go.
+   */
+  async generation(): Promise<string> {
+    let info: StreamInfo;
+    try {
+      info = await this.whileElecting(() => this.jsm.streams.info(this.stream));
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw err;
+      this.log.warn({ bucket: this.bucket }, `KV bucket ${this.bucket} was gone from NATS: made again`);
+      await this.remake();
+      info = await this.whileElecting(() => this.jsm.streams.info(this.stream));
+    }
+    if (info.state.last_seq < this.highestSeen) {
+      this.losses++;
+      this.highestSeen = info.state.last_seq;
+    }
+    return `${info.created}/${this.losses}`;
+  }
+
   async keys(filter = '>'): Promise<string[]> {
     const keys = await this.subjects(filter);
     const held = await Promise.all(keys.map(async (k) => ((await this.raw.get(k))?.operation === 'PUT' ? k : null)));
@@ -173,6 +215,12 @@ export class TypedKv<T> implements KvBucket<T> {
 function isClusterUnavailable(err: unknown): boolean {
   const api = (err as { api_error?: { err_code?: number } } | null)?.api_error;
   return api?.err_code === 10008 || (err instanceof Error && /jetstream system temporarily unavailable/i.test(err.message));
+}
+
+/** JetStream's error 10059. */
+function isStreamNotFound(err: unknown): boolean {
+  const api = (err as { api_error?: { err_code?: number } } | null)?.api_error;
+  return api?.err_code === 10059 || (err instanceof Error && /stream not found/i.test(err.message));
 }
 
 /** The server's answer to a delete of a sequence the stream no longer has. */

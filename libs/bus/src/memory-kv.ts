@@ -22,6 +22,7 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 export class MemoryKv<T> implements KvBucket<T> {
   private seq = 0;
+  private incarnation = 1;
   private readonly entries = new Map<string, { value: T; revision: number }>();
   private readonly pause: () => Promise<void>;
 
@@ -38,6 +39,18 @@ export class MemoryKv<T> implements KvBucket<T> {
   peek(key: string): KvEntry<T> | null {
     const e = this.entries.get(key);
     return e ? { key, value: structuredClone(e.value), revision: e.revision } : null;
+  }
+
+  /** Loses everything, as a bucket on a nats-server restarted on a wiped store does: a new generation, revisions from 1 again. */
+  wipe(): void {
+    this.entries.clear();
+    this.seq = 0;
+    this.incarnation++;
+  }
+
+  async generation(): Promise<string> {
+    await this.pause();
+    return String(this.incarnation);
   }
 
   private checked(value: T): T {

@@ -290,6 +290,33 @@ describe('bus against a real nats-server', () => {
     assert.equal(calls, 1);
   });
 
+  it('counts a stream whose last sequence went back as another generation (a clustered memory stream restarted everywhere)', async () => {
+    const real = await client.kv('test-generation', Item);
+    const jsm = await client.nc.jetstreamManager();
+    // The stream as such a restart leaves it: the same creation time, its sequence from 0 again.
+    let lastSeqOverride: number | undefined;
+    const streams = new Proxy(jsm.streams, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'info' || typeof v !== 'function') return v;
+        return async (...args: unknown[]) => {
+          const info = (await (v as (...a: unknown[]) => Promise<{ state: { last_seq: number } }>).apply(target, args)) as { state: { last_seq: number } };
+          return lastSeqOverride === undefined ? info : { ...info, state: { ...info.state, last_seq: lastSeqOverride } };
+        };
+      },
+    });
+    const restarted = new Proxy(jsm, { get: (t, p, r) => (p === 'streams' ? streams : Reflect.get(t, p, r)) });
+    const kv = new TypedKv(real.raw, 'test-generation', Item, memoryLogger().log, restarted);
+    await kv.put('a', { name: 'a', count: 1 });
+    await kv.put('b', { name: 'b', count: 1 });
+    const first = await kv.generation();
+    assert.equal(await kv.generation(), first);
+    lastSeqOverride = 0;
+    const second = await kv.generation();
+    assert.notEqual(second, first, 'the sequence went back: messages were lost');
+    assert.equal(await kv.generation(), second, 'once: the sequence it went back to is the new floor');
+  });
+
   it('drains: in-flight requests finish, then the connection closes', async () => {
     const slow = await Bus.connect({ servers: nats.url, name: 'slow', logger: memoryLogger().log });
     let started = false;
@@ -358,6 +385,44 @@ describe('the first connection of a service (waitOnFirstConnect)', { timeout: 30
       await good.drain();
     } finally {
       await secured.stop();
+    }
+  });
+});
+
+describe('a nats-server restarted without its JetStream state', { timeout: 30_000 }, () => {
+  it('tells the bus it reconnected, and generation() makes the lost bucket again under a new generation', async () => {
+    const port = await freePort();
+    let nats = await startNatsServer({ port });
+    const log = memoryLogger();
+    const bus = await Bus.connect({ servers: nats.url, name: 'restart', logger: log.log });
+    try {
+      let reconnects = 0;
+      const off = bus.onReconnect(() => reconnects++);
+      bus.onReconnect(() => {
+        throw new Error('a listener that throws');
+      });
+      const kv = await bus.kv('test-restart', Item);
+      await kv.put('a', { name: 'a', count: 1 });
+      const first = await kv.generation();
+      assert.equal(await kv.generation(), first, 'the same bucket: the same generation');
+
+      await nats.stop(); // its temporary store goes with it
+      nats = await startNatsServer({ port });
+      await until('the reconnect', () => reconnects === 1, 15_000);
+      assert.ok(
+        log.lines().some((l) => l['msg'] === 'NATS reconnect listener failed'),
+        'a throwing listener is logged, and the others still ran',
+      );
+      const second = await kv.generation();
+      assert.notEqual(second, first, 'made again: another generation');
+      assert.ok(log.lines().some((l) => /KV bucket test-restart was gone from NATS: made again/.test(String(l['msg']))));
+      assert.equal(await kv.get('a'), null, 'what it held is gone');
+      assert.equal(typeof (await kv.create('a', { name: 'a', count: 2 })), 'number', 'and it takes writes again');
+      assert.equal(await kv.generation(), second);
+      off();
+    } finally {
+      await bus.drain();
+      await nats.stop();
     }
   });
 });

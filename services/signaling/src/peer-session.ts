@@ -46,6 +46,8 @@ export interface SessionDeps {
   log: Logger;
   /** The session is no longer this gateway's: resumed on another one (`moved`), or removed by someone else (`ended`). */
   lost(session: PeerSession, why: 'moved' | 'ended'): void;
+  /** The peer store's generation now (see `PeerStore.generation`); a change starts the restoring of every session's record. */
+  storeGeneration(): Promise<string>;
 }
 
 type SessionMethod = Exclude<WsMethod, 'join' | 'resume' | 'leave'>;
@@ -65,6 +67,11 @@ export class PeerSession implements RoomMember {
   readonly log: Logger;
   /** Set once the session is no longer this gateway's (left, removed, or moved): nothing is written after. */
   ended = false;
+  /**
+   * The peer store's generation `revision` belongs to (unknown: undefined). A record missing
+   * from a later generation was lost with the bucket, not removed by anyone: it is written again.
+   */
+  generation: string | undefined;
   private writes: Promise<void> = Promise.resolve();
 
   constructor(
@@ -96,6 +103,27 @@ export class PeerSession implements RoomMember {
     return run;
   }
 
+  /**
+   * After the peer store was lost and made anew (`generation` is the new one): writes the record
+   * again unless a write since did. True when this call wrote it.
+   */
+  restore(generation: string): Promise<boolean> {
+    const run = this.writes.then(async () => {
+      if (this.ended || this.generation === generation) return false;
+      const stored = await this.deps.store.get(this.record.region, this.roomId, this.peerId);
+      const rev = stored ? null : await this.deps.store.createIfAbsent(this.record);
+      this.generation = generation;
+      if (rev === null) return false;
+      this.revision = rev;
+      return true;
+    });
+    this.writes = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   /** Resolves once every queued write is done (its revision is then current). */
   async settled(): Promise<void> {
     await this.writes;
@@ -110,8 +138,19 @@ export class PeerSession implements RoomMember {
       return true;
     }
     // Someone else wrote the record: a gateway that resumed the session, one whose sweep
-    // thought this gateway dead, or one removing it. Only the second leaves it ours.
+    // thought this gateway dead, or one removing it. Only the second leaves it ours. Or nobody
+    // did, and the bucket was lost (a nats-server restarted without its store): write it anew.
     const stored = await store.get(this.record.region, this.roomId, this.peerId);
+    if (!stored && this.generation !== undefined) {
+      const generation = await this.deps.storeGeneration();
+      const rev = generation !== this.generation ? await store.createIfAbsent(this.record) : null;
+      if (rev !== null) {
+        this.generation = generation;
+        this.revision = rev;
+        this.log.warn('record written again: the peer store was lost and made anew');
+        return true;
+      }
+    }
     const ours = stored && stored.record.gatewayId === this.deps.gatewayId && stored.record.resumeHash === this.record.resumeHash;
     const again = ours ? await store.update(this.record, stored.revision) : null;
     if (again !== null) {

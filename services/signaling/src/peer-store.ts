@@ -67,6 +67,11 @@ export class PeerStore {
     return revision;
   }
 
+  /** Writes a record unless its key exists: its revision, or null when it does. */
+  async createIfAbsent(rec: PeerRecord): Promise<number | null> {
+    return this.peers.create(PeerStore.key(rec), rec);
+  }
+
   async get(region: string, roomId: string, peerId: string): Promise<StoredPeer | null> {
     const e = await this.peers.get(peerKey(region, roomId, peerId));
     return e ? { record: e.value, revision: e.revision } : null;
@@ -80,6 +85,11 @@ export class PeerStore {
   /** Erases the record if it is still at `revision` (a newer one, written by a new holder, stays). */
   async erase(rec: Pick<PeerRecord, 'region' | 'roomId' | 'peerId'>, revision: number): Promise<boolean> {
     return this.peers.erase(PeerStore.key(rec), revision);
+  }
+
+  /** Changes when the bucket was lost and made anew (see `KvBucket.generation`): every record in it is gone. */
+  generation(): Promise<string> {
+    return this.peers.generation();
   }
 
   /** Every peer record of a region, with revisions: for the orphan sweep, which runs only when a gateway went away. */

@@ -39,6 +39,11 @@ export class PlacementStore {
     return { value, revision, legs: value.nodes.map((n) => n.nodeId) };
   }
 
+  /** Changes when the bucket was lost and made anew: every placement in it is gone. */
+  generation(): Promise<string> {
+    return this.kv.generation();
+  }
+
   async read(roomId: string): Promise<Placement | null> {
     const e = await this.kv.get(this.key(roomId));
     return e ? PlacementStore.placement(e.value, e.revision) : null;

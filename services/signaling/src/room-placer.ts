@@ -171,6 +171,18 @@ export class RoomPlacer {
     this.log.info({ roomId, nodeId }, 'leg written back: it was released while a member joined it');
   }
 
+  /** The placement store's generation (see `KvBucket.generation`). */
+  storeGeneration(): Promise<string> {
+    return this.store.generation();
+  }
+
+  /** Writes the leg on `nodeId` into the room's placement if it is not there (a placement lost with its bucket); true when it was missing. */
+  async restoreLeg(roomId: string, nodeId: string): Promise<boolean> {
+    if ((await this.store.read(roomId))?.legs.includes(nodeId)) return false;
+    await this.store.ensureLeg(roomId, nodeId);
+    return true;
+  }
+
   /** Ends `peerId`'s membership on its leg; what the leg has left (see LegLeft). */
   async close(roomId: string, nodeId: string, peerId: string, log: Logger): Promise<LegLeft> {
     if (this.directory.isGone(nodeId)) return 'gone';

@@ -57,6 +57,11 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
       },
       log,
     );
+    await sessions.start();
+    // A nats-server restarted without its JetStream state forgot every record and placement: write ours again.
+    const offReconnect = bus.onReconnect(
+      () => void sessions.storeGeneration().catch((err: unknown) => log.warn({ err }, 'peer store not checked after reconnect')),
+    );
     const gateway = new WsGateway(
       sessions,
       {
@@ -151,6 +156,7 @@ export const signalingService: ServiceDefinition<typeof signalingConfig> = {
         gauge('strata_signaling_media_nodes', 'Live media nodes this gateway knows of.', directory.size),
       ],
       async close() {
+        offReconnect();
         clearInterval(sweeper);
         clearInterval(mover);
         for (const s of subs) s.unsubscribe();

@@ -37,6 +37,9 @@ export class SessionManager {
   private gatewaysSeen = new Set<string>();
   /** What every session shares (one object for all of them). */
   private readonly sessionDeps: SessionDeps;
+  /** The peer store's generation as last read (`start`, then after every NATS reconnect). */
+  private generation: string | undefined;
+  private generationRead: Promise<string> | undefined;
 
   constructor(
     /** For TURN credentials; media nodes are asked through `media`. */
@@ -56,7 +59,54 @@ export class SessionManager {
       recordings: opts.recordings ?? new Recordings(bus, opts.region, 15_000),
       log,
       lost: (session, why) => this.lost(session, why),
+      storeGeneration: () => this.storeGeneration(),
     };
+  }
+
+  /** Reads the peer store's generation, which later reads compare with (see `storeGeneration`). */
+  async start(): Promise<void> {
+    await this.storeGeneration();
+  }
+
+  /**
+   * The generation of the peer and placement stores now. Sessions whose records belong to an
+   * older one were lost with their buckets (a nats-server restarted on a wiped or memory store):
+   * each writes its record and its leg again, in the background, so that resumes, sweeps and
+   * new joiners of its room find them. Called at start-up and after every NATS reconnect.
+   */
+  storeGeneration(): Promise<string> {
+    this.generationRead ??= Promise.all([this.store.generation(), this.placer.storeGeneration()])
+      .then((both) => {
+        const now = both.join(' ');
+        this.generation = now;
+        void this.restoreAll(now);
+        return now;
+      })
+      .finally(() => (this.generationRead = undefined));
+    return this.generationRead;
+  }
+
+  /** Every session whose record belongs to an older generation writes it again, and its leg. */
+  private async restoreAll(generation: string): Promise<void> {
+    const sessions = [...this.sessions.values()].filter((s) => s.generation !== undefined && s.generation !== generation);
+    if (sessions.length === 0) return;
+    this.log.warn({ sessions: sessions.length }, "NATS lost the region's peer records or placements: writing this gateway's sessions and legs again");
+    let records = 0;
+    const legs = new Set<string>();
+    await Promise.all(
+      sessions.map(async (s) => {
+        try {
+          if (await s.restore(generation)) records++;
+          const leg = `${s.roomId}\n${s.record.nodeId}`;
+          if (s.ended || legs.has(leg)) return;
+          legs.add(leg);
+          await this.placer.restoreLeg(s.roomId, s.record.nodeId);
+        } catch (err) {
+          s.log.warn({ err }, 'record or leg not written again; the next reconnect tries again');
+        }
+      }),
+    );
+    this.log.info({ records, legs: legs.size }, 'sessions and legs written again');
   }
 
   get size(): number {
@@ -77,7 +127,9 @@ export class SessionManager {
   }
 
   private newSession(stored: StoredPeer, admission: Admission): PeerSession {
-    return new PeerSession(this.sessionDeps, stored.record, stored.revision, admission.self);
+    const session = new PeerSession(this.sessionDeps, stored.record, stored.revision, admission.self);
+    session.generation = this.generation;
+    return session;
   }
 
   async join(req: WsRequest<'join'>, socket: SocketLink): Promise<{ session: PeerSession; response: WsResponse<'join'> }> {
@@ -321,7 +373,18 @@ export class SessionManager {
     if (session.socket || session.ended || this.sessions.get(session.peerId) !== session) return;
     // Claim the removal: clearing the resume hash (conditionally) makes a resume racing us fail.
     session.record = { ...session.record, resumeHash: '' };
-    if (!(await session.persist().catch(() => false))) return; // resumed elsewhere: `lost` dropped it
+    const claimed = await session.persist().then(
+      (ours) => ours,
+      () => null,
+    );
+    if (claimed === false) return; // resumed elsewhere: `lost` dropped it
+    if (claimed === null) {
+      // NATS did not take the write (down, or restarting): try again shortly rather than hold the session for ever.
+      session.log.warn('session removal not recorded; trying again');
+      session.graceTimer = setTimeout(() => void this.graceExpired(session), 1000);
+      session.graceTimer.unref();
+      return;
+    }
     await this.remove(session, 'timeout');
   }
 

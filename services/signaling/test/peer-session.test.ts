@@ -31,10 +31,48 @@ async function setup() {
     store,
     log: createLogger({ service: 'test', region: 't', nodeId: 'g1', level: 'silent' }),
     lost: (_s: PeerSession, why: string) => lost.push(why),
+    storeGeneration: () => kv.generation(),
   };
   const session = new PeerSession(deps as unknown as SessionDeps, { ...record }, revision, { transports: [], producers: [], consumers: [] });
+  session.generation = await kv.generation();
   return { kv, store, session, lost };
 }
+
+describe('PeerSession and a peer store lost with its nats-server', () => {
+  it('writes its record again when the bucket is another generation: a lost bucket is not a removal', async () => {
+    const { kv, session, lost } = await setup();
+    kv.wipe();
+    session.record = { ...session.record, connected: false, disconnectedAt: 7 };
+    assert.equal(await session.persist(), true);
+    assert.equal(kv.peek(KEY)?.value.disconnectedAt, 7);
+    assert.equal(kv.peek(KEY)?.revision, session.revision);
+    assert.equal(session.generation, await kv.generation());
+    assert.deepEqual(lost, []);
+  });
+
+  it('takes a record erased in the same generation as removed elsewhere, and writes nothing', async () => {
+    const { kv, session, lost } = await setup();
+    await kv.erase(KEY);
+    session.record = { ...session.record, connected: false };
+    assert.equal(await session.persist(), false);
+    assert.equal(kv.peek(KEY), null);
+    assert.deepEqual(lost, ['ended']);
+  });
+
+  it('restore() writes the record once per new generation, and not over one written since', async () => {
+    const { kv, session } = await setup();
+    assert.equal(await session.restore(await kv.generation()), false, 'same generation: nothing to do');
+    kv.wipe();
+    const generation = await kv.generation();
+    assert.equal(await session.restore(generation), true);
+    assert.equal(kv.peek(KEY)?.revision, session.revision);
+    assert.equal(await session.restore(generation), false, 'once');
+    kv.wipe();
+    await kv.create(KEY, { ...record, gatewayId: 'g2' });
+    assert.equal(await session.restore(await kv.generation()), false, 'a record written since stays');
+    assert.equal(kv.peek(KEY)?.value.gatewayId, 'g2');
+  });
+});
 
 describe('PeerSession record writes', () => {
   it('writes one after another, each on the revision the previous one produced', async () => {
