@@ -1,6 +1,6 @@
 /**
- * A nats-server restarted mid-call without its JetStream state (a wiped store here; a memory
- * store does the same): every peer record and placement is gone. The call must go on, the
+ * A nats-server restarted mid-call: the peer records and placements are in memory buckets
+ * (`memoryBuckets`), so they are gone (a wiped store does the same to every bucket). The call must go on, the
  * gateway must make the buckets again and write its sessions and legs back, and what needs
  * them afterwards must work: a newcomer joins the same media, a dropped socket resumes,
  * leaves erase what was written again.
@@ -18,10 +18,9 @@ import { startRegion, type Region } from '../helpers/region.js';
 
 const ROOM = 'nats-restart-1';
 
-describe('a nats-server restarted without its JetStream state', { timeout: 120_000 }, () => {
+describe('a nats-server restarted mid-call, its memory buckets lost', { timeout: 120_000 }, () => {
   let region: Region;
   let nats: NatsServer;
-  const stores: string[] = [];
   const peers: NodePeer[] = [];
   const join = async (name: string): Promise<NodePeer> => {
     const token = await region.mintToken({ room: ROOM, identity: name, name });
@@ -29,11 +28,8 @@ describe('a nats-server restarted without its JetStream state', { timeout: 120_0
     peers.push(p);
     return p;
   };
-  const natsOn = async (port: number): Promise<NatsServer> => {
-    const storeDir = mkdtempSync(joinPath(tmpdir(), 'strata-nats-restart-'));
-    stores.push(storeDir);
-    return startNatsServer({ port, storeDir });
-  };
+  const storeDir = mkdtempSync(joinPath(tmpdir(), 'strata-nats-restart-'));
+  const natsOn = (port: number): Promise<NatsServer> => startNatsServer({ port, storeDir });
   /**
    * The keys a KV bucket's stream holds, read without making the bucket (the test must not do
    * the gateway's work): undefined while the stream does not exist.
@@ -67,7 +63,7 @@ describe('a nats-server restarted without its JetStream state', { timeout: 120_0
     await Promise.allSettled(peers.map((p) => p.leave()));
     await region?.stop();
     await nats?.stop();
-    for (const dir of stores) rmSync(dir, { recursive: true, force: true });
+    rmSync(storeDir, { recursive: true, force: true });
   });
 
   it('the call goes on, the gateway writes its sessions and legs again, and a newcomer, a resume and the leaves all work', async () => {
@@ -78,7 +74,7 @@ describe('a nats-server restarted without its JetStream state', { timeout: 120_0
     assert.deepEqual(await keysOf(buckets.peers), recordKeys);
     assert.deepEqual(await keysOf(buckets.rooms), [`${region.region}.${ROOM}`]);
 
-    // The same address, an empty store: every stream is gone.
+    // The same address and store: the memory buckets are gone.
     await nats.stop();
     nats = await natsOn(nats.port);
 

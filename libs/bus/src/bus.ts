@@ -1,8 +1,8 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { StrataError, check, type EventDef, type EventOf, type Reply, type RequestOf, type ResponseOf, type RpcDef } from '@strata/protocol';
+import { StrataError, check, memoryBuckets, type EventDef, type EventOf, type Reply, type RequestOf, type ResponseOf, type RpcDef } from '@strata/protocol';
 import type { Logger } from '@strata/telemetry';
-import { connect, type ConnectionOptions, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { StorageType, connect, type ConnectionOptions, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { decode, encode } from './codec.js';
 import { TypedKv } from './kv.js';
 import { ReplyMux } from './reply-mux.js';
@@ -31,6 +31,17 @@ export interface BusOptions {
   kvReplicas?: number;
 }
 
+export interface KvOptions {
+  ttlMs?: number;
+  history?: number;
+  /**
+   * Where the server keeps the bucket (default: memory for protocol's `memoryBuckets`, file for the rest). Memory suits state its holders can write
+   * again (see `TypedKv.generation`): a file store keeps each stream's last 4 MiB block in
+   * memory as well, a cost that a bucket churned by every join keeps paying.
+   */
+  storage?: 'file' | 'memory';
+}
+
 export interface HandlerContext {
   subject: string;
   headers: MsgHdrs | undefined;
@@ -57,8 +68,8 @@ export class Bus {
   private readonly subs = new Set<Subscription>();
   /** Not among `subs`: drain() must still receive the replies its running handlers wait for. */
   private readonly replies: ReplyMux;
-  /** Buckets whose replicas kv() compared with kvReplicas already. */
-  private readonly replicasChecked = new Set<string>();
+  /** Buckets whose storage and replicas kv() compared with those asked for already. */
+  private readonly settingsChecked = new Set<string>();
   private readonly reconnectListeners = new Set<() => void>();
 
   private constructor(
@@ -242,11 +253,13 @@ export class Bus {
   }
 
   /** A JetStream KV bucket whose values are validated against `schema`. Created if missing, with the bus's `kvReplicas`. */
-  async kv<S extends TSchema>(bucket: string, schema: S, opts: { ttlMs?: number; history?: number } = {}): Promise<TypedKv<Static<S>>> {
+  async kv<S extends TSchema>(bucket: string, schema: S, opts: KvOptions = {}): Promise<TypedKv<Static<S>>> {
+    const storage = opts.storage ?? (memoryBuckets.has(bucket) ? 'memory' : 'file');
     const open = () =>
       this.nc.jetstream().views.kv(bucket, {
         history: opts.history ?? 1,
         replicas: this.kvReplicas,
+        storage: storage === 'memory' ? StorageType.Memory : StorageType.File,
         ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
       });
     const kv = await open().catch((err: unknown) => {
@@ -255,21 +268,24 @@ export class Bus {
       const why = err instanceof Error ? err.message : String(err);
       throw new StrataError('UNAVAILABLE', `KV bucket ${bucket} with ${this.kvReplicas} replicas (NATS_KV_REPLICAS): ${why}`);
     });
-    if (this.kvReplicas > 1 && !this.replicasChecked.has(bucket)) {
-      // A bucket made before (with fewer) keeps them: say so once, with the command that changes it.
+    if (!this.settingsChecked.has(bucket)) {
+      // A bucket made before keeps its storage and replicas: say so once, with what changes them.
       // Advisory: a bucket this call just made may have no stream leader to answer yet.
-      this.replicasChecked.add(bucket);
-      const replicas = await kv.status().then(
-        (st) => st.replicas,
-        (err: unknown) => {
-          this.log.debug({ err, bucket }, 'could not read the KV bucket replicas');
-          return this.kvReplicas;
-        },
-      );
-      if (replicas < this.kvReplicas)
+      this.settingsChecked.add(bucket);
+      const status = await kv.status().catch((err: unknown) => {
+        this.log.debug({ err, bucket }, 'could not read the KV bucket settings');
+        return null;
+      });
+      const made = status && (status.storage === StorageType.Memory ? 'memory' : 'file');
+      if (made && made !== storage)
         this.log.warn(
-          { bucket, replicas, kvReplicas: this.kvReplicas },
-          `KV bucket ${bucket} has ${replicas} replica(s), fewer than NATS_KV_REPLICAS: it existed before; \`nats stream edit KV_${bucket} --replicas ${this.kvReplicas}\` changes it`,
+          { bucket, storage: made, wanted: storage },
+          `KV bucket ${bucket} is on ${made} storage, not ${storage}: it existed before; docs/operations.md, "State in KV", says how to move it`,
+        );
+      if (status && status.replicas < this.kvReplicas)
+        this.log.warn(
+          { bucket, replicas: status.replicas, kvReplicas: this.kvReplicas },
+          `KV bucket ${bucket} has ${status.replicas} replica(s), fewer than NATS_KV_REPLICAS: it existed before; \`nats stream edit KV_${bucket} --replicas ${this.kvReplicas}\` changes it`,
         );
     }
     return new TypedKv<Static<S>>(kv, bucket, schema, this.log, await this.nc.jetstreamManager(), opts.history ?? 1, undefined, open);

@@ -1,11 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import { Bus, TypedKv } from '@strata/bus';
 import { freePort, startNatsServer, type NatsServer } from '@strata/nats-server';
-import { StrataError, defineEvent, defineRpc } from '@strata/protocol';
+import { StrataError, buckets, defineEvent, defineRpc } from '@strata/protocol';
 import { startTelemetry, type Telemetry } from '@strata/telemetry';
 import { trace } from '@opentelemetry/api';
-import type { Msg } from 'nats';
+import { StorageType, type Msg } from 'nats';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { memoryLogger } from '../../../test/helpers/logger.js';
 
@@ -423,6 +426,46 @@ describe('a nats-server restarted without its JetStream state', { timeout: 30_00
     } finally {
       await bus.drain();
       await nats.stop();
+    }
+  });
+
+  it('keeps the churned buckets in memory: a plain restart loses them, not the file ones, and an old file bucket is named in the log', async () => {
+    const port = await freePort();
+    const storeDir = mkdtempSync(join(tmpdir(), 'strata-bus-storage-'));
+    let nats = await startNatsServer({ port, storeDir });
+    const log = memoryLogger();
+    const bus = await Bus.connect({ servers: nats.url, name: 'storage', logger: log.log });
+    try {
+      const peers = await bus.kv(buckets.peers, Item);
+      const recordings = await bus.kv(buckets.recordings, Item);
+      assert.equal((await peers.raw.status()).storage, StorageType.Memory);
+      assert.equal((await recordings.raw.status()).storage, StorageType.File);
+      await peers.put('a', { name: 'a', count: 1 });
+      await recordings.put('a', { name: 'a', count: 1 });
+      const before = [await peers.generation(), await recordings.generation()];
+
+      await nats.stop();
+      nats = await startNatsServer({ port, storeDir }); // the same store
+      await until('the reconnect', () => log.lines().some((l) => l['natsStatus'] === 'reconnect'), 15_000);
+      assert.notEqual(await peers.generation(), before[0], 'the memory bucket was lost');
+      assert.equal(await peers.get('a'), null);
+      assert.equal(await recordings.generation(), before[1], 'the file bucket was not');
+      assert.equal((await recordings.get('a'))?.value.count, 1);
+
+      // A bucket someone made on file before: used as it is, and said so once.
+      const jsm = await bus.nc.jetstreamManager();
+      await jsm.streams.delete(`KV_${buckets.rooms}`).catch(() => undefined);
+      await bus.kv(buckets.rooms, Item, { storage: 'file' });
+      const other = await Bus.connect({ servers: nats.url, name: 'storage-2', logger: log.log });
+      await other.kv(buckets.rooms, Item);
+      await other.kv(buckets.rooms, Item);
+      await other.drain();
+      const warned = log.lines().filter((l) => /KV bucket strata-rooms is on file storage, not memory/.test(String(l['msg'])));
+      assert.equal(warned.length, 1, 'once per bucket and connection');
+    } finally {
+      await bus.drain();
+      await nats.stop();
+      rmSync(storeDir, { recursive: true, force: true });
     }
   });
 });

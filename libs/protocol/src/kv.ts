@@ -16,6 +16,15 @@ export const buckets = {
   recordingLeases: 'strata-recording-leases',
 } as const;
 
+/**
+ * Buckets the server keeps in memory. Their holders write them again when they are lost
+ * (gateways, after a nats-server restarted: `SessionManager.storeGeneration`), and every join
+ * and leave churns them: on file storage nats-server 2.9 keeps each one's last 4 MiB block in
+ * memory too, so its RSS climbed for as long as that block filled. Recordings stay on file: a
+ * finished recording's record has no holder to write it again.
+ */
+export const memoryBuckets: ReadonlySet<string> = new Set([buckets.rooms, buckets.peers]);
+
 export function recordingKey(region: string, recordingId: string): string {
   return `${region}.${recordingId}`;
 }
