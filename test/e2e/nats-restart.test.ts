@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { NodePeer, type Totals } from '../helpers/node-peer.js';
+import { NodePeer, joinAs, type Totals } from '../helpers/node-peer.js';
 import { waitFor } from '../helpers/processes.js';
 import { startRegion, type Region } from '../helpers/region.js';
 
@@ -22,12 +22,7 @@ describe('a nats-server restarted mid-call, its memory buckets lost', { timeout:
   let region: Region;
   let nats: NatsServer;
   const peers: NodePeer[] = [];
-  const join = async (name: string): Promise<NodePeer> => {
-    const token = await region.mintToken({ room: ROOM, identity: name, name });
-    const p = await NodePeer.join({ wsUrl: region.wsUrl, token, name });
-    peers.push(p);
-    return p;
-  };
+  const join = (name: string): Promise<NodePeer> => joinAs(region, ROOM, name, peers);
   const storeDir = mkdtempSync(joinPath(tmpdir(), 'strata-nats-restart-'));
   const natsOn = (port: number): Promise<NatsServer> => startNatsServer({ port, storeDir });
   /**

@@ -6,7 +6,7 @@
 import type { ResumeResult } from '@strata/client';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { NodePeer, type Totals } from '../helpers/node-peer.js';
+import { NodePeer, joinAs, type Totals } from '../helpers/node-peer.js';
 import { waitFor } from '../helpers/processes.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startRegion, type Region } from '../helpers/region.js';
@@ -23,12 +23,7 @@ async function grows(what: string, read: () => Totals[], by: number[]): Promise<
 describe('signaling resume', { timeout: 120_000 }, () => {
   let region: Region;
   const peers: NodePeer[] = [];
-  const join = async (name: string): Promise<NodePeer> => {
-    const token = await region.mintToken({ room: ROOM, identity: name, name });
-    const p = await NodePeer.join({ wsUrl: region.wsUrl, token, name });
-    peers.push(p);
-    return p;
-  };
+  const join = (name: string): Promise<NodePeer> => joinAs(region, ROOM, name, peers);
   /** What `p` receives from `from`, audio and video. */
   const flow = (p: NodePeer, from: NodePeer) => [p.receivedFrom(from.peerId, 'audio'), p.receivedFrom(from.peerId, 'video')];
 
