@@ -368,7 +368,7 @@ export class SessionManager {
     session.graceTimer.unref();
   }
 
-  private async graceExpired(session: PeerSession): Promise<void> {
+  private async graceExpired(session: PeerSession, retrying = false): Promise<void> {
     session.graceTimer = undefined;
     if (session.socket || session.ended || this.sessions.get(session.peerId) !== session) return;
     // Claim the removal: clearing the resume hash (conditionally) makes a resume racing us fail.
@@ -379,9 +379,10 @@ export class SessionManager {
     );
     if (claimed === false) return; // resumed elsewhere: `lost` dropped it
     if (claimed === null) {
-      // NATS did not take the write (down, or restarting): try again shortly rather than hold the session for ever.
-      session.log.warn('session removal not recorded; trying again');
-      session.graceTimer = setTimeout(() => void this.graceExpired(session), 1000);
+      // NATS did not take the write (down, or restarting): try again shortly rather than hold the
+      // session for ever. Said once per session, not once a second.
+      if (!retrying) session.log.warn('session removal not recorded; trying again every second');
+      session.graceTimer = setTimeout(() => void this.graceExpired(session, true), 1000);
       session.graceTimer.unref();
       return;
     }

@@ -1,3 +1,4 @@
+import { mintJoinToken } from '@strata/auth';
 import { MemoryKv } from '@strata/bus';
 import { MediaRoomOpen, PeerRecord, RoomPlacement, StrataError, type RoomEvent } from '@strata/protocol';
 import assert from 'node:assert/strict';
@@ -101,3 +102,86 @@ describe('SessionManager and media nodes that are gone', () => {
     assert.equal(roomsKv.size, 0);
   });
 });
+
+describe('SessionManager and a NATS that lost or refuses its KV state', () => {
+  const SECRET = 'x'.repeat(16);
+  /** A gateway over KV in memory whose writes can be refused, as while NATS is down; two peers joined to room r, one to room s. */
+  async function joined(graceMs = GRACE) {
+    const peersKv = new MemoryKv<PeerRecord>({ schema: PeerRecord });
+    const roomsKv = new MemoryKv<RoomPlacement>({ schema: RoomPlacement });
+    const down = { on: false };
+    const refusing = new Proxy(peersKv, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => (down.on ? Promise.reject(new Error('503')) : (v as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    });
+    const media = new FakeMedia();
+    const directory = new MediaDirectory(1500, Date.now() - 60_000);
+    directory.observe(mediaBeat('m1'));
+    const roomBus = { subscribe: () => ({ unsubscribe: () => undefined }), publish: () => undefined };
+    const hub = new RoomHub(roomBus as unknown as RoomBus, 't');
+    const logger = memoryLogger();
+    const placer = new RoomPlacer(media, new PlacementStore(roomsKv, 't'), directory, { legSize: 0 }, logger.log);
+    const turn = { request: () => Promise.reject(new StrataError('UNAVAILABLE', 'no TURN here')) };
+    const manager = new SessionManager(
+      turn,
+      media,
+      new PeerStore(refusing),
+      placer,
+      hub,
+      { region: 't', gatewayId: 'g1', jwtSecret: SECRET, graceMs, turn: false },
+      logger.log,
+    );
+    await manager.start();
+    const closed: number[] = [];
+    const socket = { notify: () => undefined, close: (code: number) => void closed.push(code) };
+    const sessions = [];
+    for (const [room, identity] of [
+      ['r', 'a'],
+      ['r', 'b'],
+      ['s', 'c'],
+    ] as const)
+      sessions.push((await manager.join({ token: await mintJoinToken(SECRET, { room, identity }) }, socket)).session);
+    return { peersKv, roomsKv, down, manager, sessions, closed, logger, media };
+  }
+
+  it('writes every record and leg again once the buckets are another generation, and leaves the sessions alone', async () => {
+    const { peersKv, roomsKv, manager, sessions, closed } = await joined();
+    peersKv.wipe();
+    roomsKv.wipe();
+    await manager.storeGeneration();
+    await waitUntil(() => peersKv.size === 3 && roomsKv.size === 2);
+    for (const s of sessions) assert.equal(peersKv.peek(`t.${s.roomId}.${s.peerId}`)?.revision, s.revision);
+    assert.deepEqual(
+      roomsKv.peek('t.r')?.value.nodes.map((n) => n.nodeId),
+      ['m1'],
+    );
+    assert.deepEqual(closed, [], 'no socket was closed');
+    // A write after it lands on the revision written again.
+    manager.socketLost(sessions[0]!);
+    await sessions[0]!.settled();
+    assert.equal(peersKv.peek(`t.r.${sessions[0]!.peerId}`)?.value.connected, false);
+  });
+
+  it('tries a removal NATS did not take again until it lands: no session held for ever, one warning', async () => {
+    const { peersKv, down, manager, sessions, logger } = await joined(50);
+    down.on = true;
+    manager.socketLost(sessions[2]!);
+    await new Promise((r) => setTimeout(r, 2600)); // the grace period, then at least two retries
+    assert.equal(manager.size, 3, 'still held while NATS refuses');
+    down.on = false;
+    await waitUntil(() => manager.size === 2, 3000);
+    assert.equal(peersKv.peek(`t.s.${sessions[2]!.peerId}`), null, 'its record erased');
+    assert.equal(logger.lines().filter((l) => /session removal not recorded/.test(String(l['msg']))).length, 1);
+  });
+});
+
+async function waitUntil(probe: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
