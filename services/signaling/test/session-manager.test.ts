@@ -1,5 +1,5 @@
 import { mintJoinToken } from '@strata/auth';
-import { MemoryKv } from '@strata/bus';
+import { MemoryKv, type KvBucket } from '@strata/bus';
 import { MediaRoomOpen, PeerRecord, RoomPlacement, StrataError, type RoomEvent } from '@strata/protocol';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -36,29 +36,44 @@ const placement = (roomId: string, ...nodes: string[]): RoomPlacement => ({
   createdAt: 1,
 });
 
+const SECRET = 'x'.repeat(16);
+
+/** A gateway's session manager over the given KV buckets and media nodes, with one live media node and no TURN. */
+function gatewayOver(o: {
+  peers: KvBucket<PeerRecord>;
+  rooms: KvBucket<RoomPlacement>;
+  media: FakeMedia;
+  liveNode: string;
+  gatewayId: string;
+  graceMs: number;
+}) {
+  const directory = new MediaDirectory(1500, Date.now() - 60_000);
+  directory.observe(mediaBeat(o.liveNode));
+  const published: RoomEvent[] = [];
+  const roomBus = { subscribe: () => ({ unsubscribe: () => undefined }), publish: (_d: unknown, _s: string, e: RoomEvent) => void published.push(e) };
+  const hub = new RoomHub(roomBus as unknown as RoomBus, 't');
+  const logger = memoryLogger();
+  const placer = new RoomPlacer(o.media, new PlacementStore(o.rooms, 't'), directory, { legSize: 0 }, logger.log);
+  const turn = { request: () => Promise.reject(new StrataError('UNAVAILABLE', 'no TURN here')) };
+  const manager = new SessionManager(
+    turn,
+    o.media,
+    new PeerStore(o.peers),
+    placer,
+    hub,
+    { region: 't', gatewayId: o.gatewayId, jwtSecret: SECRET, graceMs: o.graceMs, turn: false },
+    logger.log,
+  );
+  return { manager, published, logger };
+}
+
 /** A gateway's session manager over KV and media nodes in memory, after its predecessor (g-old) crashed. */
 async function setup() {
   const peersKv = new MemoryKv<PeerRecord>({ schema: PeerRecord });
   const roomsKv = new MemoryKv<RoomPlacement>({ schema: RoomPlacement });
   const media = new FakeMedia();
   media.dead.add('m-old'); // asked anyway, it would answer as a dead node does: no responder
-  const directory = new MediaDirectory(1500, Date.now() - 60_000);
-  directory.observe(mediaBeat('m-live'));
-  const published: RoomEvent[] = [];
-  const roomBus = { subscribe: () => ({ unsubscribe: () => undefined }), publish: (_d: unknown, _s: string, e: RoomEvent) => void published.push(e) };
-  const hub = new RoomHub(roomBus as unknown as RoomBus, 't');
-  const logger = memoryLogger();
-  const placer = new RoomPlacer(media, new PlacementStore(roomsKv, 't'), directory, { legSize: 0 }, logger.log);
-  const turn = { request: () => Promise.reject(new StrataError('UNAVAILABLE', 'no TURN here')) };
-  const manager = new SessionManager(
-    turn,
-    media,
-    new PeerStore(peersKv),
-    placer,
-    hub,
-    { region: 't', gatewayId: 'g-new', jwtSecret: 'x'.repeat(16), graceMs: GRACE, turn: false },
-    logger.log,
-  );
+  const { manager, published, logger } = gatewayOver({ peers: peersKv, rooms: roomsKv, media, liveNode: 'm-live', gatewayId: 'g-new', graceMs: GRACE });
   // Room r was on m-old, a media node that died with the gateway; room s is on a node still alive.
   for (const p of [peer('p1', 'r', 'm-old', 'g-old'), peer('p2', 'r', 'm-old', 'g-old'), peer('p3', 's', 'm-live', 'g-old')])
     await peersKv.create(`t.${p.roomId}.${p.peerId}`, p);
@@ -104,7 +119,6 @@ describe('SessionManager and media nodes that are gone', () => {
 });
 
 describe('SessionManager and a NATS that lost or refuses its KV state', () => {
-  const SECRET = 'x'.repeat(16);
   /** A gateway over KV in memory whose writes can be refused, as while NATS is down; two peers joined to room r, one to room s. */
   async function joined(graceMs = GRACE) {
     const peersKv = new MemoryKv<PeerRecord>({ schema: PeerRecord });
@@ -118,22 +132,7 @@ describe('SessionManager and a NATS that lost or refuses its KV state', () => {
       },
     });
     const media = new FakeMedia();
-    const directory = new MediaDirectory(1500, Date.now() - 60_000);
-    directory.observe(mediaBeat('m1'));
-    const roomBus = { subscribe: () => ({ unsubscribe: () => undefined }), publish: () => undefined };
-    const hub = new RoomHub(roomBus as unknown as RoomBus, 't');
-    const logger = memoryLogger();
-    const placer = new RoomPlacer(media, new PlacementStore(roomsKv, 't'), directory, { legSize: 0 }, logger.log);
-    const turn = { request: () => Promise.reject(new StrataError('UNAVAILABLE', 'no TURN here')) };
-    const manager = new SessionManager(
-      turn,
-      media,
-      new PeerStore(refusing),
-      placer,
-      hub,
-      { region: 't', gatewayId: 'g1', jwtSecret: SECRET, graceMs, turn: false },
-      logger.log,
-    );
+    const { manager, logger } = gatewayOver({ peers: refusing, rooms: roomsKv, media, liveNode: 'm1', gatewayId: 'g1', graceMs });
     await manager.start();
     const closed: number[] = [];
     const socket = { notify: () => undefined, close: (code: number) => void closed.push(code) };
