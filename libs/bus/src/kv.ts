@@ -211,16 +211,19 @@ export class TypedKv<T> implements KvBucket<T> {
   }
 }
 
+/** The JetStream API's own error code of a failed call, as nats.js carries it. */
+function apiErrCode(err: unknown): number | undefined {
+  return (err as { api_error?: { err_code?: number } } | null)?.api_error?.err_code;
+}
+
 /** 503 with JetStream's error 10008: the cluster has no meta leader for now. */
 function isClusterUnavailable(err: unknown): boolean {
-  const api = (err as { api_error?: { err_code?: number } } | null)?.api_error;
-  return api?.err_code === 10008 || (err instanceof Error && /jetstream system temporarily unavailable/i.test(err.message));
+  return apiErrCode(err) === 10008 || (err instanceof Error && /jetstream system temporarily unavailable/i.test(err.message));
 }
 
 /** JetStream's error 10059. */
 function isStreamNotFound(err: unknown): boolean {
-  const api = (err as { api_error?: { err_code?: number } } | null)?.api_error;
-  return api?.err_code === 10059 || (err instanceof Error && /stream not found/i.test(err.message));
+  return apiErrCode(err) === 10059 || (err instanceof Error && /stream not found/i.test(err.message));
 }
 
 /** The server's answer to a delete of a sequence the stream no longer has. */
