@@ -132,9 +132,13 @@ export class TypedKv<T> implements KvBucket<T> {
       // connection for seconds and its requests timed out.
       try {
         await this.whileElecting(() => this.jsm.streams.deleteMessage(this.stream, upToRevision, false));
+        // The message was there, so it was the key's latest (a later write would have replaced
+        // it): the key is gone, with no read to say so (one round trip less per leave).
+        return true;
       } catch (err) {
         if (!isNoMessage(err)) throw err;
       }
+      // Erased already, or written since: only a read tells which.
       return (await this.raw.get(key)) === null;
     }
     await this.whileElecting(() => this.jsm.streams.purge(this.stream, upToRevision === undefined ? { filter } : { filter, seq: upToRevision + 1 }));

@@ -195,6 +195,7 @@ describe('bus against a real nats-server', () => {
     assert.deepEqual((await kv.get('a.b'))?.value, { name: 'x', count: 2 });
     assert.equal(await kv.erase('a.b', cur!.revision), true);
     assert.equal(await kv.get('a.b'), null);
+    assert.equal(await kv.erase('a.b', cur!.revision), true, 'erased already: still gone');
     assert.equal(await kv.erase('a.bad'), true);
     // Erased keys leave no delete marker behind: the stream is empty again, and create works anew.
     const info = await (await client.nc.jetstreamManager()).streams.info(kv.stream);
