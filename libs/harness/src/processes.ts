@@ -27,12 +27,24 @@ export class ServiceProcess extends ManagedProcess {
     if (opts.compiled && !existsSync(join(REPO, entry))) throw new Error(`${entry} is missing: run \`npm run build\` first`);
     super({
       command: process.execPath,
-      args: opts.compiled ? [entry] : ['--conditions=strata-src', '--import', 'tsx', `services/${kind}/src/main.ts`],
+      args: [
+        ...profileArgs(env['STRATA_NODE_ID'] ?? kind),
+        ...(opts.compiled ? [entry] : ['--conditions=strata-src', '--import', 'tsx', `services/${kind}/src/main.ts`]),
+      ],
       cwd: REPO,
       env: { LOG_LEVEL: 'info', LOG_PRETTY: 'false', ...env },
       name: env['STRATA_NODE_ID'] ?? kind,
     });
   }
+}
+
+/**
+ * `STRATA_CPU_PROF_DIR` set: the service runs under V8's CPU profiler and writes
+ * `<dir>/<nodeId>.<ms>.cpuprofile` when it exits (NODE_OPTIONS may not carry --cpu-prof).
+ */
+function profileArgs(nodeId: string): string[] {
+  const dir = process.env['STRATA_CPU_PROF_DIR'];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${nodeId}.${Date.now()}.cpuprofile`] : [];
 }
 
 /** Runs a service's real entry point (services/<kind>/src/main.ts) as its own process. */
