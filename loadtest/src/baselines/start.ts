@@ -12,14 +12,15 @@ export interface Baseline {
   stop(): Promise<void>;
 }
 
-export type BaselineName = 'ws-gateway' | 'uws-echo';
+export type BaselineName = 'ws-gateway' | 'uws-echo' | 'uws-nats-relay';
 
-export async function startBaseline(name: BaselineName): Promise<Baseline> {
+export async function startBaseline(name: BaselineName, env: Record<string, string> = {}): Promise<Baseline> {
   const proc = await ManagedProcess.start({
     command: process.execPath,
     args: ['--conditions=strata-src', '--import', 'tsx', `loadtest/src/baselines/${name}.ts`],
     cwd: REPO,
     name: `baseline-${name}`,
+    env,
     // Each prints `PORT <n>` once it listens.
     ready: /^PORT (\d+)$/,
     readyTimeoutMs: 30_000,
