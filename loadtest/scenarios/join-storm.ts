@@ -15,7 +15,7 @@
  *   npm run loadtest -- loadtest/scenarios/join-storm.ts --start-region
  *   npm run loadtest -- loadtest/scenarios/join-storm.ts --start-region -e STORM_SESSIONS=1000 -e STORM_RAMP=20
  *
- * Gateway RSS goal: ≤ 250 MB at the peak. Figures land in the summary's goals and in `extra`.
+ * Gateway RSS goal: ≤ 250 MB holding the sessions (the hold stage). Figures land in the summary's goals and in `extra`.
  */
 import { childPids } from '@strata/harness';
 import { Gauge, Trend, builtin, type Goal, type Options, type ScenarioOptions, type SetupContext, type SummaryExport, type VuContext } from '../src/index.js';
