@@ -22,6 +22,8 @@ async function responder(url: string): Promise<void> {
   const nc = await connect({ servers: url, noAsyncTraces: true });
   nc.subscribe(SUBJECT, { callback: (_err, msg) => msg.respond(msg.data) });
   await nc.flush();
+  // The relay gone (stopped or crashed): nothing left to answer.
+  process.once('disconnect', () => process.exit(0));
   process.send?.('ready');
 }
 
