@@ -140,6 +140,7 @@ describe('local region smoke test', { timeout: 120_000 }, () => {
       for (const name of [
         'process_cpu_seconds_total',
         'process_resident_memory_bytes',
+        'nodejs_heap_size_used_bytes',
         'process_start_time_seconds',
         'nodejs_eventloop_utilization',
         ...own[kind],

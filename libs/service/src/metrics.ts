@@ -122,13 +122,18 @@ export interface ProcessMetricsInput {
 
 export function processMetrics(p: ProcessMetricsInput): MetricFamily[] {
   const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
   const families: MetricFamily[] = [
     counter(
       'process_cpu_seconds_total',
       'User and system CPU time spent by this process (not its child processes), in seconds.',
       (cpu.user + cpu.system) / 1e6,
     ),
-    gauge('process_resident_memory_bytes', 'Resident memory of this process, in bytes.', process.memoryUsage.rss()),
+    gauge('process_resident_memory_bytes', 'Resident memory of this process, in bytes.', mem.rss),
+    // RSS alone cannot tell live objects from the heap V8 keeps after a burst, nor either from native memory (sockets, buffers).
+    gauge('nodejs_heap_size_total_bytes', 'Size of the V8 heap, in bytes.', mem.heapTotal),
+    gauge('nodejs_heap_size_used_bytes', 'Bytes of the V8 heap in use by objects.', mem.heapUsed),
+    gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript objects (Buffers among them), in bytes.', mem.external),
     // timeOrigin is when this Node.js process started, in ms since the epoch.
     gauge('process_start_time_seconds', 'Start time of the process since the Unix epoch, in seconds.', Math.round(performance.timeOrigin) / 1000),
     {

@@ -152,6 +152,9 @@ describe('processMetrics', () => {
     assert.equal(families.get('process_cpu_seconds_total')?.type, 'counter');
     assert.ok(sampleValue(families, 'process_cpu_seconds_total') > 0);
     assert.ok(sampleValue(families, 'process_resident_memory_bytes') > 1_000_000);
+    const heapUsed = sampleValue(families, 'nodejs_heap_size_used_bytes');
+    assert.ok(heapUsed > 1_000_000 && heapUsed <= sampleValue(families, 'nodejs_heap_size_total_bytes'), `heap used ${heapUsed}`);
+    assert.ok(sampleValue(families, 'nodejs_external_memory_bytes') > 0);
     const start = sampleValue(families, 'process_start_time_seconds');
     assert.ok(start <= Date.now() / 1000 && start > Date.now() / 1000 - 3600, `start ${start}`);
     assert.equal(sampleValue(families, 'nodejs_eventloop_utilization'), 0.25);
@@ -163,7 +166,15 @@ describe('processMetrics', () => {
 
   it('leaves out what no heartbeat has measured yet', () => {
     const names = processMetrics({ kind: 'media', region: 'r', node: 'n', version: 'v', eventLoop: undefined, loadScore: undefined }).map((f) => f.name);
-    assert.deepEqual(names, ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'strata_service_info']);
+    assert.deepEqual(names, [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_total_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_external_memory_bytes',
+      'process_start_time_seconds',
+      'strata_service_info',
+    ]);
   });
 });
 
