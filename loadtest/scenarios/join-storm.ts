@@ -40,23 +40,20 @@ const add = (name: string, s: ScenarioOptions, lengthS: number): void => {
   scenarios[name] = { ...s, startTime: `${at}s` };
   at += lengthS + GAP_S;
 };
-add(
-  'echo_uws',
-  { executor: 'constant-vus', exec: 'echo', vus: ECHO_VUS, duration: `${ECHO_S}s`, gracefulStop: '5s', tags: { target: 'uws-echo' } },
-  ECHO_S + 1,
-);
+/** ECHO_VUS sockets sending one request after another to a baseline server, for ECHO_S. */
+const requestLoops = (exec: string, target: string): ScenarioOptions => ({
+  executor: 'constant-vus',
+  exec,
+  vus: ECHO_VUS,
+  duration: `${ECHO_S}s`,
+  gracefulStop: '5s',
+  tags: { target },
+});
+add('echo_uws', requestLoops('echo', 'uws-echo'), ECHO_S + 1);
 // The same echo with one NATS round trip per request in between, then with a KV write as well:
 // what answering over NATS costs any Node gateway, the floor under ours (see uws-nats-relay.ts).
-add(
-  'relay_nats',
-  { executor: 'constant-vus', exec: 'relay', vus: ECHO_VUS, duration: `${ECHO_S}s`, gracefulStop: '5s', tags: { target: 'uws-nats-relay' } },
-  ECHO_S + 1,
-);
-add(
-  'relay_nats_kv',
-  { executor: 'constant-vus', exec: 'relayKv', vus: ECHO_VUS, duration: `${ECHO_S}s`, gracefulStop: '5s', tags: { target: 'uws-nats-relay-kv' } },
-  ECHO_S + 1,
-);
+add('relay_nats', requestLoops('relay', 'uws-nats-relay'), ECHO_S + 1);
+add('relay_nats_kv', requestLoops('relayKv', 'uws-nats-relay-kv'), ECHO_S + 1);
 const storm = (exec: string, target: string): ScenarioOptions => ({
   executor: 'ramping-vus',
   exec,
@@ -205,7 +202,6 @@ export function goals(s: SummaryExport): Goal[] {
   };
   const gw = win('storm_strata', 'gateway');
   const media = win('storm_strata', 'media');
-  const wsg = win('storm_ws', 'ws-gateway');
   const gwHeld = held('storm_strata', 'gateway', 'strata');
   const mediaHeld = held('storm_strata', 'media', 'strata');
   const wsHeld = held('storm_ws', 'ws-gateway', 'ws');
@@ -232,10 +228,10 @@ export function goals(s: SummaryExport): Goal[] {
   });
 
   // CPU per request, against the bare echo.
-  const echoCpu = win('echo_uws', 'uws-echo')?.cpu_seconds ?? NaN;
+  const perRequest = (scenario: string, proc: string): number => ((win(scenario, proc)?.cpu_seconds ?? NaN) / requests(scenario)) * 1e6;
   const echoReqs = requests('echo_uws');
-  const echoUs = (echoCpu / echoReqs) * 1e6;
-  const gwUs = ((gw?.cpu_seconds ?? NaN) / requests('storm_strata')) * 1e6;
+  const echoUs = perRequest('echo_uws', 'uws-echo');
+  const gwUs = perRequest('storm_strata', 'gateway');
   out.push({
     name: 'gateway CPU per signaling request ≤ 3× bare uWS JSON echo',
     ok: gwUs / echoUs <= 3,
@@ -243,26 +239,23 @@ export function goals(s: SummaryExport): Goal[] {
     detail: `${gwUs.toFixed(1)} µs (${requests('storm_strata')} requests, ${(gw?.cpu_seconds ?? NaN).toFixed(2)} s) vs echo ${echoUs.toFixed(1)} µs (${echoReqs} requests) = ${(gwUs / echoUs).toFixed(2)}×`,
   });
   // The floor under any gateway that answers over NATS: the echo plus one round trip (plus a KV write).
-  const perRequest = (scenario: string, proc: string): number => ((win(scenario, proc)?.cpu_seconds ?? NaN) / requests(scenario)) * 1e6;
-  const relayUs = perRequest('relay_nats', 'uws-nats-relay');
-  const relayKvUs = perRequest('relay_nats_kv', 'uws-nats-relay-kv');
-  // A relay that answered errors (its responder or its nats-server down) measured nothing.
-  const failed = (scenario: string): number => builtin.signalingRequestFailed.values({ scenario }).passes;
-  out.push({
-    name: 'CPU per request of the echo with one NATS round trip, vs bare echo',
-    ok: failed('relay_nats') === 0,
-    figure: { value: relayUs, baseline: echoUs, unit: 'µs' },
-    detail: `${relayUs.toFixed(1)} µs (${requests('relay_nats')} requests, ${failed('relay_nats')} failed) = ${(relayUs / echoUs).toFixed(2)}× the echo`,
-  });
-  out.push({
-    name: 'CPU per request of the echo with one NATS round trip and one KV write, vs bare echo',
-    ok: failed('relay_nats_kv') === 0,
-    figure: { value: relayKvUs, baseline: echoUs, unit: 'µs' },
-    detail: `${relayKvUs.toFixed(1)} µs (${requests('relay_nats_kv')} requests, ${failed('relay_nats_kv')} failed) = ${(relayKvUs / echoUs).toFixed(2)}× the echo`,
-  });
+  for (const [scenario, proc, what] of [
+    ['relay_nats', 'uws-nats-relay', 'one NATS round trip'],
+    ['relay_nats_kv', 'uws-nats-relay-kv', 'one NATS round trip and one KV write'],
+  ] as const) {
+    const us = perRequest(scenario, proc);
+    // A relay that answered errors (its responder or its nats-server down) measured nothing.
+    const failed = builtin.signalingRequestFailed.values({ scenario }).passes;
+    out.push({
+      name: `CPU per request of the echo with ${what}, vs bare echo`,
+      ok: failed === 0,
+      figure: { value: us, baseline: echoUs, unit: 'µs' },
+      detail: `${us.toFixed(1)} µs (${requests(scenario)} requests, ${failed} failed) = ${(us / echoUs).toFixed(2)}× the echo`,
+    });
+  }
   // The same flow's cost in the minimal ws gateway (its mediasoup worker included), so the echo
   // goal can be read against what any gateway doing a join costs: ours is gateway + media node.
-  const wsUs = ((wsg?.cpu_seconds ?? NaN) / requests('storm_ws')) * 1e6;
+  const wsUs = perRequest('storm_ws', 'ws-gateway');
   const oursUs = (((gw?.cpu_seconds ?? NaN) + (media?.cpu_seconds ?? NaN)) / requests('storm_strata')) * 1e6;
   out.push({
     name: 'CPU per signaling request, gateway + media node vs minimal ws gateway (same flow)',
