@@ -4,6 +4,8 @@
  *
  * - `echo_uws`: a bare uWebSockets.js JSON echo (loadtest/src/baselines/uws-echo.ts), the floor of
  *   CPU per signaling request. Goal: our gateway's CPU per request ≤ 3× the echo's.
+ * - `storm_echo`: the same echo under the storm's own load (as many sockets, opened, held and closed
+ *   at its pace, four requests each): what the load's shape costs a server that does nothing else.
  * - `relay_nats` / `relay_nats_kv`: the same echo with one NATS round trip per request in between
  *   (loadtest/src/baselines/uws-nats-relay.ts), then with one JetStream KV write as well: the floor
  *   under any gateway whose requests go over NATS, measured against the echo in the same run.
@@ -68,6 +70,9 @@ const storm = (exec: string, target: string): ScenarioOptions => ({
 });
 // The storm ends when every held session has left (a VU leaves when told to stop).
 const STORM_LEN = RAMP_S + HOLD_S + 15;
+// The echo under the storm's own load: as many sockets opened at the same pace and held as long,
+// with the same four requests each. What a bare server pays for the sockets and the pacing.
+add('storm_echo', storm('stormEcho', 'uws-echo'), STORM_LEN);
 add('storm_strata', storm('stormStrata', 'strata'), STORM_LEN);
 add('storm_ws', storm('stormWs', 'ws-gateway'), STORM_LEN);
 const steps = (exec: string, target: string): ScenarioOptions => ({
@@ -170,6 +175,19 @@ async function hold(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
 }
 
 export const stormStrata = (vu: VuContext): Promise<void> => hold(vu, 'strata');
+/** The storm's session against the echo: socket, three requests (the join and transports'), held, one more (the leave's), closed. */
+export async function stormEcho(vu: VuContext): Promise<void> {
+  if (!echo) throw new Error('baseline not started');
+  const s = vu.session({ url: echo.url, reconnect: false });
+  try {
+    await s.client.connect();
+    for (let k = 0; k < 3; k++) await s.request('getRouterRtpCapabilities', {});
+    await vu.hold();
+    await s.request('getRouterRtpCapabilities', {});
+  } finally {
+    s.client.close();
+  }
+}
 export const stormWs = (vu: VuContext): Promise<void> => hold(vu, 'ws');
 
 async function short(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
@@ -237,6 +255,14 @@ export function goals(s: SummaryExport): Goal[] {
     ok: gwUs / echoUs <= 3,
     figure: { value: gwUs, baseline: echoUs, unit: 'µs', maxRatio: 3 },
     detail: `${gwUs.toFixed(1)} µs (${requests('storm_strata')} requests, ${(gw?.cpu_seconds ?? NaN).toFixed(2)} s) vs echo ${echoUs.toFixed(1)} µs (${echoReqs} requests) = ${(gwUs / echoUs).toFixed(2)}×`,
+  });
+  // The same echo, paced as the storm: its sockets opened, pinged and closed, four requests each.
+  const pacedUs = perRequest('storm_echo', 'uws-echo');
+  out.push({
+    name: 'gateway CPU per signaling request vs the bare echo under the same storm',
+    ok: true,
+    figure: { value: gwUs, baseline: pacedUs, unit: 'µs' },
+    detail: `echo ${pacedUs.toFixed(1)} µs (${requests('storm_echo')} requests, sockets opened and closed at the storm's pace) = ${(pacedUs / echoUs).toFixed(2)}× the echo back to back; ours ${(gwUs / pacedUs).toFixed(2)}× it`,
   });
   // The floor under any gateway that answers over NATS: the echo plus one round trip (plus a KV write).
   for (const [scenario, proc, what] of [
