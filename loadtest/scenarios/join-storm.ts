@@ -103,10 +103,15 @@ export const options: Options = {
 
 const joinDuration = new Trend('join_duration');
 const joinedNow = new Gauge('sessions_joined');
-const joinedCount = { strata: 0, ws: 0 };
-const peak = { strata: 0, ws: 0 };
+type Target = 'strata' | 'ws' | 'echo';
+const joinedCount = { strata: 0, ws: 0, echo: 0 };
+const peak = { strata: 0, ws: 0, echo: 0 };
 /** When (performance.now()) each storm's first VU started, all SESSIONS were joined, and the first one left: the span "at SESSIONS sessions". */
-const moments = { strata: { first: NaN, full: NaN, firstLeave: NaN }, ws: { first: NaN, full: NaN, firstLeave: NaN } };
+const moments: Record<Target, { first: number; full: number; firstLeave: number }> = {
+  strata: { first: NaN, full: NaN, firstLeave: NaN },
+  ws: { first: NaN, full: NaN, firstLeave: NaN },
+  echo: { first: NaN, full: NaN, firstLeave: NaN },
+};
 let echo: Baseline | undefined;
 let relayServer: Baseline | undefined;
 let relayKvServer: Baseline | undefined;
@@ -154,12 +159,15 @@ async function joinWithTransports(vu: VuContext, which: 'strata' | 'ws', room: s
   return { s, ms: performance.now() - t0 };
 }
 
-async function hold(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
-  const i = vu.scenario.iterationInTest;
+/**
+ * One storm session: `open` it (counted from the VU's start), hold it until told to stop, `close`
+ * it; the count of sessions open and the moments of the first, full and first-leave are kept per target.
+ */
+async function hold<S>(vu: VuContext, which: Target, open: (i: number) => Promise<{ s: S; ms: number }>, close: (s: S) => Promise<void>): Promise<void> {
   const m = moments[which];
   if (Number.isNaN(m.first)) m.first = performance.now();
-  const { s, ms } = await joinWithTransports(vu, which, `storm-${Math.floor(i / ROOM_SIZE)}`, `u${i}`);
-  joinDuration.add(ms);
+  const { s, ms } = await open(vu.scenario.iterationInTest);
+  if (which !== 'echo') joinDuration.add(ms);
   joinedCount[which]++;
   peak[which] = Math.max(peak[which], joinedCount[which]);
   if (joinedCount[which] === SESSIONS && Number.isNaN(m.full)) m.full = performance.now();
@@ -171,24 +179,47 @@ async function hold(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
     joinedCount[which]--;
     joinedNow.add(joinedCount[which], { target: which });
   }
-  await s.leave();
+  await close(s);
 }
 
-export const stormStrata = (vu: VuContext): Promise<void> => hold(vu, 'strata');
+const joinStorm = (vu: VuContext, which: 'strata' | 'ws'): Promise<void> =>
+  hold(
+    vu,
+    which,
+    (i) => joinWithTransports(vu, which, `storm-${Math.floor(i / ROOM_SIZE)}`, `u${i}`),
+    (s) => s.leave(),
+  );
+
+export const stormStrata = (vu: VuContext): Promise<void> => joinStorm(vu, 'strata');
+export const stormWs = (vu: VuContext): Promise<void> => joinStorm(vu, 'ws');
 /** The storm's session against the echo: socket, three requests (the join and transports'), held, one more (the leave's), closed. */
-export async function stormEcho(vu: VuContext): Promise<void> {
-  if (!echo) throw new Error('baseline not started');
-  const s = vu.session({ url: echo.url, reconnect: false });
-  try {
-    await s.client.connect();
-    for (let k = 0; k < 3; k++) await s.request('getRouterRtpCapabilities', {});
-    await vu.hold();
-    await s.request('getRouterRtpCapabilities', {});
-  } finally {
-    s.client.close();
-  }
+export function stormEcho(vu: VuContext): Promise<void> {
+  const server = echo;
+  if (!server) throw new Error('baseline not started');
+  return hold(
+    vu,
+    'echo',
+    async () => {
+      const s = vu.session({ url: server.url, reconnect: false });
+      const t0 = performance.now();
+      try {
+        await s.client.connect();
+        for (let k = 0; k < 3; k++) await s.request('getRouterRtpCapabilities', {});
+      } catch (err) {
+        s.client.close();
+        throw err;
+      }
+      return { s, ms: performance.now() - t0 };
+    },
+    async (s) => {
+      try {
+        await s.request('getRouterRtpCapabilities', {});
+      } finally {
+        s.client.close();
+      }
+    },
+  );
 }
-export const stormWs = (vu: VuContext): Promise<void> => hold(vu, 'ws');
 
 async function short(vu: VuContext, which: 'strata' | 'ws'): Promise<void> {
   const i = vu.scenario.iterationInTest;
@@ -210,7 +241,7 @@ export function goals(s: SummaryExport): Goal[] {
   // to the moment the first left (the scenario's window starts with its first VU, so the moments
   // are offsets from it). NaN, and the goal failed, if they were never all joined. The scenario's
   // own peak comes later, in the leave burst (every session leaving at once): printed beside it.
-  const held = (scenario: string, proc: string, which: 'strata' | 'ws'): number => {
+  const held = (scenario: string, proc: string, which: Target): number => {
     const start = s.server?.scenarios[scenario]?.start_ms ?? NaN;
     const m = moments[which];
     const from = start + (m.full - m.first);
@@ -223,6 +254,7 @@ export function goals(s: SummaryExport): Goal[] {
   const gwHeld = held('storm_strata', 'gateway', 'strata');
   const mediaHeld = held('storm_strata', 'media', 'strata');
   const wsHeld = held('storm_ws', 'ws-gateway', 'ws');
+  const echoHeld = held('storm_echo', 'uws-echo', 'echo');
   const gwPeak = gw?.rss_max ?? NaN;
   out.push({
     name: `gateway RSS at ${SESSIONS} sessions ≤ 250 MB`,
@@ -232,6 +264,12 @@ export function goals(s: SummaryExport): Goal[] {
       `${(gwPeak / 1e6).toFixed(1)} MB at the scenario's peak, when they all left at once`,
     // Baseline: the minimal ws gateway holding the same sessions (with its mediasoup worker).
     figure: { value: gwHeld / 1e6, baseline: wsHeld / 1e6, unit: 'MB', max: 250 },
+  });
+  out.push({
+    name: `gateway RSS holding ${SESSIONS} sessions vs the bare echo holding as many sockets`,
+    ok: peak.echo >= SESSIONS,
+    detail: `${(gwHeld / 1e6).toFixed(1)} MB vs ${(echoHeld / 1e6).toFixed(1)} MB (${peak.echo} sockets open, each after its three requests) = ${(gwHeld / echoHeld).toFixed(2)}×`,
+    figure: { value: gwHeld / 1e6, baseline: echoHeld / 1e6, unit: 'MB' },
   });
   const perGiB = (sessions: number, bytes: number): number => sessions / (bytes / 2 ** 30);
   out.push({
