@@ -20,7 +20,18 @@
  * Gateway RSS goal: ≤ 250 MB while all the sessions are joined. Figures land in the summary's goals and in `extra`.
  */
 import { childPids } from '@strata/harness';
-import { Gauge, Trend, builtin, type Goal, type Options, type ScenarioOptions, type SetupContext, type SummaryExport, type VuContext } from '../src/index.js';
+import {
+  Gauge,
+  Trend,
+  builtin,
+  type Goal,
+  type Options,
+  type ScenarioOptions,
+  type Session,
+  type SetupContext,
+  type SummaryExport,
+  type VuContext,
+} from '../src/index.js';
 import { startBaseline, type Baseline } from '../src/baselines/start.js';
 
 const num = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
@@ -136,12 +147,15 @@ export async function teardown(): Promise<void> {
   await Promise.all([echo?.stop(), relayServer?.stop(), relayKvServer?.stop(), wsGateway?.stop()]);
 }
 
+/** A request any baseline answers (the echoes send its data back, the relays after their NATS work). */
+const echoRequest = (s: Session): Promise<unknown> => s.request('getRouterRtpCapabilities', {});
+
 /** Keeps a socket to a baseline server and sends one JSON request after another until told to stop. */
 async function requestLoop(vu: VuContext, server: Baseline | undefined): Promise<void> {
   if (!server) throw new Error('baseline not started');
   const s = vu.session({ url: server.url, reconnect: false });
   await s.client.connect();
-  while (!vu.stopping.aborted) await s.request('getRouterRtpCapabilities', {});
+  while (!vu.stopping.aborted) await echoRequest(s);
   s.client.close();
 }
 export const echo_ = (vu: VuContext): Promise<void> => requestLoop(vu, echo);
@@ -200,23 +214,16 @@ export function stormEcho(vu: VuContext): Promise<void> {
   return hold(
     vu,
     'echo',
+    // A session left open by a failure is closed by the runner with the iteration's other resources.
     async () => {
       const s = vu.session({ url: server.url, reconnect: false });
-      try {
-        await s.client.connect();
-        for (let k = 0; k < 3; k++) await s.request('getRouterRtpCapabilities', {});
-      } catch (err) {
-        s.client.close();
-        throw err;
-      }
+      await s.client.connect();
+      for (let k = 0; k < 3; k++) await echoRequest(s);
       return { s };
     },
     async (s) => {
-      try {
-        await s.request('getRouterRtpCapabilities', {});
-      } finally {
-        s.client.close();
-      }
+      await echoRequest(s);
+      s.client.close();
     },
   );
 }
@@ -236,6 +243,7 @@ export function goals(s: SummaryExport): Goal[] {
   const out: Goal[] = [];
   const win = (scenario: string, proc: string) => s.server?.scenarios[scenario]?.processes[proc];
   const requests = (scenario: string): number => builtin.signalingRequests.values(1, { scenario }).count;
+  const failed = (scenario: string): number => builtin.signalingRequestFailed.values({ scenario }).passes;
 
   // Memory at SESSIONS sessions: the highest RSS sampled from the moment the last of them joined
   // to the moment the first left (the scenario's window starts with its first VU, so the moments
@@ -299,7 +307,7 @@ export function goals(s: SummaryExport): Goal[] {
   const pacedUs = perRequest('storm_echo', 'uws-echo');
   out.push({
     name: 'gateway CPU per signaling request vs the bare echo under the same storm',
-    ok: builtin.signalingRequestFailed.values({ scenario: 'storm_echo' }).passes === 0 && peak.echo >= SESSIONS,
+    ok: failed('storm_echo') === 0 && peak.echo >= SESSIONS,
     figure: { value: gwUs, baseline: pacedUs, unit: 'µs' },
     detail: `echo ${pacedUs.toFixed(1)} µs (${requests('storm_echo')} requests, sockets opened and closed at the storm's pace) = ${(pacedUs / echoUs).toFixed(2)}× the echo back to back; ours ${(gwUs / pacedUs).toFixed(2)}× it`,
   });
@@ -310,12 +318,11 @@ export function goals(s: SummaryExport): Goal[] {
   ] as const) {
     const us = perRequest(scenario, proc);
     // A relay that answered errors (its responder or its nats-server down) measured nothing.
-    const failed = builtin.signalingRequestFailed.values({ scenario }).passes;
     out.push({
       name: `CPU per request of the echo with ${what}, vs bare echo`,
-      ok: failed === 0,
+      ok: failed(scenario) === 0,
       figure: { value: us, baseline: echoUs, unit: 'µs' },
-      detail: `${us.toFixed(1)} µs (${requests(scenario)} requests, ${failed} failed) = ${(us / echoUs).toFixed(2)}× the echo`,
+      detail: `${us.toFixed(1)} µs (${requests(scenario)} requests, ${failed(scenario)} failed) = ${(us / echoUs).toFixed(2)}× the echo`,
     });
   }
   // The same flow's cost in the minimal ws gateway (its mediasoup worker included), so the echo
